@@ -1,0 +1,1 @@
+"""Pixel-SAIL (tiny) — model definition, tabletop data, training and export tooling."""

@@ -1,0 +1,141 @@
+"""Training batches: for each cached scene, one image (optionally with a painted visual prompt) and K prompts.
+
+Mix per prompt (after a scene's visual-prompt pair): ~22 % no-target segment commands, ~53 % segment
+commands with hard expressions (two attributes or a position word) oversampled 3:1, ~25 % descriptions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .expressions import describe_object, no_target_expression, referring_expression, visual_prompt, wrap
+from .preprocess import MEAN, STD, vp_grid
+from .vocab import TEMPLATES
+
+K_PROMPTS = 4
+VP_RATE = 0.35
+
+
+class Encoder:
+    """Token ids for templates and answers, with a small memo (the vocabulary is tiny and repetitive)."""
+
+    def __init__(self, tok, ids):
+        self.tok, self.ids, self.memo = tok, ids, {}
+
+    def __call__(self, text):
+        if text not in self.memo:
+            self.memo[text] = self.tok.encode(text, add_special_tokens=False).ids
+        return self.memo[text]
+
+
+def _pick_target(scene, rng):
+    exprs = [(i, referring_expression(scene, i, rng)) for i in range(len(scene.objects))]
+    exprs = [(i, e) for i, e in exprs if e is not None]
+    if not exprs:
+        return None
+    w = np.array([3.0 if (e[1] >= 2 or e[2]) else 1.0 for _, e in exprs])
+    j = rng.choice(len(exprs), p=w / w.sum())
+    return exprs[j]
+
+
+def scene_prompts(scene, labels, rng, enc):
+    """[(input_ids, target_ids, kind, object_index)] — targets aligned with inputs (-100 = no loss)."""
+    ids = enc.ids
+    out = []
+    vp = None
+    visible = [i for i in range(len(scene.objects)) if (labels == i + 1).any()]
+    if visible and rng.random() < VP_RATE:
+        j = visible[rng.integers(len(visible))]
+        vp = (j, visual_prompt(labels, j, rng))
+        desc = enc(describe_object(scene, j))
+        p = enc(TEMPLATES["describe_vp"])
+        out.append((p + desc, [-100] * (len(p) - 1) + desc + [ids["eot"]], "describe", j))
+        p = enc(TEMPLATES["segment_vp"])
+        out.append((p + [ids["seg"]], [-100] * (len(p) - 1) + [ids["seg"], -100], "segment", j))
+    while len(out) < K_PROMPTS:
+        r = rng.random()
+        tgt = _pick_target(scene, rng) if r >= 0.22 else None
+        if tgt is None:
+            p = enc(TEMPLATES["segment"].format(text=wrap(no_target_expression(scene, rng), rng)))
+            out.append((p + [ids["none"]], [-100] * (len(p) - 1) + [ids["none"], -100], "none", -1))
+        elif r < 0.75:
+            p = enc(TEMPLATES["segment"].format(text=wrap(tgt[1][0], rng)))
+            out.append((p + [ids["seg"]], [-100] * (len(p) - 1) + [ids["seg"], -100], "segment", tgt[0]))
+        else:
+            p = enc(TEMPLATES["describe"].format(text=tgt[1][0]))
+            desc = enc(describe_object(scene, tgt[0]))
+            out.append((p + desc, [-100] * (len(p) - 1) + desc + [ids["eot"]], "describe", tgt[0]))
+    return out, vp
+
+
+def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Photometric jitter on 0..255 images [B,3,H,W]: brightness, contrast, gain, noise, blur."""
+    b = x.shape[0]
+    g = torch.from_numpy(rng.uniform(0.88, 1.12, (b, 1, 1, 1)).astype(np.float32))
+    c = torch.from_numpy(rng.uniform(0.85, 1.15, (b, 1, 1, 1)).astype(np.float32))
+    ch = torch.from_numpy(rng.uniform(0.95, 1.05, (b, 3, 1, 1)).astype(np.float32))
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - mean) * c + mean) * g * ch
+    sig = torch.from_numpy(rng.uniform(0, 6, (b, 1, 1, 1)).astype(np.float32))
+    x = x + torch.randn_like(x) * sig
+    blur = torch.from_numpy((rng.random(b) < 0.3).astype(np.float32)).view(b, 1, 1, 1)
+    k = torch.tensor([0.25, 0.5, 0.25])
+    k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    xb = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k2, groups=3)
+    return (x * (1 - blur) + xb * blur).clamp(0, 255)
+
+
+def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
+    ids = enc.ids
+    b = len(idxs)
+    hh, ww = imgs.shape[1], imgs.shape[2]
+    hin, win = -(-hh // cfg.patch) * cfg.patch, -(-ww // cfg.patch) * cfg.patch
+    gh, gw = hin // cfg.patch, win // cfg.patch
+    x = torch.from_numpy(np.ascontiguousarray(imgs[idxs])).permute(0, 3, 1, 2).float()
+    if train:
+        x = augment(x, rng)
+    x = (x / 255.0 - torch.from_numpy(MEAN).view(1, 3, 1, 1)) / torch.from_numpy(STD).view(1, 3, 1, 1)
+    pixels = torch.zeros(b, 3, hin, win)
+    pixels[:, :, :hh, :ww] = x
+    vp_masks = torch.zeros(b, 1, gh, gw)
+    vp_ids = torch.full((b, 1), ids["vp"][0], dtype=torch.long)
+    rows, owners = [], []
+    for n, i in enumerate(idxs):
+        lab = labs[i]
+        prompts, vp = scene_prompts(scenes[i], lab, rng, enc)
+        if vp is not None:
+            j, prompt = vp
+            vp_masks[n, 0] = torch.from_numpy(vp_grid(prompt, lab == j + 1, ww, hh, ww, hh, cfg.patch))
+        rows += prompts
+        owners += [n] * len(prompts)
+    t = max(len(r[0]) for r in rows)
+    bk = len(rows)
+    input_ids = torch.full((bk, t), ids["pad"], dtype=torch.long)
+    targets = torch.full((bk, t), -100, dtype=torch.long)
+    attn = torch.zeros(bk, t, dtype=torch.long)
+    seg_pos = torch.zeros(bk, dtype=torch.long)
+    decide_pos = torch.zeros(bk, dtype=torch.long)
+    has_mask = torch.zeros(bk, dtype=torch.bool)
+    target_masks = torch.zeros(bk, hh, ww)
+    for r, (inp, tg, kind, obj) in enumerate(rows):
+        input_ids[r, :len(inp)] = torch.tensor(inp)
+        targets[r, :len(tg)] = torch.tensor(tg)
+        attn[r, :len(inp)] = 1
+        if kind in ("segment", "none"):
+            seg_pos[r] = len(inp) - 1
+            decide_pos[r] = len(inp) - 2
+        if kind == "segment":
+            has_mask[r] = True
+            target_masks[r] = torch.from_numpy(labs[idxs[owners[r]]] == obj + 1)
+    soft = torch.zeros(bk, hin // 4, win // 4)
+    soft[:, :hh // 4, :ww // 4] = F.avg_pool2d(target_masks.unsqueeze(1), 4).squeeze(1)
+    valid = torch.zeros(1, hin // 4, win // 4)
+    valid[:, :hh // 4, :ww // 4] = 1
+    return {
+        "pixels": pixels, "vp_masks": vp_masks, "vp_ids": vp_ids, "input_ids": input_ids,
+        "targets": targets, "attn": attn, "owners": torch.tensor(owners), "seg_pos": seg_pos,
+        "decide_pos": decide_pos, "has_mask": has_mask, "soft_masks": soft, "valid": valid,
+        "grid": (gh, gw), "labels_idx": idxs,
+    }

@@ -1,0 +1,164 @@
+"""Train Pixel-SAIL tiny on the cached tabletop scenes; resumable in stretches.
+
+    python -m models.pixel_sail.train --minutes 30           # runs 30 min, saves, exits; run again to go on
+
+The schedule (warm-up + cosine over --total-steps) lives in the checkpoint, so stretches continue it.
+Runs on CUDA when present (fp32/TF32), otherwise on CPU fp32 (bf16 is ~25x slower on these CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import cache as scene_cache
+from .batches import Encoder, make_batch
+from .expert import Expert
+from .model import CONFIGS, Config, build
+from .tokenizer import token_ids
+from tokenizers import Tokenizer
+
+
+def text_positions(grid, t, b):
+    start = max(grid) + 2
+    return (start + torch.arange(t)).unsqueeze(0).expand(b, -1)
+
+
+def losses(model, batch, expert=None, dev="cpu"):
+    cfg, ids = model.cfg, model.tokens
+    pixels = batch["pixels"].to(dev)
+    keys, values, feats = model.vision(pixels, batch["vp_masks"].to(dev), batch["vp_ids"].to(dev))
+    owners = batch["owners"].to(dev)
+    pk, pv = keys[:, owners], values[:, owners]
+    bk, t = batch["input_ids"].shape
+    attn = torch.cat([torch.ones(bk, pk.shape[3], dtype=torch.long), batch["attn"]], 1).to(dev)
+    pos = text_positions(batch["grid"], t, bk).to(dev)
+    logits, hidden, _, _ = model.text(batch["input_ids"].to(dev), pos, attn, pk, pv)
+    tg = batch["targets"].to(dev)
+    lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
+    rows = torch.arange(bk, device=dev)
+    dec_rows = (tg[rows, batch["decide_pos"].to(dev)] >= 0) & (batch["seg_pos"].to(dev) > 0)
+    dl = logits[rows, batch["decide_pos"].to(dev)][:, [ids["seg"], ids["none"]]]
+    dt = (tg[rows, batch["decide_pos"].to(dev)] == ids["none"]).long()
+    w = torch.where(dt == 1, 2.0, 1.0)
+    decide = (F.cross_entropy(dl, dt, reduction="none") * w * dec_rows).sum() / dec_rows.sum().clamp(min=1)
+    out = {"lm": lm, "decide": decide}
+    hm = batch["has_mask"].to(dev)
+    if hm.any():
+        r = rows[hm]
+        seg_h = hidden[r, batch["seg_pos"].to(dev)[r]]
+        ml = model.mask_head(feats[owners[r]], seg_h)
+        tgt = batch["soft_masks"].to(dev)[hm]
+        valid = batch["valid"].to(dev)
+        bce = (F.binary_cross_entropy_with_logits(ml, tgt, reduction="none") * valid).sum() / (valid.sum() * len(r))
+        p = torch.sigmoid(ml) * valid
+        dice = 1 - (2 * (p * tgt).sum((1, 2)) + 1) / (p.sum((1, 2)) + tgt.sum((1, 2)) + 1)
+        out["bce"], out["dice"] = bce, dice.mean()
+    if expert is not None:
+        target = expert.targets(pixels)
+        out["distill"] = F.mse_loss(model.distill(feats), target)
+    return out
+
+
+WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5}
+
+
+def lr_at(step, total, base, warmup=100):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup)))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="tiny", choices=list(CONFIGS))
+    ap.add_argument("--ckpt", default="models/checkpoints/tiny.pt")
+    ap.add_argument("--cache", default="models/cache/train")
+    ap.add_argument("--tokenizer", default="models/tiny/tokenizer.json")
+    ap.add_argument("--expert", default="models/checkpoints/expert.pt", help="'' disables distillation")
+    ap.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of this stretch")
+    ap.add_argument("--total-steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
+    ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    tok = Tokenizer.from_file(a.tokenizer)
+    ids = token_ids(tok)
+    enc = Encoder(tok, ids)
+    imgs, labs, scenes = scene_cache.load(a.cache)
+    state = torch.load(a.ckpt, weights_only=False) if os.path.exists(a.ckpt) else None
+    if state:
+        cfg = Config(**{**state["config"], "up_channels": tuple(state["config"]["up_channels"])})
+    else:
+        cfg = Config(**{**CONFIGS[a.config].to_dict(), "vocab": tok.get_vocab_size(),
+                        "up_channels": CONFIGS[a.config].up_channels,
+                        "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
+    model = build(cfg, ids).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    step, total, rng = 0, a.total_steps, np.random.default_rng(0)
+    expert_path = a.expert
+    if state:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, total, expert_path = state["step"], state["total_steps"], state["expert"]
+        rng.bit_generator.state = state["rng"]
+        print(f"resumed at step {step}/{total}", flush=True)
+    expert = None
+    if expert_path:
+        expert = Expert().to(dev)
+        expert.load_state_dict(torch.load(expert_path))
+        expert.eval()
+    n_obj = np.array([len(s.objects) for s in scenes])
+    easy = np.nonzero(n_obj <= 3)[0]
+    t0 = last_save = time.time()
+    hist = {}
+
+    def save():
+        os.makedirs(os.path.dirname(a.ckpt) or ".", exist_ok=True)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total,
+                    "config": cfg.to_dict(), "expert": expert_path, "rng": rng.bit_generator.state,
+                    "tokens": ids}, a.ckpt + ".tmp")
+        os.replace(a.ckpt + ".tmp", a.ckpt)
+
+    model.train()
+    while step < total and time.time() - t0 < a.minutes * 60:
+        # curriculum: the first 10 % of steps draw half the scenes from the 1–3 object ones
+        pool_easy = step < 0.1 * total
+        idxs = np.where(rng.random(a.batch) < (0.5 if pool_easy else 0.0),
+                        easy[rng.integers(0, len(easy), a.batch)], rng.integers(0, len(scenes), a.batch))
+        batch = make_batch(imgs, labs, scenes, idxs, rng, enc, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, a.lr)
+        parts = losses(model, batch, expert, dev)
+        loss = sum(WEIGHTS[k] * v for k, v in parts.items())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        for k, v in parts.items():
+            hist[k] = hist.get(k, 0.0) * 0.95 + 0.05 * v.item()
+        if step % 25 == 0:
+            el = time.time() - t0
+            print(f"step {step}/{total} {el / 60:.1f} min lr {lr_at(step, total, a.lr):.2e} "
+                  + " ".join(f"{k} {v:.3f}" for k, v in hist.items()), flush=True)
+        if time.time() - last_save > 180:
+            save()
+            last_save = time.time()
+    save()
+    print(f"saved step {step}/{total} to {a.ckpt}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+//! Types that flow between stages: a captured frame, the per-frame result, and control requests.
+//! Every stage carries the capture stamp and the frame sequence so outputs can be stamped with
+//! the time the camera saw the scene, never the time we happened to finish.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// One RGB8 frame, tightly packed (stride = width * 3), as delivered by capture.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Monotonic sequence number assigned by the source (gaps mean drops upstream).
+    pub seq: u64,
+    /// Capture time (the buffer's time mapped to wall-clock / ROS time).
+    pub stamp: SystemTime,
+    /// ROS frame_id the outputs copy.
+    pub frame_id: String,
+    pub width: u32,
+    pub height: u32,
+    /// RGB8, row-major, `width * 3` bytes per row.
+    pub data: Vec<u8>,
+}
+
+impl Frame {
+    pub fn pixel_count(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+/// A binary mask at frame resolution, one byte per pixel (0 or 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+/// COCO run-length encoding, column-major, counts start with a background run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rle {
+    pub size: [u32; 2], // [height, width], as COCO writes it
+    pub counts: Vec<u32>,
+}
+
+/// A description and the capture stamp / sequence of the frame it was generated from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    pub text: String,
+    pub stamp: SystemTime,
+    pub seq: u64,
+}
+
+/// Result for one active command on one frame.
+#[derive(Debug, Clone)]
+pub struct Grounding {
+    pub command: String,
+    pub found: bool,
+    /// Probability that the named object is in view (0..1).
+    pub score: f32,
+    /// [x0, y0, x1, y1] in frame pixels, inclusive-exclusive; None when not found.
+    pub bbox: Option<[u32; 4]>,
+    pub mask: Arc<Mask>,
+    pub rle: Rle,
+    /// Latest description of this command's object (may come from an earlier frame).
+    pub description: Option<Description>,
+}
+
+/// Everything the model produced for one frame.
+#[derive(Debug, Clone)]
+pub struct FrameResult {
+    pub seq: u64,
+    pub stamp: SystemTime,
+    pub frame_id: String,
+    pub frame: Arc<Frame>,
+    pub groundings: Vec<Grounding>,
+    /// Capture-to-result latency as measured at the worker.
+    pub latency: std::time::Duration,
+}
+
+/// A visual prompt in frame pixel coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VisualPrompt {
+    Point { x: f32, y: f32 },
+    Box { x0: f32, y0: f32, x1: f32, y1: f32 },
+    Mask(Arc<Mask>),
+}
+
+/// Answer to "what is this?" for a visual prompt.
+#[derive(Debug, Clone)]
+pub struct RegionDescription {
+    pub description: Description,
+    pub mask: Arc<Mask>,
+    pub bbox: Option<[u32; 4]>,
+    pub frame_id: String,
+}

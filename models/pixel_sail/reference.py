@@ -1,0 +1,146 @@
+"""The Python reference of the node's inference path: frame → masks, found/score, descriptions.
+
+It runs either the PyTorch model or the exported ONNX graphs (onnxruntime) through the same steps the Rust
+engine takes (models/README.md): preprocess, one vision pass, batched teacher-forced segment prompts,
+mask head, crop + bilinear resize + threshold, and greedy decoding with the KV cache.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from .preprocess import preprocess, vp_grid
+
+
+class TorchBackend:
+    def __init__(self, model):
+        self.model = model.eval()
+        self.tokens = model.tokens
+
+    @torch.no_grad()
+    def vision(self, pixels, vpm, vpi):
+        return [t.numpy() for t in self.model.vision(*(torch.from_numpy(a) for a in (pixels, vpm, vpi)))]
+
+    @torch.no_grad()
+    def text(self, ids, pos, attn, pk, pv):
+        return [t.numpy() for t in self.model.text(*(torch.from_numpy(a) for a in (ids, pos, attn, pk, pv)))]
+
+    @torch.no_grad()
+    def mask_head(self, feats, seg):
+        return self.model.mask_head(torch.from_numpy(feats), torch.from_numpy(seg)).numpy()
+
+
+class OrtBackend:
+    def __init__(self, model_dir):
+        import onnxruntime as ort
+        meta = json.load(open(f"{model_dir}/model.json"))
+        self.tokens = meta["tokens"]
+        self.s = {g: ort.InferenceSession(f"{model_dir}/{meta['files'][g]}", providers=["CPUExecutionProvider"])
+                  for g in ("vision", "text", "mask_head")}
+
+    def vision(self, pixels, vpm, vpi):
+        return self.s["vision"].run(None, {"pixels": pixels, "vp_masks": vpm, "vp_ids": vpi})
+
+    def text(self, ids, pos, attn, pk, pv):
+        return self.s["text"].run(None, {"input_ids": ids, "position_ids": pos, "attention_mask": attn,
+                                         "past_keys": pk, "past_values": pv})
+
+    def mask_head(self, feats, seg):
+        return self.s["mask_head"].run(None, {"features": feats, "seg_hidden": seg})[0]
+
+
+class Reference:
+    def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16):
+        self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
+        self.ids, self.templates = backend.tokens, templates
+        self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
+
+    def encode(self, img, prompt=None, prompt_mask=None):
+        h, w = img.shape[:2]
+        pixels, (rw, rh) = preprocess(img, self.long_side, self.patch)
+        gh, gw = pixels.shape[2] // self.patch, pixels.shape[3] // self.patch
+        vpm = np.zeros((1, 1, gh, gw), np.float32)
+        if prompt is not None:
+            vpm[0, 0] = vp_grid(prompt, prompt_mask, w, h, rw, rh, self.patch)
+        vpi = np.array([[self.ids["vp"][0]]], np.int64)
+        pk, pv, feats = self.b.vision(pixels, vpm, vpi)
+        return {"pk": pk, "pv": pv, "feats": feats, "grid": (gh, gw), "frame": (w, h), "resized": (rw, rh)}
+
+    def _prefill(self, st, seqs):
+        b, t = len(seqs), max(len(s) for s in seqs)
+        s = st["pk"].shape[3]
+        ids = np.full((b, t), self.ids["pad"], np.int64)
+        attn = np.zeros((b, s + t), np.int64)
+        attn[:, :s] = 1
+        for i, q in enumerate(seqs):
+            ids[i, :len(q)] = q
+            attn[i, s:s + len(q)] = 1
+        start = max(st["grid"]) + 2
+        pos = np.broadcast_to(np.arange(t, dtype=np.int64) + start, (b, t)).copy()
+        pk, pv = np.repeat(st["pk"], b, 1), np.repeat(st["pv"], b, 1)
+        return self.b.text(ids, pos, attn, pk, pv), attn, pos
+
+    def segment(self, st, texts, vp=False):
+        seqs = []
+        for text in texts:
+            tpl = self.templates["segment_vp"] if vp else self.templates["segment"].format(text=text)
+            seqs.append(self.tok.encode(tpl, add_special_tokens=False).ids + [self.ids["seg"]])
+        (logits, hidden, _, _), _, _ = self._prefill(st, seqs)
+        n = np.array([len(q) for q in seqs])
+        rows = np.arange(len(seqs))
+        dec = logits[rows, n - 2]
+        margin = dec[:, self.ids["seg"]] - dec[:, self.ids["none"]]
+        seg_h = hidden[rows, n - 1].astype(np.float32)
+        ml = self.b.mask_head(st["feats"], seg_h)
+        return [self._post(st, ml[i], float(margin[i])) for i in range(len(seqs))]
+
+    def _post(self, st, logit_map, margin):
+        w, h = st["frame"]
+        rw, rh = st["resized"]
+        crop = logit_map[: -(-rh // 4), : -(-rw // 4)]
+        full = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(h, w),
+                             mode="bilinear", align_corners=False)[0, 0].numpy()
+        mask = full > 0.0
+        found = margin > 0 and bool(mask.any())
+        if not found:
+            mask = np.zeros_like(mask)
+        return {"found": found, "score": float(1 / (1 + np.exp(-margin))), "mask": mask, "logits": crop}
+
+    def describe(self, st, texts, vp=False):
+        seqs = [self.tok.encode(self.templates["describe_vp"] if vp else self.templates["describe"].format(text=t),
+                                add_special_tokens=False).ids for t in texts]
+        (logits, _, pk, pv), attn, pos = self._prefill(st, seqs)
+        b = len(seqs)
+        n = np.array([len(q) for q in seqs])
+        last = logits[np.arange(b), n - 1]
+        out = [[] for _ in range(b)]
+        done = np.zeros(b, bool)
+        next_pos = pos[:, 0] + n
+        for _ in range(self.max_new):
+            nxt = last.argmax(-1)
+            for i in range(b):
+                if not done[i]:
+                    if nxt[i] == self.ids["eot"]:
+                        done[i] = True
+                    else:
+                        out[i].append(int(nxt[i]))
+            if done.all():
+                break
+            attn = np.concatenate([attn, np.ones((b, 1), np.int64)], 1)
+            logits, _, pk, pv = self.b.text(nxt.astype(np.int64)[:, None], next_pos[:, None].astype(np.int64),
+                                            attn, pk, pv)
+            last = logits[:, 0]
+            next_pos = next_pos + 1
+        return [(self.tok.decode(o), o) for o in out]
+
+
+def from_model_dir(model_dir, backend=None):
+    meta = json.load(open(f"{model_dir}/model.json"))
+    backend = backend or OrtBackend(model_dir)
+    return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
+                     meta["config"]["patch"], meta["config"]["max_new_tokens"])

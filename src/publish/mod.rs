@@ -1,0 +1,30 @@
+//! The ROS 2 face of pixel-sail (DESIGN §5) on ros2-client — pure Rust DDS, no ROS install.
+//!
+//! * [`startup`]: `--ros-args` (names, remaps, `-p`, `--params-file`) and `ROS_DOMAIN_ID`.
+//! * [`node`]: the node, its endpoints and tasks; [`outputs`], [`inputs`], [`services`],
+//!   [`diagnostics`] hold the per-endpoint logic; [`link`] is what the pipeline hands over.
+//! * [`msgs_std`], [`msgs_pixel_sail`]: serde mirrors of the messages, checked against the
+//!   `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
+
+pub mod diagnostics;
+pub mod error;
+pub mod images;
+pub mod inputs;
+pub mod link;
+pub mod msg_schema;
+pub mod msgs_pixel_sail;
+pub mod msgs_std;
+pub mod names;
+pub mod node;
+pub mod outputs;
+pub mod params;
+pub mod qos;
+pub mod ros_args;
+pub mod services;
+pub mod startup;
+
+pub use error::PublishError;
+pub use link::{PipelineLink, PipelineStats, RegionRequest};
+pub use node::run;
+pub use params::NodeSettings;
+pub use startup::{RosStartup, configure};

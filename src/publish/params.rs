@@ -1,0 +1,293 @@
+//! The node's ROS parameters (DESIGN §5): their defaults, the validator that refuses bad values
+//! with a reason, the `ros__parameters` YAML reader, and [`NodeSettings`], the typed view the
+//! rest of the node reads. Start-up order: CLI flags < `--params-file` (in order) < `-p`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ros2_client::parameters::ParameterValue as P;
+
+use super::qos;
+use super::ros_args::yaml_to_param;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    #[error("params file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("parameter `{name}`: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
+/// How descriptions of commanded objects are produced.
+pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"];
+/// Parameters that only take effect at start: a set at run time is refused with this reason.
+pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
+const READ_ONLY: [&str; 3] = ["model_dir", "source", "execution_providers"];
+
+/// The typed parameter values the node runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSettings {
+    pub model_dir: String,
+    /// `ros` subscribes to `image`; anything else is a capture source (device, file, URI, `test`).
+    pub source: String,
+    /// Overrides the frame_id of outputs when not empty (else the source's own).
+    pub frame_id: String,
+    pub execution_providers: Vec<String>,
+    /// Mask probability threshold, 0 < t < 1.
+    pub mask_threshold: f64,
+    /// Most frames per second processed (0 = as fast as the model allows).
+    pub max_rate: f64,
+    pub description_policy: String,
+    /// Seconds between descriptions of the same object under the `periodic` policy.
+    pub description_period: f64,
+    pub max_description_tokens: i64,
+    /// Publish `~/overlay` and `~/overlay/compressed`.
+    pub overlay: bool,
+    /// The active commands (also settable by `~/prompt` and `~/set_prompts`).
+    pub prompts: Vec<String>,
+    pub max_prompts: i64,
+    /// `qos_overrides.<topic>.<direction>.<policy>` values given at start.
+    pub qos_overrides: BTreeMap<String, P>,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            model_dir: "models/tiny".into(),
+            source: "test".into(),
+            frame_id: String::new(),
+            execution_providers: vec!["cpu".into()],
+            mask_threshold: 0.5,
+            max_rate: 15.0,
+            description_policy: "on_new_command".into(),
+            description_period: 2.0,
+            max_description_tokens: 24,
+            overlay: true,
+            prompts: Vec::new(),
+            max_prompts: 8,
+            qos_overrides: BTreeMap::new(),
+        }
+    }
+}
+
+impl NodeSettings {
+    /// Every parameter with its current value, for `NodeOptions::declare_parameter`.
+    pub fn to_params(&self) -> Vec<(String, P)> {
+        let mut v = vec![
+            ("model_dir".into(), P::String(self.model_dir.clone())),
+            ("source".into(), P::String(self.source.clone())),
+            ("frame_id".into(), P::String(self.frame_id.clone())),
+            ("execution_providers".into(), P::StringArray(self.execution_providers.clone())),
+            ("mask_threshold".into(), P::Double(self.mask_threshold)),
+            ("max_rate".into(), P::Double(self.max_rate)),
+            ("description_policy".into(), P::String(self.description_policy.clone())),
+            ("description_period".into(), P::Double(self.description_period)),
+            ("max_description_tokens".into(), P::Integer(self.max_description_tokens)),
+            ("overlay".into(), P::Boolean(self.overlay)),
+            ("prompts".into(), P::StringArray(self.prompts.clone())),
+            ("max_prompts".into(), P::Integer(self.max_prompts)),
+        ];
+        v.extend(self.qos_overrides.iter().map(|(k, val)| (k.clone(), val.clone())));
+        v
+    }
+
+    /// Sets one parameter after [`validate`]; unknown names are an error.
+    pub fn apply(&mut self, name: &str, value: &P) -> Result<(), ParamError> {
+        validate(name, value).map_err(|reason| ParamError::Invalid { name: name.into(), reason })?;
+        match (name, value) {
+            ("model_dir", P::String(s)) => self.model_dir = s.clone(),
+            ("source", P::String(s)) => self.source = s.clone(),
+            ("frame_id", P::String(s)) => self.frame_id = s.clone(),
+            ("execution_providers", P::StringArray(a)) => self.execution_providers = a.clone(),
+            ("execution_providers", P::String(s)) => {
+                self.execution_providers = s.split(',').map(|p| p.trim().to_owned()).collect()
+            }
+            ("mask_threshold", v) => self.mask_threshold = as_f64(v).unwrap_or(self.mask_threshold),
+            ("max_rate", v) => self.max_rate = as_f64(v).unwrap_or(self.max_rate),
+            ("description_policy", P::String(s)) => self.description_policy = s.clone(),
+            ("description_period", v) => self.description_period = as_f64(v).unwrap_or(self.description_period),
+            ("max_description_tokens", P::Integer(i)) => self.max_description_tokens = *i,
+            ("overlay", P::Boolean(b)) => self.overlay = *b,
+            ("prompts", P::StringArray(a)) => self.prompts = a.clone(),
+            ("prompts", P::String(s)) => self.prompts = s.lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect(),
+            ("max_prompts", P::Integer(i)) => self.max_prompts = *i,
+            (k, v) if k.starts_with("qos_overrides.") => {
+                self.qos_overrides.insert(k.to_owned(), v.clone());
+            }
+            _ => return Err(ParamError::Invalid { name: name.into(), reason: "unknown parameter".into() }),
+        }
+        Ok(())
+    }
+
+    /// The QoS of an endpoint after the start-up overrides.
+    pub fn qos_for(&self, resolved_topic: &str, ep: &qos::Endpoint) -> qos::QosSpec {
+        let mut spec = ep.default;
+        for key in qos::override_keys(resolved_topic, ep.direction) {
+            if let Some(v) = self.qos_overrides.get(&key) {
+                qos::apply_override(&mut spec, &key, v);
+            }
+        }
+        spec
+    }
+}
+
+fn as_f64(v: &P) -> Option<f64> {
+    match v {
+        P::Double(d) => Some(*d),
+        P::Integer(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// Type and range check of one value; the `Err` is the reason shown to the caller.
+pub fn validate(name: &str, value: &P) -> Result<(), String> {
+    let range = |lo: f64, hi: f64, what: &str| match as_f64(value) {
+        Some(x) if x.is_finite() && x >= lo && x <= hi => Ok(()),
+        Some(x) => Err(format!("{name} = {x} is out of range: {what}")),
+        None => Err(format!("{name} must be a number ({what})")),
+    };
+    match name {
+        "model_dir" | "source" => match value {
+            P::String(s) if !s.trim().is_empty() => Ok(()),
+            _ => Err(format!("{name} must be a non-empty string")),
+        },
+        "frame_id" => match value {
+            P::String(_) => Ok(()),
+            _ => Err("frame_id must be a string (empty = the source's frame_id)".into()),
+        },
+        "execution_providers" => {
+            let list: Vec<String> = match value {
+                P::StringArray(a) => a.clone(),
+                P::String(s) => s.split(',').map(|p| p.trim().to_owned()).collect(),
+                _ => return Err("execution_providers must be a list of strings, e.g. [tensorrt, cuda, cpu]".into()),
+            };
+            let joined = list.join(",");
+            crate::config::parse_provider_list(&joined).map(|_| ()).map_err(|e| e.to_string())
+        }
+        "mask_threshold" => match as_f64(value) {
+            Some(x) if x > 0.0 && x < 1.0 => Ok(()),
+            _ => Err(format!("mask_threshold must be a probability strictly between 0 and 1, got {value:?}")),
+        },
+        "max_rate" => range(0.0, 1000.0, "frames per second, 0 = unlimited, at most 1000"),
+        "description_period" => range(0.1, 3600.0, "seconds between descriptions, 0.1..3600"),
+        "description_policy" => match value {
+            P::String(s) if DESCRIPTION_POLICIES.contains(&s.as_str()) => Ok(()),
+            _ => Err(format!("description_policy must be one of {DESCRIPTION_POLICIES:?}, got {value:?}")),
+        },
+        "max_description_tokens" => match value {
+            P::Integer(i) if (1..=256).contains(i) => Ok(()),
+            _ => Err(format!("max_description_tokens must be an integer in 1..=256, got {value:?}")),
+        },
+        "overlay" => match value {
+            P::Boolean(_) => Ok(()),
+            _ => Err("overlay must be true or false".into()),
+        },
+        "prompts" => match value {
+            P::StringArray(_) | P::String(_) => Ok(()),
+            _ => Err("prompts must be a list of strings".into()),
+        },
+        "max_prompts" => match value {
+            P::Integer(i) if (1..=64).contains(i) => Ok(()),
+            _ => Err(format!("max_prompts must be an integer in 1..=64, got {value:?}")),
+        },
+        k if k.starts_with("qos_overrides.") => qos::validate_override(k, value),
+        _ => Err(format!("unknown parameter `{name}`")),
+    }
+}
+
+/// The validator installed on the node: type/range checks, and read-only parameters (and QoS
+/// overrides) keep their start-up value.
+pub fn runtime_validator(start: &NodeSettings) -> impl Fn(&str, &P) -> Result<(), String> + Send + Sync + 'static {
+    let initial: BTreeMap<String, P> = start.to_params().into_iter().collect();
+    move |name: &str, value: &P| {
+        if matches!(value, P::NotSet) {
+            return Err(format!("{name} cannot be undeclared"));
+        }
+        validate(name, value)?;
+        let fixed = READ_ONLY.contains(&name) || name.starts_with("qos_overrides.");
+        match initial.get(name) {
+            Some(v) if fixed && v != value => Err(format!("{name} is {READ_ONLY_REASON}")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads the parameters for node `fqn` (e.g. `/robot1/pixel_sail`) from a ROS params YAML:
+/// sections keyed `/**`, the node name, or its fully-qualified name (with or without the leading
+/// slash), each holding `ros__parameters`; nested maps flatten with dots (`qos_overrides./x...`).
+pub fn read_params_file(path: &Path, fqn: &str) -> Result<Vec<(String, P)>, ParamError> {
+    let err = |reason: String| ParamError::File { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let map = doc.as_mapping().ok_or_else(|| err("top level must be a map of node names".into()))?;
+    let base = fqn.rsplit('/').next().unwrap_or(fqn);
+    let mut out = Vec::new();
+    for (key, section) in map {
+        let key = key.as_str().unwrap_or("");
+        let matches = key == "/**" || key == fqn || key == fqn.trim_start_matches('/') || key == base
+            || key == format!("/**/{base}");
+        if !matches {
+            continue;
+        }
+        let params = section
+            .get("ros__parameters")
+            .ok_or_else(|| err(format!("section `{key}` has no ros__parameters")))?;
+        flatten("", params, &mut out).map_err(err)?;
+    }
+    Ok(out)
+}
+
+fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Vec<(String, P)>) -> Result<(), String> {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, child) in m {
+                let k = k.as_str().ok_or_else(|| format!("non-string key under `{prefix}`"))?;
+                let name = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+                flatten(&name, child, out)?;
+            }
+            Ok(())
+        }
+        other => {
+            let p = yaml_to_param(other).ok_or_else(|| format!("`{prefix}`: unsupported value {other:?}"))?;
+            out.push((prefix.to_owned(), p));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validator_refuses_bad_values_with_a_reason() {
+        let v = runtime_validator(&NodeSettings::default());
+        assert!(v("mask_threshold", &P::Double(0.3)).is_ok());
+        assert!(v("mask_threshold", &P::Double(1.5)).unwrap_err().contains("between 0 and 1"));
+        assert!(v("description_policy", &P::String("sometimes".into())).unwrap_err().contains("one of"));
+        assert!(v("execution_providers", &P::StringArray(vec!["npu".into()])).unwrap_err().contains("unknown execution provider"));
+        assert!(v("model_dir", &P::String("elsewhere".into())).unwrap_err().contains("read-only"));
+        assert!(v("model_dir", &P::String("models/tiny".into())).is_ok());
+        assert!(v("max_rate", &P::Integer(10)).is_ok());
+    }
+
+    #[test]
+    fn reads_ros_parameters_yaml_for_this_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.yaml");
+        std::fs::write(&f, "/**:\n  ros__parameters:\n    overlay: false\n    prompts: [red cup]\n\
+            /robot1/seg:\n  ros__parameters:\n    mask_threshold: 0.4\n    qos_overrides:\n      /robot1/seg/mask:\n        publisher:\n          reliability: reliable\n\
+            other:\n  ros__parameters:\n    max_rate: 3.0\n").unwrap();
+        let p = read_params_file(&f, "/robot1/seg").unwrap();
+        let mut s = NodeSettings::default();
+        for (k, v) in &p {
+            s.apply(k, v).unwrap();
+        }
+        assert!(!s.overlay);
+        assert_eq!(s.prompts, vec!["red cup"]);
+        assert_eq!(s.mask_threshold, 0.4);
+        assert_eq!(s.max_rate, 15.0);
+        let spec = s.qos_for("/robot1/seg/mask", &qos::MASK);
+        assert!(spec.reliable);
+    }
+}

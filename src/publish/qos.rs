@@ -1,0 +1,119 @@
+//! The node's endpoints with their default QoS (DESIGN §5) and the rclcpp-style overrides
+//! `qos_overrides.<topic>.<publisher|subscription>.<reliability|depth|durability>`.
+
+use ros2_client::QosProfile;
+use ros2_client::qos::{Durability, History, WhenFull};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Publisher,
+    Subscription,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Publisher => "publisher",
+            Direction::Subscription => "subscription",
+        }
+    }
+}
+
+/// The QoS a user can set per endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QosSpec {
+    pub reliable: bool,
+    pub depth: u32,
+    pub transient_local: bool,
+}
+
+impl QosSpec {
+    pub const fn best_effort(depth: u32) -> Self {
+        Self { reliable: false, depth, transient_local: false }
+    }
+    pub const fn reliable(depth: u32) -> Self {
+        Self { reliable: true, depth, transient_local: false }
+    }
+
+    pub fn profile(&self) -> QosProfile {
+        let base = QosProfile::publisher_default().history(History::KeepLast { depth: self.depth.max(1) as usize });
+        let base = if self.reliable {
+            // Never block the publishing task for long: a slow reliable reader must not stall masks.
+            base.reliability_reliable(WhenFull::Wait(std::time::Duration::from_millis(20)))
+        } else {
+            base.reliability_best_effort()
+        };
+        base.durability(if self.transient_local { Durability::TransientLocal } else { Durability::Volatile })
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, {}, keep last {}",
+            if self.reliable { "reliable" } else { "best effort" },
+            if self.transient_local { "transient local" } else { "volatile" },
+            self.depth
+        )
+    }
+}
+
+/// One topic of the node, by its unresolved name.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub name: &'static str,
+    pub direction: Direction,
+    pub default: QosSpec,
+}
+
+pub const IMAGE: Endpoint = Endpoint { name: "image", direction: Direction::Subscription, default: QosSpec::best_effort(1) };
+pub const PROMPT: Endpoint = Endpoint { name: "~/prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
+pub const POINT_PROMPT: Endpoint = Endpoint { name: "~/point_prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
+pub const DETECTIONS: Endpoint = Endpoint { name: "~/detections", direction: Direction::Publisher, default: QosSpec::reliable(5) };
+pub const MASK: Endpoint = Endpoint { name: "~/mask", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
+pub const MASK_COMPRESSED: Endpoint = Endpoint { name: "~/mask/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
+pub const OVERLAY: Endpoint = Endpoint { name: "~/overlay", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
+pub const OVERLAY_COMPRESSED: Endpoint = Endpoint { name: "~/overlay/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
+pub const DESCRIPTION: Endpoint = Endpoint { name: "~/description", direction: Direction::Publisher, default: QosSpec::reliable(10) };
+pub const DIAGNOSTICS: Endpoint = Endpoint { name: "/diagnostics", direction: Direction::Publisher, default: QosSpec::reliable(10) };
+
+pub const ALL: [Endpoint; 10] = [IMAGE, PROMPT, POINT_PROMPT, DETECTIONS, MASK, MASK_COMPRESSED, OVERLAY,
+    OVERLAY_COMPRESSED, DESCRIPTION, DIAGNOSTICS];
+
+/// The three override parameter names of a resolved topic, e.g.
+/// `qos_overrides./robot1/pixel_sail/mask.publisher.reliability`.
+pub fn override_keys(topic: &str, direction: Direction) -> [String; 3] {
+    let p = format!("qos_overrides.{topic}.{}", direction.as_str());
+    [format!("{p}.reliability"), format!("{p}.depth"), format!("{p}.durability")]
+}
+
+/// Checks one override value; the reason names the allowed values.
+pub fn validate_override(key: &str, value: &ros2_client::parameters::ParameterValue) -> Result<(), String> {
+    use ros2_client::parameters::ParameterValue as P;
+    match (key.rsplit('.').next().unwrap_or(""), value) {
+        ("reliability", P::String(s)) if matches!(s.as_str(), "reliable" | "best_effort" | "system_default") => Ok(()),
+        ("reliability", _) => Err(format!("{key} must be 'reliable' or 'best_effort'")),
+        ("durability", P::String(s)) if matches!(s.as_str(), "volatile" | "transient_local" | "system_default") => Ok(()),
+        ("durability", _) => Err(format!("{key} must be 'volatile' or 'transient_local'")),
+        ("depth", P::Integer(d)) if (1..=1000).contains(d) => Ok(()),
+        ("depth", _) => Err(format!("{key} must be an integer in 1..=1000")),
+        _ => Err(format!("{key}: unknown QoS policy (known: reliability, depth, durability)")),
+    }
+}
+
+/// Applies one (already validated) override to a spec.
+pub fn apply_override(spec: &mut QosSpec, key: &str, value: &ros2_client::parameters::ParameterValue) {
+    use ros2_client::parameters::ParameterValue as P;
+    match (key.rsplit('.').next().unwrap_or(""), value) {
+        ("reliability", P::String(s)) if s != "system_default" => spec.reliable = s == "reliable",
+        ("durability", P::String(s)) if s != "system_default" => spec.transient_local = s == "transient_local",
+        ("depth", P::Integer(d)) => spec.depth = u32::try_from(*d).unwrap_or(1).max(1),
+        _ => {}
+    }
+}
+
+pub fn reliability_str(spec: &QosSpec) -> &'static str {
+    if spec.reliable { "reliable" } else { "best_effort" }
+}
+
+pub fn durability_str(spec: &QosSpec) -> &'static str {
+    if spec.transient_local { "transient_local" } else { "volatile" }
+}

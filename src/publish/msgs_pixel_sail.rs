@@ -74,3 +74,20 @@ pub struct DescribeResponse {
     pub mask: Image,
 }
 impl Message for DescribeResponse {}
+
+/// RIHS01 type hashes of the interfaces (REP-2016), as rosidl generates them for `msgs/`
+/// (checked equal to rosidl's `share/pixel_sail_msgs/**/*.json` and, in every test run, to
+/// rosbags' `hash_rihs01`). Change a `.msg`/`.srv` and the wire test tells you the new value.
+pub const TYPE_HASHES: [(&str, &str); 6] = [
+    ("pixel_sail_msgs/msg/Grounding", "RIHS01_bbe1450d05ee8ced1208285dcd5ffeb4b15929582aab92dc1b37264b8b3a11d5"),
+    ("pixel_sail_msgs/msg/GroundingArray", "RIHS01_4e5c378a77bda0ded4f24514cbbe84c367691f31f607471fa1daba22b4e7b535"),
+    ("pixel_sail_msgs/srv/Describe_Request", "RIHS01_6aa52b28a30eb13436de7da8f6462a6a29d661296c70aaf4eb5a421436670676"),
+    ("pixel_sail_msgs/srv/Describe_Response", "RIHS01_c512b3e222d5da582b40bc8ccba1fc52bbca5073d2cd25e84a3c46761b6d347a"),
+    ("pixel_sail_msgs/srv/SetPrompts_Request", "RIHS01_1134343354c8cf2a40f5e7d9c12101668572e44de586e7c0b73a2b32183552bd"),
+    ("pixel_sail_msgs/srv/SetPrompts_Response", "RIHS01_3a22d53779b6cf699b6c0ff19fc06524d005b99887630638ea7169f56bf089be"),
+];
+
+/// The recorded RIHS01 hash of a `pixel_sail_msgs` type (`pkg/msg/Name` or `pkg/srv/Name_Request`).
+pub fn type_hash(ros_type: &str) -> Option<&'static str> {
+    TYPE_HASHES.iter().find(|(t, _)| *t == ros_type).map(|(_, h)| *h)
+}

@@ -1,0 +1,169 @@
+//! The Rust message mirrors against the interface definitions and an implementation we did not
+//! write: (1) field lists parsed from `msgs/**.msg|srv` and the standard `.msg` files vs. the
+//! fields serde sees on each mirror; (2) our CDR bytes and recorded RIHS01 type hashes vs. the
+//! pure-Python `rosbags` serializer (run through `tests/ros/rosbags_wire.py`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use byteorder::LittleEndian;
+use pixel_sail::publish::msg_schema::{Field, mirror_fields, parse_msg, parse_srv};
+use pixel_sail::publish::msgs_pixel_sail::*;
+use pixel_sail::publish::msgs_std::*;
+use ros2_client::dds::rustdds::cdr_encoding;
+use serde::Serialize;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Rust struct name (as serde sees it) → ROS type.
+fn ros_type(rust: &str) -> String {
+    match rust {
+        "Time" => "builtin_interfaces/Time",
+        "Header" => "std_msgs/Header",
+        "StringMsg" => "std_msgs/String",
+        "Image" => "sensor_msgs/Image",
+        "CompressedImage" => "sensor_msgs/CompressedImage",
+        "Point" => "geometry_msgs/Point",
+        "PointStamped" => "geometry_msgs/PointStamped",
+        "KeyValue" => "diagnostic_msgs/KeyValue",
+        "DiagnosticStatus" => "diagnostic_msgs/DiagnosticStatus",
+        "DiagnosticArray" => "diagnostic_msgs/DiagnosticArray",
+        "Grounding" => "pixel_sail_msgs/Grounding",
+        "GroundingArray" => "pixel_sail_msgs/GroundingArray",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn header() -> Header {
+    Header { stamp: Time { sec: 1_764_000_000, nanosec: 123_456_789 }, frame_id: "camera_color_optical_frame".into() }
+}
+
+fn image() -> Image {
+    Image { header: header(), height: 2, width: 3, encoding: "mono8".into(), is_bigendian: 0, step: 3, data: vec![0, 1, 2, 3, 4, 255] }
+}
+
+fn grounding() -> Grounding {
+    Grounding {
+        command: "pick up the red star".into(), found: true, score: 0.875, label: 1, bbox: [10, 20, 110, 220],
+        mask_height: 480, mask_width: 640, mask_rle_counts: vec![1000, 50, 430, 50, 305670],
+        description: "a small red star on the left".into(), description_stamp: Time { sec: 1_764_000_000, nanosec: 5 },
+    }
+}
+
+/// One example of every mirror, each sequence holding at least one element, with its ROS type.
+fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
+    fn one<T: Serialize>(ty: &'static str, v: T) -> (&'static str, serde_json::Value, Vec<u8>, Vec<Field>) {
+        let mut cdr = vec![0u8, 1, 0, 0]; // CDR_LE encapsulation header, as on the wire
+        cdr.extend(cdr_encoding::to_vec::<_, LittleEndian>(&v).expect("serialize"));
+        let fields = mirror_fields(&v, &ros_type).expect("mirror fields");
+        (ty, serde_json::to_value(&v).expect("json"), cdr, fields)
+    }
+    let status = DiagnosticStatus {
+        level: level::WARN, name: "pixel_sail: pipeline".into(), message: "running".into(), hardware_id: "test".into(),
+        values: vec![KeyValue { key: "frame_rate_in".into(), value: "29.97".into() }],
+    };
+    vec![
+        one("builtin_interfaces/msg/Time", Time { sec: -3, nanosec: 7 }),
+        one("std_msgs/msg/Header", header()),
+        one("std_msgs/msg/String", StringMsg { data: "pick up the red cup\ngrab the blue ring".into() }),
+        one("sensor_msgs/msg/Image", image()),
+        one("sensor_msgs/msg/CompressedImage", CompressedImage { header: header(), format: "png".into(), data: vec![137, 80, 78, 71, 13] }),
+        one("geometry_msgs/msg/Point", Point { x: 320.5, y: -1.25, z: 0.0 }),
+        one("geometry_msgs/msg/PointStamped", PointStamped { header: header(), point: Point { x: 12.0, y: 34.5, z: 0.0 } }),
+        one("diagnostic_msgs/msg/KeyValue", KeyValue { key: "k".into(), value: "v".into() }),
+        one("diagnostic_msgs/msg/DiagnosticStatus", status.clone()),
+        one("diagnostic_msgs/msg/DiagnosticArray", DiagnosticArray { header: header(), status: vec![status] }),
+        one("pixel_sail_msgs/msg/Grounding", grounding()),
+        one("pixel_sail_msgs/msg/GroundingArray", GroundingArray {
+            header: header(),
+            groundings: vec![grounding(), Grounding { command: "the green cross".into(), ..Default::default() }],
+        }),
+        one("pixel_sail_msgs/srv/SetPrompts_Request", SetPromptsRequest { prompts: vec!["red cup".into(), "".into()] }),
+        one("pixel_sail_msgs/srv/SetPrompts_Response", SetPromptsResponse { accepted: false, message: "9 commands".into() }),
+        one("pixel_sail_msgs/srv/Describe_Request", DescribeRequest {
+            kind: describe_kind::BOX, point: Point { x: 1.0, y: 2.0, z: 0.0 }, r#box: [1.0, 2.5, 30.0, 40.0], mask: image(),
+        }),
+        one("pixel_sail_msgs/srv/Describe_Response", DescribeResponse {
+            success: true, message: String::new(), description: "a large blue ring in the center".into(), header: header(),
+            bbox: [1, 2, 3, 4], mask: image(),
+        }),
+    ]
+}
+
+/// The fields of a type as its definition file says.
+fn definition_fields(ty: &str) -> Vec<Field> {
+    let (pkg, kind, name) = {
+        let mut p = ty.split('/');
+        (p.next().unwrap_or(""), p.next().unwrap_or(""), p.next().unwrap_or(""))
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if pkg == "pixel_sail_msgs" {
+        if kind == "srv" {
+            let (srv, half) = name.split_once('_').expect("srv part");
+            let (req, resp) = parse_srv(&read(&root().join(format!("msgs/srv/{srv}.srv"))), pkg);
+            return if half == "Request" { req } else { resp };
+        }
+        return parse_msg(&read(&root().join(format!("msgs/msg/{name}.msg"))), pkg);
+    }
+    parse_msg(&read(&root().join(format!("tests/fixtures/ros_std_msgs/{pkg}/msg/{name}.msg"))), pkg)
+}
+
+#[test]
+fn mirrors_match_msg_and_srv_files_field_for_field() {
+    for (ty, _, _, fields) in examples() {
+        assert_eq!(fields, definition_fields(ty), "{ty}: Rust mirror vs. definition");
+    }
+}
+
+#[test]
+fn parser_skips_constants_and_comments() {
+    let text = "# c\nuint8 KIND_POINT=0\nuint8 kind  # trailing\nbyte level\nGrounding[] g\nfloat32[4] box\n";
+    let f = parse_msg(text, "pixel_sail_msgs");
+    let got: Vec<(&str, &str)> = f.iter().map(|f| (f.ty.as_str(), f.name.as_str())).collect();
+    assert_eq!(got, [("uint8", "kind"), ("uint8", "level"), ("pixel_sail_msgs/Grounding[]", "g"), ("float32[4]", "box")]);
+}
+
+#[test]
+fn recorded_type_hashes_cover_every_interface() {
+    for ty in ["pixel_sail_msgs/msg/Grounding", "pixel_sail_msgs/msg/GroundingArray", "pixel_sail_msgs/srv/SetPrompts_Request",
+        "pixel_sail_msgs/srv/SetPrompts_Response", "pixel_sail_msgs/srv/Describe_Request", "pixel_sail_msgs/srv/Describe_Response"] {
+        let h = type_hash(ty).unwrap_or_else(|| panic!("no RIHS01 recorded for {ty}"));
+        assert!(h.starts_with("RIHS01_") && h.len() == 7 + 64, "{ty}: {h}");
+    }
+}
+
+/// The Python that has rosbags: $PIXEL_SAIL_PYTHON, else the project venv.
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("PIXEL_SAIL_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
+    let ok = Command::new(&p).args(["-c", "import rosbags"]).output().is_ok_and(|o| o.status.success());
+    ok.then_some(p)
+}
+
+#[test]
+fn cdr_bytes_and_type_hashes_equal_rosbags() {
+    let Some(py) = python() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide rosbags (scripts/test.sh installs it into .venv)");
+        eprintln!("SKIPPED: no python with rosbags (.venv or PIXEL_SAIL_PYTHON); scripts/test.sh installs it");
+        return;
+    };
+    let cases: Vec<serde_json::Value> = examples()
+        .into_iter()
+        .map(|(ty, value, cdr, _)| serde_json::json!({ "type": ty, "value": value, "cdr_hex": hex::encode(cdr), "rihs01": type_hash(ty) }))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("cases.json");
+    std::fs::write(&input, serde_json::to_vec_pretty(&cases).expect("json")).expect("write");
+    let out = Command::new(&py)
+        .arg(root().join("tests/ros/rosbags_wire.py"))
+        .arg(&input)
+        .arg(root().join("msgs"))
+        .output()
+        .expect("run rosbags_wire.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "rosbags disagrees with our CDR bytes or type hashes (see above)");
+    assert!(stdout.contains(&format!("{} cases agree", cases.len())), "{stdout}");
+}

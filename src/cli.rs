@@ -1,0 +1,247 @@
+//! Command line: `pixel-sail run | infer | eval | bench`. Flags shared by every subcommand that loads the
+//! model live in [`EngineArgs`] (flattened), so `--model`/`--ep` mean the same thing everywhere.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, EngineConfig, ProviderKind, TensorRtOptions, parse_provider_list};
+
+#[derive(Debug, Parser)]
+#[command(name = "pixel-sail", version, about = "Pixel-SAIL referring segmentation and region description (ONNX Runtime, ROS 2)")]
+pub struct Cli {
+    /// More logging (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parse `std::env::args`, splitting off a trailing ROS argument block first: everything from the first
+    /// `--ros-args` on (the marker included, unchanged) goes to [`RunArgs::ros_args`], as ROS tools pass it.
+    pub fn parse_with_ros_args() -> Cli {
+        Self::parse_from_with_ros_args(std::env::args())
+    }
+
+    pub fn parse_from_with_ros_args<I: IntoIterator<Item = String>>(args: I) -> Cli {
+        let (ours, ros) = split_ros_args(args.into_iter().collect());
+        let mut cli = Cli::parse_from(ours);
+        if let Command::Run(run) = &mut cli.command {
+            run.ros_args = ros;
+        }
+        cli
+    }
+}
+
+/// Split argv at the first `--ros-args`; the second part keeps the marker.
+pub fn split_ros_args(args: Vec<String>) -> (Vec<String>, Vec<String>) {
+    match args.iter().position(|a| a == "--ros-args") {
+        Some(i) => {
+            let mut ours = args;
+            let ros = ours.split_off(i);
+            (ours, ros)
+        }
+        None => (args, Vec::new()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The live node: capture → model → ROS 2 topics / files.
+    Run(RunArgs),
+    /// Segment and describe on one image; writes mask PNGs, an overlay PNG and JSON.
+    Infer(InferArgs),
+    /// Score a labelled set (set.jsonl) and print cIoU, gIoU, N-acc and description accuracies.
+    Eval(EvalArgs),
+    /// Per-stage timings, 4-vs-1 command cost, description tokens/s, and the Python onnxruntime comparison.
+    Bench(BenchArgs),
+}
+
+/// Model and ONNX Runtime options.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Model folder (model.json, tokenizer.json, vision/text/mask_head.onnx).
+    #[arg(long, default_value = "models/tiny")]
+    pub model: PathBuf,
+    /// Ordered execution providers, e.g. `tensorrt,cuda,cpu`. A GPU provider that cannot load is an error
+    /// unless `cpu` follows it.
+    #[arg(long, default_value = "cpu")]
+    pub ep: String,
+    /// libonnxruntime.so.* to load (else ORT_DYLIB_PATH, else the project's .venv).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+    /// Threads per ONNX Runtime session (default: ONNX Runtime's choice).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Most commands per frame.
+    #[arg(long, default_value_t = 8)]
+    pub max_commands: usize,
+    /// TensorRT engine cache folder.
+    #[arg(long)]
+    pub trt_cache: Option<PathBuf>,
+    /// Build TensorRT engines in FP32 instead of FP16.
+    #[arg(long)]
+    pub trt_fp32: bool,
+}
+
+impl EngineArgs {
+    pub fn to_config(&self) -> Result<EngineConfig, ConfigError> {
+        let providers: Vec<ProviderKind> = parse_provider_list(&self.ep)?;
+        let cfg = EngineConfig {
+            model_dir: self.model.clone(),
+            providers,
+            tensorrt: TensorRtOptions {
+                fp16: !self.trt_fp32,
+                cache_dir: self.trt_cache.clone(),
+                ..TensorRtOptions::default()
+            },
+            ort_library: self.ort_lib.clone(),
+            intra_threads: self.threads,
+            max_commands: self.max_commands,
+            mask_threshold: None,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Video source: /dev/videoN, rtsp:// or http:// URI, file path or file:// URI, `test`, or a GStreamer
+    /// launch description ending in an appsink.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// A command such as "pick up the red cup" (repeatable).
+    #[arg(long = "prompt")]
+    pub prompts: Vec<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Write an annotated video here.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Write per-frame results as JSON lines here.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
+    /// Standalone: no ROS 2 node.
+    #[arg(long)]
+    pub no_ros: bool,
+    /// The raw trailing ROS block, `--ros-args` marker included (filled by [`Cli::parse_with_ros_args`]).
+    #[arg(skip)]
+    pub ros_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Image file (PNG or JPEG).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// A command naming an object (repeatable).
+    #[arg(long = "prompt")]
+    pub prompts: Vec<String>,
+    /// Describe the object at pixel x,y.
+    #[arg(long, value_parser = parse_point)]
+    pub point: Option<[f32; 2]>,
+    /// Describe the object inside the box x0,y0,x1,y1 (pixels).
+    #[arg(long = "box", value_parser = parse_box)]
+    pub bbox: Option<[f32; 4]>,
+    /// Also describe each commanded object (slower).
+    #[arg(long)]
+    pub describe: bool,
+    /// Output folder for masks, overlay and result.json.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Print the result JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Folder holding set.jsonl (DESIGN.md §4).
+    pub set_dir: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Write one prediction a line here.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Score only the first N queries.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print the metrics as one JSON object too.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Frames to time (the bundled fixture frame is used when no --image is given).
+    #[arg(long)]
+    pub image: Vec<PathBuf>,
+    /// Timed iterations per measurement.
+    #[arg(long, default_value_t = 20)]
+    pub iters: usize,
+    /// Description tokens per description run.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: usize,
+    /// Skip the Python onnxruntime comparison.
+    #[arg(long)]
+    pub no_python: bool,
+    /// Python interpreter for the comparison (default: the project's .venv).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+}
+
+fn parse_point(s: &str) -> Result<[f32; 2], String> {
+    let v = parse_floats(s, 2)?;
+    Ok([v[0], v[1]])
+}
+
+fn parse_box(s: &str) -> Result<[f32; 4], String> {
+    let v = parse_floats(s, 4)?;
+    if v[2] <= v[0] || v[3] <= v[1] {
+        return Err(format!("box `{s}` must have x1 > x0 and y1 > y0"));
+    }
+    Ok([v[0], v[1], v[2], v[3]])
+}
+
+fn parse_floats(s: &str, n: usize) -> Result<Vec<f32>, String> {
+    let v: Result<Vec<f32>, _> = s.split(',').map(|p| p.trim().parse::<f32>()).collect();
+    match v {
+        Ok(v) if v.len() == n && v.iter().all(|x| x.is_finite()) => Ok(v),
+        _ => Err(format!("expected {n} comma-separated numbers, got `{s}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ros_args_are_split_off_verbatim() {
+        let argv = ["pixel-sail", "run", "--no-ros", "--prompt", "a", "--ros-args", "-r", "__ns:=/cam1", "-p", "x:=1"];
+        let cli = Cli::parse_from_with_ros_args(argv.iter().map(|s| s.to_string()));
+        match cli.command {
+            Command::Run(r) => {
+                assert!(r.no_ros);
+                assert_eq!(r.prompts, vec!["a"]);
+                assert_eq!(r.ros_args, vec!["--ros-args", "-r", "__ns:=/cam1", "-p", "x:=1"]);
+            }
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn point_and_box_parse() {
+        assert_eq!(parse_point("3,4.5").unwrap(), [3.0, 4.5]);
+        assert!(parse_point("3").is_err());
+        assert!(parse_box("10,10,5,20").is_err());
+    }
+}

@@ -1,0 +1,2 @@
+//! placeholder
+pub fn run(_a: &crate::cli::InferArgs) -> anyhow::Result<()> { Ok(()) }

@@ -1,0 +1,184 @@
+//! Engine configuration: where the model and ONNX Runtime live, which execution providers to try, and
+//! the TensorRT options. Deserialisable (YAML/JSON keys = field names) so the node's parameter file
+//! and the CLI flags fill the same struct.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown execution provider `{0}` (known: tensorrt, cuda, cpu)")]
+    UnknownProvider(String),
+    #[error("execution provider list is empty (use e.g. `cpu` or `tensorrt,cuda,cpu`)")]
+    EmptyProviderList,
+    #[error("execution provider `{0}` is listed twice")]
+    DuplicateProvider(String),
+    #[error("invalid {what} `{value}`: {reason}")]
+    Invalid { what: &'static str, value: String, reason: String },
+}
+
+/// One ONNX Runtime execution provider, in the user's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    TensorRt,
+    Cuda,
+    Cpu,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::TensorRt => "tensorrt",
+            ProviderKind::Cuda => "cuda",
+            ProviderKind::Cpu => "cpu",
+        }
+    }
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, ProviderKind::Cpu)
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tensorrt" | "trt" => Ok(ProviderKind::TensorRt),
+            "cuda" => Ok(ProviderKind::Cuda),
+            "cpu" => Ok(ProviderKind::Cpu),
+            other => Err(ConfigError::UnknownProvider(other.to_string())),
+        }
+    }
+}
+
+/// Parse an ordered provider list such as `tensorrt,cuda,cpu`.
+pub fn parse_provider_list(s: &str) -> Result<Vec<ProviderKind>, ConfigError> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let kind: ProviderKind = part.parse()?;
+        if out.contains(&kind) {
+            return Err(ConfigError::DuplicateProvider(kind.to_string()));
+        }
+        out.push(kind);
+    }
+    if out.is_empty() {
+        return Err(ConfigError::EmptyProviderList);
+    }
+    Ok(out)
+}
+
+/// TensorRT execution-provider options. Engines are cached under `cache_dir/<graph>-<key>/`, where the key
+/// hashes the ONNX file, the TensorRT version and the shape ranges, so a valid engine is never rebuilt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TensorRtOptions {
+    pub fp16: bool,
+    /// Root of the engine cache; default `$XDG_CACHE_HOME/pixel-sail/tensorrt` (or `~/.cache/...`).
+    pub cache_dir: Option<PathBuf>,
+    /// Builder workspace limit in bytes.
+    pub workspace_bytes: usize,
+    /// CUDA device ordinal (also used by the CUDA provider).
+    pub device_id: i32,
+}
+
+impl Default for TensorRtOptions {
+    fn default() -> Self {
+        TensorRtOptions { fp16: true, cache_dir: None, workspace_bytes: 2 << 30, device_id: 0 }
+    }
+}
+
+impl TensorRtOptions {
+    pub fn resolved_cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .unwrap_or_else(|| PathBuf::from(".cache"));
+        base.join("pixel-sail").join("tensorrt")
+    }
+}
+
+/// Everything [`crate::inference::Engine::load`] needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Folder holding model.json, tokenizer.json and the three ONNX graphs.
+    pub model_dir: PathBuf,
+    /// Ordered execution providers; a GPU provider that cannot load is an error unless `cpu` follows it.
+    pub providers: Vec<ProviderKind>,
+    pub tensorrt: TensorRtOptions,
+    /// Explicit `libonnxruntime.so.*`; otherwise `ORT_DYLIB_PATH`, then the project venv is searched.
+    pub ort_library: Option<PathBuf>,
+    /// Threads per ONNX Runtime session (None = ONNX Runtime's default: one per physical core).
+    pub intra_threads: Option<usize>,
+    /// Most commands segmented per frame; more are refused with a reason.
+    pub max_commands: usize,
+    /// Overrides model.json's `postprocess.mask_threshold` (a logit) when set.
+    pub mask_threshold: Option<f32>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            model_dir: PathBuf::from("models/tiny"),
+            providers: vec![ProviderKind::Cpu],
+            tensorrt: TensorRtOptions::default(),
+            ort_library: None,
+            intra_threads: None,
+            max_commands: 8,
+            mask_threshold: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig { model_dir: model_dir.into(), ..Default::default() }
+    }
+
+    /// Reject values that cannot work, with the reason.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.providers.is_empty() {
+            return Err(ConfigError::EmptyProviderList);
+        }
+        if self.max_commands == 0 {
+            return Err(ConfigError::Invalid {
+                what: "max_commands",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(0) = self.intra_threads {
+            return Err(ConfigError::Invalid {
+                what: "intra_threads",
+                value: "0".into(),
+                reason: "must be at least 1 (or unset for the default)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_list_keeps_order_and_rejects_unknown() {
+        let list = parse_provider_list("tensorrt, cuda,cpu").unwrap();
+        assert_eq!(list, vec![ProviderKind::TensorRt, ProviderKind::Cuda, ProviderKind::Cpu]);
+        assert!(matches!(parse_provider_list("cpu,openvino"), Err(ConfigError::UnknownProvider(_))));
+        assert!(matches!(parse_provider_list(""), Err(ConfigError::EmptyProviderList)));
+        assert!(matches!(parse_provider_list("cpu,cpu"), Err(ConfigError::DuplicateProvider(_))));
+    }
+}

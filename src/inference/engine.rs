@@ -1,0 +1,398 @@
+//! The inference engine: three ONNX Runtime sessions (vision, text, mask head) behind one API.
+//!
+//! ```text
+//! Engine::load(&cfg)                      sessions + contract check + provider selection
+//! engine.encode(&frame, vp)  -> ImageState   preprocess + vision.onnx (one pass per frame)
+//! engine.segment(&state, &commands)          all commands in ONE text.onnx call, then mask_head.onnx
+//! engine.describe(&state, &commands, n)      batched greedy decoding with the KV cache
+//! engine.describe_region(&state)             describe + segment the visual prompt `<vp_1>`
+//! ```
+//! Methods take `&self`; each session sits behind its own mutex, so a description can decode on another
+//! thread while masks keep flowing (they interleave per text.onnx call).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+
+use super::model_info::ModelInfo;
+use super::providers::{self, GraphProviders};
+use super::tensors::{output_f32, run_err, view};
+use super::tokenizer::PromptTokenizer;
+use super::{InferenceError, contract, runtime};
+use crate::config::{EngineConfig, ProviderKind};
+use crate::decode::{MaskPost, bbox_of, rle_encode, upsample_threshold};
+use crate::frame::{Frame, Mask, Rle, VisualPrompt};
+use crate::preprocess::{Geometry, PreprocessParams, preprocess, rasterize_visual_prompt};
+
+/// The result for one command on one frame.
+#[derive(Debug, Clone)]
+pub struct SegmentOutput {
+    /// The model says the object is in view and the mask is not empty.
+    pub found: bool,
+    /// sigmoid(logit[SEG] − logit[<none>]): probability the object is in view.
+    pub score: f32,
+    /// Binary mask at frame resolution (all zero when not found).
+    pub mask: Arc<Mask>,
+    /// `[x0, y0, x1, y1]`, end-exclusive; None when not found.
+    pub bbox: Option<[u32; 4]>,
+    /// COCO RLE of `mask`, column-major.
+    pub rle: Rle,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncodeTimings {
+    pub preprocess: Duration,
+    pub vision: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SegmentTimings {
+    pub tokenize: Duration,
+    pub text_prefill: Duration,
+    pub mask_head: Duration,
+    pub postprocess: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DescribeTimings {
+    pub prefill: Duration,
+    pub decode: Duration,
+    /// Decoding steps run (each produces one token per unfinished prompt).
+    pub steps: usize,
+    /// Tokens produced over all prompts.
+    pub tokens: usize,
+}
+
+/// One encoded frame: the image prefix's KV cache and the stride-4 features, reusable by every prompt.
+#[derive(Debug, Clone)]
+pub struct ImageState {
+    pub seq: u64,
+    pub stamp: SystemTime,
+    pub geometry: Geometry,
+    /// The visual prompt painted into this encoding, if any.
+    pub visual_prompt: Option<VisualPrompt>,
+    pub timings: EncodeTimings,
+    pub(crate) past_keys: Vec<f32>,
+    pub(crate) past_values: Vec<f32>,
+    /// `[L, 1, KVH, S, hd]`
+    pub(crate) kv_shape: [usize; 5],
+    pub(crate) features: Vec<f32>,
+    /// `[1, E, H_in/4, W_in/4]`
+    pub(crate) feat_shape: [usize; 4],
+}
+
+impl ImageState {
+    /// Image-prefix length S (`<vision>`, patches, `</vision>`).
+    pub fn prefix_len(&self) -> usize {
+        self.kv_shape[3]
+    }
+    /// Position of the first text token: `max(gh, gw) + 2`.
+    pub fn text_start(&self) -> i64 {
+        (self.geometry.grid_h.max(self.geometry.grid_w) + 2) as i64
+    }
+}
+
+pub struct Engine {
+    pub(crate) info: ModelInfo,
+    model_dir: PathBuf,
+    pub(crate) tokenizer: PromptTokenizer,
+    vision: Mutex<Session>,
+    pub(crate) text: Mutex<Session>,
+    mask_head: Mutex<Session>,
+    providers: Vec<ProviderKind>,
+    params: PreprocessParams,
+    max_commands: usize,
+    mask_threshold: f32,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Engine {
+    /// Load ONNX Runtime (once per process), the model's three graphs and its tokenizer, register the execution
+    /// providers in the configured order, and check every session against `model.json`.
+    pub fn load(cfg: &EngineConfig) -> Result<Engine, InferenceError> {
+        cfg.validate().map_err(|e| InferenceError::SessionOptions(e.to_string()))?;
+        let info = ModelInfo::load(&cfg.model_dir)?;
+        let env = runtime::environment(cfg.ort_library.as_deref())?;
+        let tok_path = cfg.model_dir.join(&info.files.tokenizer);
+        let tokenizer = PromptTokenizer::load(&tok_path, &info)?;
+        let (vision, providers) = load_session(&env, cfg, &info, "vision")?;
+        let (text, _) = load_session(&env, cfg, &info, "text")?;
+        let (mask_head, _) = load_session(&env, cfg, &info, "mask_head")?;
+        let provider = providers.first().copied().unwrap_or(ProviderKind::Cpu);
+        // The text graph's batch axis has a maximum (TensorRT profiles); never exceed it.
+        let info_max_commands = info.config.max_commands.unwrap_or(usize::MAX);
+        tracing::info!(
+            provider = %provider,
+            registered = ?providers.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            model = %cfg.model_dir.display(),
+            "inference engine ready"
+        );
+        Ok(Engine {
+            params: info.preprocess_params(),
+            mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
+            info,
+            model_dir: cfg.model_dir.clone(),
+            tokenizer,
+            vision: Mutex::new(vision),
+            text: Mutex::new(text),
+            mask_head: Mutex::new(mask_head),
+            providers,
+            max_commands: cfg.max_commands.min(info_max_commands),
+        })
+    }
+
+    /// The execution provider actually in use (`tensorrt`, `cuda` or `cpu`).
+    pub fn provider(&self) -> &str {
+        self.providers.first().map(|p| p.as_str()).unwrap_or("cpu")
+    }
+
+    /// model.json as loaded.
+    pub fn model_info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn model_dir(&self) -> &Path {
+        &self.model_dir
+    }
+
+    pub fn max_commands(&self) -> usize {
+        self.max_commands
+    }
+
+    /// One vision pass: preprocess the frame (and rasterise the visual prompt, if any) and run vision.onnx.
+    pub fn encode(&self, frame: &Frame, vp: Option<&VisualPrompt>) -> Result<ImageState, InferenceError> {
+        const G: &str = "vision";
+        let t0 = Instant::now();
+        let input = preprocess(frame, &self.params)?;
+        let g = input.geometry;
+        let patch = self.info.config.patch;
+        let vp_masks = match vp {
+            Some(v) => rasterize_visual_prompt(v, &g, patch)?,
+            None => vec![0.0; g.grid_h * g.grid_w],
+        };
+        let vp_ids = [self.info.tokens.vp[0]];
+        let t_pre = t0.elapsed();
+        let t1 = Instant::now();
+        let mut session = lock(&self.vision);
+        let outputs = session
+            .run(ort::inputs![
+                "pixels" => view(G, &[1, 3, g.input_h, g.input_w], &input.pixels)?,
+                "vp_masks" => view(G, &[1, 1, g.grid_h, g.grid_w], &vp_masks)?,
+                "vp_ids" => view(G, &[1, 1], &vp_ids)?,
+            ])
+            .map_err(run_err(G))?;
+        let (ks, keys) = output_f32(&outputs, G, "past_keys")?;
+        let (vs, values) = output_f32(&outputs, G, "past_values")?;
+        let (fs, feats) = output_f32(&outputs, G, "features")?;
+        let expected_s = g.grid_h * g.grid_w + 2;
+        if ks.len() != 5 || ks != vs || ks[1] != 1 || ks[3] != expected_s || fs.len() != 4 {
+            return Err(InferenceError::Output {
+                graph: G,
+                name: "past_keys",
+                reason: format!("shapes {ks:?} / {vs:?} / features {fs:?}, expected [L, 1, KVH, {expected_s}, hd] and [1, E, h, w]"),
+            });
+        }
+        let state = ImageState {
+            seq: frame.seq,
+            stamp: frame.stamp,
+            geometry: g,
+            visual_prompt: vp.cloned(),
+            timings: EncodeTimings { preprocess: t_pre, vision: t1.elapsed() },
+            past_keys: keys.to_vec(),
+            past_values: values.to_vec(),
+            kv_shape: [ks[0], ks[1], ks[2], ks[3], ks[4]],
+            features: feats.to_vec(),
+            feat_shape: [fs[0], fs[1], fs[2], fs[3]],
+        };
+        Ok(state)
+    }
+
+    /// Segment every command on the encoded frame: one batched text.onnx call, one mask_head.onnx call.
+    pub fn segment(&self, state: &ImageState, commands: &[String]) -> Result<Vec<SegmentOutput>, InferenceError> {
+        self.segment_timed(state, commands).map(|(out, _)| out)
+    }
+
+    /// [`Engine::segment`] plus per-stage timings.
+    pub fn segment_timed(&self, state: &ImageState, commands: &[String]) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
+        self.check_count(commands.len())?;
+        let t0 = Instant::now();
+        let prompts = commands
+            .iter()
+            .map(|c| self.tokenizer.prompt(&self.info.templates.segment, c, &[self.info.tokens.seg]).map(|p| p.ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tokenize = t0.elapsed();
+        let (out, mut timings) = self.segment_prompts(state, &prompts)?;
+        timings.tokenize = tokenize;
+        Ok((out, timings))
+    }
+
+    pub(crate) fn check_count(&self, n: usize) -> Result<(), InferenceError> {
+        if n > self.max_commands {
+            return Err(InferenceError::TooManyCommands { given: n, max: self.max_commands });
+        }
+        Ok(())
+    }
+
+    /// Teacher-forced segmentation of already tokenized prompts (each ends in `<|assistant|>[SEG]`): the
+    /// found decision is read at the `<|assistant|>` slot, the mask query at `[SEG]`.
+    pub(crate) fn segment_prompts(&self, state: &ImageState, prompts: &[Vec<i64>]) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
+        let mut timings = SegmentTimings::default();
+        if prompts.is_empty() {
+            return Ok((Vec::new(), timings));
+        }
+        let tk = &self.info.tokens;
+        // Where the LM decides [SEG] vs <none> (the <|assistant|> slot) and where [SEG]'s hidden state is read.
+        let mut picks = Vec::with_capacity(prompts.len());
+        for (b, ids) in prompts.iter().enumerate() {
+            let seg_pos = ids.iter().rposition(|&t| t == tk.seg).ok_or_else(|| InferenceError::Tokenize {
+                text: format!("{ids:?}"),
+                reason: "segment template has no [SEG] token".into(),
+            })?;
+            let decide_pos = ids[..seg_pos].iter().rposition(|&t| t == tk.assistant).unwrap_or(seg_pos.saturating_sub(1));
+            picks.push((b, decide_pos, seg_pos));
+        }
+        let t0 = Instant::now();
+        let batch = self.prefill(state, prompts, &picks.iter().map(|&(b, d, s)| [(b, d), (b, s)]).flatten().collect::<Vec<_>>(), false)?;
+        timings.text_prefill = t0.elapsed();
+        let hidden_dim = batch.hidden_dim;
+        let mut seg_hidden = Vec::with_capacity(prompts.len() * hidden_dim);
+        let mut decisions = Vec::with_capacity(prompts.len());
+        for (k, _) in picks.iter().enumerate() {
+            let logits = &batch.logits[2 * k];
+            let (seg, none) = (logit_at(logits, tk.seg)?, logit_at(logits, tk.none)?);
+            decisions.push((seg > none, sigmoid(seg - none)));
+            seg_hidden.extend_from_slice(&batch.hidden[2 * k + 1]);
+        }
+        let t1 = Instant::now();
+        let (lshape, logits) = self.run_mask_head(state, &seg_hidden, prompts.len(), hidden_dim)?;
+        timings.mask_head = t1.elapsed();
+        let t2 = Instant::now();
+        let out = self.postprocess_masks(state, &lshape, &logits, &decisions)?;
+        timings.postprocess = t2.elapsed();
+        Ok((out, timings))
+    }
+
+    fn run_mask_head(&self, state: &ImageState, seg_hidden: &[f32], k: usize, c: usize) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
+        const G: &str = "mask_head";
+        let mut session = lock(&self.mask_head);
+        let outputs = session
+            .run(ort::inputs![
+                "features" => view(G, &state.feat_shape, &state.features)?,
+                "seg_hidden" => view(G, &[k, c], seg_hidden)?,
+            ])
+            .map_err(run_err(G))?;
+        let (shape, data) = output_f32(&outputs, G, "mask_logits")?;
+        if shape.len() != 3 || shape[0] != k {
+            return Err(InferenceError::Output { graph: G, name: "mask_logits", reason: format!("shape {shape:?}, expected [{k}, h, w]") });
+        }
+        Ok((shape, data.to_vec()))
+    }
+
+    fn postprocess_masks(&self, state: &ImageState, lshape: &[usize], logits: &[f32], decisions: &[(bool, f32)]) -> Result<Vec<SegmentOutput>, InferenceError> {
+        let g = &state.geometry;
+        let (vh, vw) = g.valid_logit_size();
+        let post = MaskPost {
+            logit_h: lshape[1],
+            logit_w: lshape[2],
+            valid_h: vh.min(lshape[1]),
+            valid_w: vw.min(lshape[2]),
+            frame_h: g.frame_h,
+            frame_w: g.frame_w,
+            threshold: self.mask_threshold,
+        };
+        let plane = lshape[1] * lshape[2];
+        let mut out = Vec::with_capacity(decisions.len());
+        for (k, &(present, score)) in decisions.iter().enumerate() {
+            let mask = if present {
+                upsample_threshold(&logits[k * plane..(k + 1) * plane], &post)?
+            } else {
+                Mask { width: g.frame_w as u32, height: g.frame_h as u32, data: vec![0; g.frame_w * g.frame_h] }
+            };
+            let bbox = bbox_of(&mask);
+            let rle = rle_encode(&mask);
+            out.push(SegmentOutput { found: present && bbox.is_some(), score, mask: Arc::new(mask), bbox, rle });
+        }
+        Ok(out)
+    }
+
+    /// Raw mask logits for already tokenized prompts (parity tests compare these with PyTorch).
+    pub fn segment_logits(&self, state: &ImageState, prompts: &[Vec<i64>]) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
+        let tk = &self.info.tokens;
+        let mut picks = Vec::new();
+        for (b, ids) in prompts.iter().enumerate() {
+            let s = ids.iter().rposition(|&t| t == tk.seg).unwrap_or(ids.len().saturating_sub(1));
+            picks.push((b, s));
+        }
+        let batch = self.prefill(state, prompts, &picks, false)?;
+        let seg_hidden: Vec<f32> = batch.hidden.concat();
+        self.run_mask_head(state, &seg_hidden, prompts.len(), batch.hidden_dim)
+    }
+
+    /// Tokenize a command with one of model.json's templates (`segment`, `describe`, `describe_vp`,
+    /// `segment_vp`); segment prompts get their `[SEG]` appended, exactly as the engine feeds them.
+    pub fn tokenize(&self, template: &str, command: &str) -> Result<Vec<i64>, InferenceError> {
+        let t = &self.info.templates;
+        let seg = [self.info.tokens.seg];
+        let (tpl, extra): (&str, &[i64]) = match template {
+            "segment" => (&t.segment, &seg),
+            "describe" => (&t.describe, &[]),
+            "describe_vp" => (&t.describe_vp, &[]),
+            _ => (&t.segment_vp, &seg),
+        };
+        self.tokenizer.prompt(tpl, command, extra).map(|p| p.ids)
+    }
+}
+
+pub(crate) fn logit_at(row: &[f32], id: i64) -> Result<f32, InferenceError> {
+    usize::try_from(id).ok().and_then(|i| row.get(i).copied()).ok_or_else(|| InferenceError::Output {
+        graph: "text",
+        name: "logits",
+        reason: format!("token id {id} is outside the vocabulary of {}", row.len()),
+    })
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn load_session(env: &ort::environment::Environment, cfg: &EngineConfig, info: &ModelInfo, graph: &'static str) -> Result<(Session, Vec<ProviderKind>), InferenceError> {
+    let path = cfg.model_dir.join(info.file_of(graph));
+    if !path.is_file() {
+        return Err(InferenceError::ModelFile { path, reason: "no such file".into() });
+    }
+    let opt = |e: ort::Error<ort::session::builder::SessionBuilder>| InferenceError::SessionOptions(e.to_string());
+    let mut builder = Session::builder(env)
+        .map_err(|e| InferenceError::SessionOptions(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(opt)?;
+    if let Some(n) = cfg.intra_threads {
+        builder = builder.with_intra_threads(n).map_err(opt)?;
+    }
+    let ranges = info.shape_ranges(graph);
+    let used = providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;
+    let session = builder
+        .commit_from_file(&path)
+        .map_err(|e| InferenceError::CorruptModel { path: path.clone(), reason: e.to_string() })?;
+    let sig = info.tensors.get(graph).ok_or_else(|| InferenceError::ContractMismatch {
+        graph: graph.into(),
+        detail: "model.json has no signature for it".into(),
+    })?;
+    contract::check_session(&session, sig).map_err(|detail| InferenceError::ContractMismatch { graph: graph.into(), detail })?;
+    Ok((session, used))
+}
+
+/// Tensor::from_array helper used by the decoder for owned inputs.
+pub(crate) fn owned<T>(graph: &'static str, shape: &[usize], data: Vec<T>) -> Result<Tensor<T>, InferenceError>
+where
+    T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static,
+{
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    Tensor::from_array((dims, data)).map_err(run_err(graph))
+}

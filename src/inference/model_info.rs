@@ -1,0 +1,219 @@
+//! `model.json`: architecture, preprocessing, special tokens, prompt templates, file names, dynamic-shape
+//! ranges and the tensor signatures of every graph (models/README.md). Parsed once at load.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::InferenceError;
+use crate::preprocess::PreprocessParams;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub config: ArchConfig,
+    pub input: InputConfig,
+    pub tokens: SpecialTokens,
+    pub templates: Templates,
+    pub files: Files,
+    /// `"<graph>.<input>"` → min/opt/max shape (TensorRT optimisation profiles).
+    #[serde(default)]
+    pub shapes: BTreeMap<String, ShapeRange>,
+    /// Graph name (`vision`, `text`, `mask_head`) → its inputs and outputs.
+    pub tensors: BTreeMap<String, GraphSignature>,
+    #[serde(default)]
+    pub postprocess: Postprocess,
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArchConfig {
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    #[serde(default)]
+    pub intermediate: usize,
+    pub vocab: usize,
+    pub patch: usize,
+    pub feat_dim: usize,
+    pub max_vp: usize,
+    pub max_prompt_tokens: usize,
+    pub max_new_tokens: usize,
+    /// Largest batch of commands the text graph was exported for (absent = unbounded).
+    #[serde(default)]
+    pub max_commands: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputConfig {
+    pub long_side: usize,
+    pub pad_multiple: usize,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpecialTokens {
+    pub vision: i64,
+    pub vision_end: i64,
+    pub vpatch: i64,
+    pub seg: i64,
+    pub none: i64,
+    pub eot: i64,
+    pub pad: i64,
+    pub user: i64,
+    pub assistant: i64,
+    pub vp: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Templates {
+    pub segment: String,
+    pub describe: String,
+    pub describe_vp: String,
+    pub segment_vp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Files {
+    pub vision: String,
+    pub text: String,
+    pub mask_head: String,
+    pub tokenizer: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShapeRange {
+    pub min: Vec<i64>,
+    pub opt: Vec<i64>,
+    pub max: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphSignature {
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<Dim>,
+}
+
+/// A fixed size or a named symbol (`"B"`, `"T"`, …).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(i64),
+    Symbol(String),
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Symbol(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Postprocess {
+    pub mask_threshold: f32,
+}
+
+impl Default for Postprocess {
+    fn default() -> Self {
+        Postprocess { mask_threshold: 0.0 }
+    }
+}
+
+impl TensorSpec {
+    /// dtype in ort's short spelling (`f32`, `i64`, …) whatever spelling model.json uses.
+    pub fn short_dtype(&self) -> String {
+        short_dtype(&self.dtype)
+    }
+
+    pub fn describe(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        format!("`{}` {} [{}]", self.name, self.short_dtype(), dims.join(", "))
+    }
+}
+
+pub fn short_dtype(s: &str) -> String {
+    match s.to_ascii_lowercase().as_str() {
+        "float32" | "float" | "f32" | "tensor(float)" => "f32".into(),
+        "float16" | "f16" | "half" => "f16".into(),
+        "int64" | "i64" | "long" | "tensor(int64)" => "i64".into(),
+        "int32" | "i32" | "int" => "i32".into(),
+        "bool" => "bool".into(),
+        other => other.into(),
+    }
+}
+
+impl ModelInfo {
+    pub fn load(dir: &Path) -> Result<ModelInfo, InferenceError> {
+        let path = dir.join("model.json");
+        if !dir.is_dir() {
+            return Err(InferenceError::ModelMissing { path: dir.to_path_buf() });
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| InferenceError::ModelJson { path: path.clone(), reason: e.to_string() })?;
+        let info: ModelInfo = serde_json::from_str(&text)
+            .map_err(|e| InferenceError::ModelJson { path: path.clone(), reason: e.to_string() })?;
+        info.validate().map_err(|reason| InferenceError::ModelJson { path, reason })?;
+        Ok(info)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for g in ["vision", "text", "mask_head"] {
+            if !self.tensors.contains_key(g) {
+                return Err(format!("`tensors` has no entry for graph `{g}`"));
+            }
+        }
+        if self.tokens.vp.is_empty() {
+            return Err("`tokens.vp` is empty (need at least <vp_1>)".into());
+        }
+        if self.config.patch == 0 || self.input.long_side == 0 {
+            return Err("`config.patch` and `input.long_side` must be positive".into());
+        }
+        for (name, t) in [("segment", &self.templates.segment), ("describe", &self.templates.describe)] {
+            if !t.contains("{text}") {
+                return Err(format!("template `{name}` has no `{{text}}` placeholder"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn preprocess_params(&self) -> PreprocessParams {
+        PreprocessParams {
+            long_side: self.input.long_side,
+            pad_multiple: self.input.pad_multiple,
+            patch: self.config.patch,
+            mean: self.input.mean,
+            std: self.input.std,
+        }
+    }
+
+    /// Shape ranges of one graph's inputs, in input order of `tensors.<graph>.inputs`.
+    pub fn shape_ranges(&self, graph: &str) -> Vec<(String, ShapeRange)> {
+        let Some(sig) = self.tensors.get(graph) else { return Vec::new() };
+        sig.inputs
+            .iter()
+            .filter_map(|t| self.shapes.get(&format!("{graph}.{}", t.name)).map(|r| (t.name.clone(), r.clone())))
+            .collect()
+    }
+
+    pub fn file_of(&self, graph: &str) -> &str {
+        match graph {
+            "vision" => &self.files.vision,
+            "text" => &self.files.text,
+            _ => &self.files.mask_head,
+        }
+    }
+}

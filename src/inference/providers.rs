@@ -1,0 +1,163 @@
+//! Execution providers: the user's ordered list becomes registrations on each session builder.
+//! A GPU provider that cannot register is an error unless `cpu` comes later in the list (no silent CPU
+//! fallback on a GPU deployment). TensorRT engines are cached per graph under a key that hashes the ONNX
+//! file, the TensorRT version and the shape ranges, so a valid engine is never rebuilt.
+
+use std::path::{Path, PathBuf};
+
+use ort::ep;
+use ort::session::builder::SessionBuilder;
+use sha2::{Digest, Sha256};
+
+use super::InferenceError;
+use super::model_info::ShapeRange;
+use crate::config::{EngineConfig, ProviderKind};
+
+/// Everything needed to register the providers for one graph.
+pub struct GraphProviders<'a> {
+    pub graph: &'a str,
+    pub onnx_path: &'a Path,
+    pub shape_ranges: &'a [(String, ShapeRange)],
+}
+
+/// Register the configured providers on `builder`; returns the kinds that actually registered, in order.
+pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<Vec<ProviderKind>, InferenceError> {
+    let mut used = Vec::new();
+    for (i, &kind) in cfg.providers.iter().enumerate() {
+        if kind == ProviderKind::Cpu {
+            // CPU is ONNX Runtime's built-in fallback; anything listed after it could never run.
+            used.push(ProviderKind::Cpu);
+            break;
+        }
+        let cpu_follows = cfg.providers[i + 1..].contains(&ProviderKind::Cpu);
+        let dispatch = match kind {
+            ProviderKind::TensorRt => tensorrt_dispatch(cfg, g)?,
+            ProviderKind::Cuda => ep::CUDA::default().with_device_id(cfg.tensorrt.device_id).build().error_on_failure(),
+            ProviderKind::Cpu => unreachable_cpu(),
+        };
+        match dispatch.register(builder) {
+            Ok(()) => used.push(kind),
+            Err(e) if cpu_follows => {
+                tracing::warn!(provider = %kind, graph = g.graph, "execution provider unavailable, trying the next in the list: {e}");
+            }
+            Err(e) => {
+                return Err(InferenceError::ProviderUnavailable { provider: kind.to_string(), reason: e.to_string() });
+            }
+        }
+    }
+    if used.is_empty() {
+        // Every listed GPU provider failed and cpu was allowed: ORT runs the graph on its CPU provider.
+        used.push(ProviderKind::Cpu);
+    }
+    Ok(used)
+}
+
+// The loop breaks on Cpu before building a dispatch; keep the match exhaustive without a panic path.
+fn unreachable_cpu() -> ep::ExecutionProviderDispatch {
+    ep::CPU::default().build()
+}
+
+fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<ep::ExecutionProviderDispatch, InferenceError> {
+    let trt_version = tensorrt_version();
+    let key = engine_cache_key(g.onnx_path, &trt_version, g.shape_ranges, cfg.tensorrt.fp16)?;
+    let dir = cfg.tensorrt.resolved_cache_dir().join(format!("{}-{}", g.graph, &key[..16]));
+    std::fs::create_dir_all(&dir).map_err(|e| InferenceError::ProviderUnavailable {
+        provider: "tensorrt".into(),
+        reason: format!("cannot create engine cache {}: {e}", dir.display()),
+    })?;
+    if has_engine(&dir) {
+        tracing::info!(graph = g.graph, cache = %dir.display(), "TensorRT: using the cached engine");
+    } else {
+        tracing::info!(graph = g.graph, cache = %dir.display(), tensorrt = %trt_version,
+            "TensorRT: building an engine (no cached engine for this model, TensorRT version and shapes); this can take minutes on a Jetson");
+    }
+    let mut trt = ep::TensorRT::default()
+        .with_device_id(cfg.tensorrt.device_id)
+        .with_fp16(cfg.tensorrt.fp16)
+        .with_max_workspace_size(cfg.tensorrt.workspace_bytes)
+        .with_engine_cache(true)
+        .with_engine_cache_path(dir.display().to_string())
+        .with_timing_cache(true)
+        .with_timing_cache_path(dir.display().to_string());
+    if !g.shape_ranges.is_empty() {
+        let (min, opt, max) = profile_strings(g.shape_ranges);
+        trt = trt.with_profile_min_shapes(min).with_profile_opt_shapes(opt).with_profile_max_shapes(max);
+    }
+    Ok(trt.build().error_on_failure())
+}
+
+/// `name:d0xd1x…,name2:…` strings for TensorRT's explicit optimisation profile.
+pub fn profile_strings(ranges: &[(String, ShapeRange)]) -> (String, String, String) {
+    let join = |pick: fn(&ShapeRange) -> &Vec<i64>| {
+        ranges
+            .iter()
+            .map(|(name, r)| {
+                let dims: Vec<String> = pick(r).iter().map(|d| d.to_string()).collect();
+                format!("{name}:{}", dims.join("x"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    (join(|r| &r.min), join(|r| &r.opt), join(|r| &r.max))
+}
+
+/// sha256 over the ONNX bytes, the TensorRT version, precision and the shape ranges (hex).
+pub fn engine_cache_key(onnx: &Path, trt_version: &str, ranges: &[(String, ShapeRange)], fp16: bool) -> Result<String, InferenceError> {
+    let bytes = std::fs::read(onnx).map_err(|e| InferenceError::ModelFile { path: onnx.to_path_buf(), reason: e.to_string() })?;
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(&bytes));
+    h.update(trt_version.as_bytes());
+    h.update(if fp16 { b"fp16" } else { b"fp32" });
+    let (min, opt, max) = profile_strings(ranges);
+    for s in [min, opt, max] {
+        h.update(s.as_bytes());
+        h.update(b";");
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn has_engine(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".engine")))
+        .unwrap_or(false)
+}
+
+/// TensorRT version from the `libnvinfer.so.X.Y.Z` file name found on the library path ("unknown" if none).
+pub fn tensorrt_version() -> String {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    for d in ["/usr/lib/aarch64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/local/cuda/lib64", "/usr/lib"] {
+        dirs.push(PathBuf::from(d));
+    }
+    let mut best: Option<String> = None;
+    for d in dirs {
+        let Ok(it) = std::fs::read_dir(&d) else { continue };
+        for e in it.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(v) = name.strip_prefix("libnvinfer.so.") {
+                if best.as_ref().is_none_or(|b| v.len() > b.len()) {
+                    best = Some(v.to_string());
+                }
+            }
+        }
+    }
+    best.unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_strings_follow_trt_syntax() {
+        let r = vec![
+            ("pixels".to_string(), ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 256, 320], max: vec![1, 3, 320, 320] }),
+            ("vp_ids".to_string(), ShapeRange { min: vec![1, 1], opt: vec![1, 1], max: vec![1, 4] }),
+        ];
+        let (min, opt, max) = profile_strings(&r);
+        assert_eq!(min, "pixels:1x3x32x32,vp_ids:1x1");
+        assert_eq!(opt, "pixels:1x3x256x320,vp_ids:1x1");
+        assert_eq!(max, "pixels:1x3x320x320,vp_ids:1x4");
+    }
+}

@@ -1,0 +1,19 @@
+//! pixel-sail: Pixel-SAIL referring segmentation and region description over ONNX Runtime.
+//!
+//! The inference core is [`inference::Engine`]: one vision pass per frame ([`inference::Engine::encode`]),
+//! then every command batched through the text graph ([`inference::Engine::segment`],
+//! [`inference::Engine::describe`]). Stages are plain synchronous objects; `app` wires them together.
+
+pub mod app;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod frame;
+pub mod inference;
+pub mod preprocess;
+pub mod publish;
+pub mod telemetry;
+
+pub use error::Error;

@@ -55,10 +55,18 @@ class OrtBackend:
 
 
 class Reference:
-    def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16):
+    def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
+                 max_prompt_tokens=32):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
+        self.max_prompt = max_prompt_tokens
+
+    def prompt_ids(self, template, text=""):
+        """Template prefix + the command's ids (cut to max_prompt_tokens) + template suffix."""
+        pre, _, post = template.partition("{text}")
+        enc = lambda s: self.tok.encode(s, add_special_tokens=False).ids if s else []
+        return enc(pre) + enc(text)[: self.max_prompt] + enc(post)
 
     def encode(self, img, prompt=None, prompt_mask=None):
         h, w = img.shape[:2]
@@ -88,8 +96,8 @@ class Reference:
     def segment(self, st, texts, vp=False):
         seqs = []
         for text in texts:
-            tpl = self.templates["segment_vp"] if vp else self.templates["segment"].format(text=text)
-            seqs.append(self.tok.encode(tpl, add_special_tokens=False).ids + [self.ids["seg"]])
+            tpl = self.templates["segment_vp"] if vp else self.templates["segment"]
+            seqs.append(self.prompt_ids(tpl, text) + [self.ids["seg"]])
         (logits, hidden, _, _), _, _ = self._prefill(st, seqs)
         n = np.array([len(q) for q in seqs])
         rows = np.arange(len(seqs))
@@ -112,8 +120,8 @@ class Reference:
         return {"found": found, "score": float(1 / (1 + np.exp(-margin))), "mask": mask, "logits": crop}
 
     def describe(self, st, texts, vp=False):
-        seqs = [self.tok.encode(self.templates["describe_vp"] if vp else self.templates["describe"].format(text=t),
-                                add_special_tokens=False).ids for t in texts]
+        seqs = [self.prompt_ids(self.templates["describe_vp"] if vp else self.templates["describe"], t)
+                for t in texts]
         (logits, _, pk, pv), attn, pos = self._prefill(st, seqs)
         b = len(seqs)
         n = np.array([len(q) for q in seqs])
@@ -143,4 +151,4 @@ def from_model_dir(model_dir, backend=None):
     meta = json.load(open(f"{model_dir}/model.json"))
     backend = backend or OrtBackend(model_dir)
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
-                     meta["config"]["patch"], meta["config"]["max_new_tokens"])
+                     meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"])

@@ -1,0 +1,82 @@
+"""Parity fixtures for the Rust engine: a few frames, commands and visual prompts with the PyTorch outputs.
+
+    python -m models.pixel_sail.make_fixtures --ckpt models/checkpoints/tiny.pt --out tests/fixtures/parity
+
+Writes frame_N.png, and cases.json: per frame, per command the found flag, score, decision margin, the mask
+(frame-resolution, as mask_N_K.png) and its stride-4 logits' checksum; per description the token ids and
+text; per visual prompt the description ids/text and mask. The frames are small (320x240 and an odd 333x251)
+so the fixtures stay light; the same code path handles 640x480.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+from .expressions import describe_object, no_target_expression, referring_expression, wrap
+from .export import load_checkpoint
+from .reference import TorchBackend, from_model_dir
+from .preprocess import resize_rgb
+from .tabletop import render, sample_scene
+
+FIXTURE_SEEDS = [(3_500_001, 320, 240), (3_500_002, 333, 251)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default="models/checkpoints/tiny.pt")
+    ap.add_argument("--model", default="models/tiny")
+    ap.add_argument("--out", default="tests/fixtures/parity")
+    a = ap.parse_args()
+    model, _ = load_checkpoint(a.ckpt)
+    ref = from_model_dir(a.model, TorchBackend(model))
+    os.makedirs(a.out, exist_ok=True)
+    cases = []
+    for n, (seed, w, h) in enumerate(FIXTURE_SEEDS):
+        scene = sample_scene(seed, n_objects=5)
+        big, labels = render(scene, 640, 480)
+        img = np.clip(resize_rgb(big, w, h) + 0.5, 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(f"{a.out}/frame_{n}.png")
+        rng = np.random.default_rng(seed)
+        commands = []
+        for i in range(min(3, len(scene.objects))):
+            r = referring_expression(scene, i, rng)
+            if r:
+                commands.append(wrap(r[0], rng))
+        commands.append(wrap(no_target_expression(scene, rng), rng))
+        commands.append("pick up the " + "very " * 40 + "red object")  # over-long: truncated by the engine
+        st = ref.encode(img)
+        seg = ref.segment(st, commands)
+        items = []
+        for k, (c, r) in enumerate(zip(commands, seg)):
+            mp = f"mask_{n}_{k}.png"
+            Image.fromarray((r["mask"] * 255).astype(np.uint8)).save(f"{a.out}/{mp}")
+            items.append({"command": c, "found": r["found"], "score": r["score"], "mask": mp,
+                          "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum())})
+        named = [c for c, r in zip(commands[:3], seg[:3])]
+        descs = ref.describe(st, named)
+        # a visual prompt: a point on the first object's visible centre, scaled to this frame
+        ys, xs = np.nonzero(labels == 1)
+        point = [float(xs.mean() * w / 640), float(ys.mean() * h / 480)] if len(xs) else [w / 2, h / 2]
+        vst = ref.encode(img, {"point": [int(point[0]), int(point[1])]})
+        vp_text, vp_ids = ref.describe(vst, [""], vp=True)[0]
+        vp_seg = ref.segment(vst, [""], vp=True)[0]
+        Image.fromarray((vp_seg["mask"] * 255).astype(np.uint8)).save(f"{a.out}/vp_mask_{n}.png")
+        cases.append({
+            "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
+            "describe": [{"command": c, "text": t, "ids": ids} for c, (t, ids) in zip(named, descs)],
+            "visual_prompt": {"point": [int(point[0]), int(point[1])], "text": vp_text, "ids": vp_ids,
+                              "found": vp_seg["found"], "mask": f"vp_mask_{n}.png",
+                              "truth": describe_object(scene, 0)},
+        })
+    with open(f"{a.out}/cases.json", "w") as f:
+        json.dump({"model": a.model, "cases": cases}, f, indent=1)
+    print(f"wrote {len(cases)} fixture frames to {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -38,11 +38,12 @@ def _weights(n_in: int, n_out: int) -> np.ndarray:
 def resize_rgb(img: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8/float HxWx3 → float32 height x width x 3 on 0..255 (horizontal pass, then vertical)."""
     src = img.astype(np.float32)
-    if src.shape[1] != width:
-        src = np.einsum("ow,hwc->hoc", _weights(src.shape[1], width), src)
-    if src.shape[0] != height:
-        src = np.einsum("oh,hwc->owc", _weights(src.shape[0], height), src)
-    return src.astype(np.float32)
+    h, w, c = src.shape
+    if w != width:  # horizontal pass as one matrix product: (width x w) @ (w x h*c)
+        src = (_weights(w, width) @ src.transpose(1, 0, 2).reshape(w, h * c)).reshape(width, h, c).transpose(1, 0, 2)
+    if h != height:
+        src = (_weights(h, height) @ src.reshape(h, -1)).reshape(height, width, c)
+    return np.ascontiguousarray(src, dtype=np.float32)
 
 
 def preprocess(img: np.ndarray, long_side: int = 320, patch: int = 32):

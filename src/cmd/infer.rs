@@ -1,2 +1,140 @@
-//! placeholder
-pub fn run(_a: &crate::cli::InferArgs) -> anyhow::Result<()> { Ok(()) }
+//! `pixel-sail infer`: one image, any number of commands and at most one visual prompt. Writes a mono8 mask
+//! PNG per command (255 inside), `overlay.png` (masks, boxes, labels) and `result.json` into `--out`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use super::load_frame;
+use crate::cli::InferArgs;
+use crate::decode::{OverlayItem, draw_overlay, palette_colour, save_mask_png};
+use crate::frame::VisualPrompt;
+use crate::inference::{Engine, SegmentOutput};
+
+pub fn run(args: &InferArgs) -> anyhow::Result<()> {
+    if args.prompts.is_empty() && args.point.is_none() && args.bbox.is_none() {
+        anyhow::bail!("nothing to do: give at least one --prompt, or a --point / --box to describe");
+    }
+    if args.point.is_some() && args.bbox.is_some() {
+        anyhow::bail!("give either --point or --box, not both");
+    }
+    let cfg = args.engine.to_config()?;
+    let frame = load_frame(&args.image)?;
+    let engine = Engine::load(&cfg)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+    let t0 = Instant::now();
+
+    let state = engine.encode(&frame, None)?;
+    let segments = engine.segment(&state, &args.prompts)?;
+    let descriptions = if args.describe && !args.prompts.is_empty() {
+        engine.describe(&state, &args.prompts, engine.model_info().config.max_new_tokens)?
+    } else {
+        Vec::new()
+    };
+    let vp = match (args.point, args.bbox) {
+        (Some([x, y]), _) => Some(VisualPrompt::Point { x, y }),
+        (_, Some([x0, y0, x1, y1])) => Some(VisualPrompt::Box { x0, y0, x1, y1 }),
+        _ => None,
+    };
+    let region = match &vp {
+        Some(vp) => {
+            let vstate = engine.encode(&frame, Some(vp))?;
+            Some(engine.describe_region(&vstate)?)
+        }
+        None => None,
+    };
+    let elapsed = t0.elapsed();
+
+    let mut commands = Vec::new();
+    let mut items = Vec::new();
+    for (k, (cmd, seg)) in args.prompts.iter().zip(&segments).enumerate() {
+        let file = format!("mask_{}.png", k + 1);
+        save_mask_png(&seg.mask, &args.out.join(&file))?;
+        let description = descriptions.get(k).cloned();
+        let mut entry = segment_json(seg);
+        entry["index"] = json!(k);
+        entry["command"] = json!(cmd);
+        entry["mask_png"] = json!(file);
+        entry["description"] = json!(description);
+        commands.push(entry);
+        let label = match (&description, seg.found) {
+            (Some(d), true) => format!("{} {cmd}: {d}", k + 1),
+            (_, true) => format!("{} {cmd} {:.2}", k + 1, seg.score),
+            (_, false) => format!("{} {cmd}: not found", k + 1),
+        };
+        items.push(OverlayItem { mask: seg.found.then_some(seg.mask.as_ref()), bbox: seg.bbox, label, colour: palette_colour(k) });
+    }
+    let region_json = match (&vp, &region) {
+        (Some(vp), Some((text, seg))) => {
+            save_mask_png(&seg.mask, &args.out.join("region_mask.png"))?;
+            let mut entry = segment_json(seg);
+            entry["prompt"] = prompt_json(vp);
+            entry["description"] = json!(text);
+            entry["mask_png"] = json!("region_mask.png");
+            items.push(OverlayItem {
+                mask: seg.found.then_some(seg.mask.as_ref()),
+                bbox: seg.bbox,
+                label: format!("? {text}"),
+                colour: [255, 255, 255],
+            });
+            entry
+        }
+        _ => Value::Null,
+    };
+    let overlay = draw_overlay(&frame.data, frame.width as usize, frame.height as usize, &items);
+    let overlay_path = args.out.join("overlay.png");
+    image::save_buffer(&overlay_path, &overlay, frame.width, frame.height, image::ExtendedColorType::Rgb8)
+        .with_context(|| format!("cannot write {}", overlay_path.display()))?;
+
+    let result = json!({
+        "image": args.image.display().to_string(),
+        "width": frame.width,
+        "height": frame.height,
+        "model": engine.model_dir().display().to_string(),
+        "provider": engine.provider(),
+        "commands": commands,
+        "region": region_json,
+        "milliseconds": elapsed.as_secs_f64() * 1e3,
+    });
+    let text = serde_json::to_string_pretty(&result)?;
+    write_file(&args.out.join("result.json"), &text)?;
+    if args.json {
+        println!("{text}");
+    } else {
+        print_summary(args, &segments, &descriptions, region.as_ref().map(|r| r.0.as_str()), engine.provider(), elapsed);
+    }
+    Ok(())
+}
+
+fn segment_json(seg: &SegmentOutput) -> Value {
+    json!({ "found": seg.found, "score": seg.score, "bbox": seg.bbox, "rle": seg.rle })
+}
+
+fn prompt_json(vp: &VisualPrompt) -> Value {
+    match vp {
+        VisualPrompt::Point { x, y } => json!({ "point": [x, y] }),
+        VisualPrompt::Box { x0, y0, x1, y1 } => json!({ "box": [x0, y0, x1, y1] }),
+        VisualPrompt::Mask(_) => json!({ "mask": true }),
+    }
+}
+
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn print_summary(args: &InferArgs, segs: &[SegmentOutput], descs: &[String], region: Option<&str>, provider: &str, elapsed: std::time::Duration) {
+    for (k, (cmd, seg)) in args.prompts.iter().zip(segs).enumerate() {
+        let what = match seg.bbox {
+            Some(b) if seg.found => format!("found (score {:.2}), box {:?}", seg.score, b),
+            _ => format!("not found (score {:.2})", seg.score),
+        };
+        let desc = descs.get(k).map(|d| format!(" — {d}")).unwrap_or_default();
+        println!("{}. {cmd:?}: {what}{desc}", k + 1);
+    }
+    if let Some(text) = region {
+        println!("region: {text}");
+    }
+    println!("wrote {} ({provider}, {:.0} ms)", args.out.join("overlay.png").display(), elapsed.as_secs_f64() * 1e3);
+}

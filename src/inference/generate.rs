@@ -88,29 +88,38 @@ impl Engine {
 
     /// [`Engine::describe`] returning the generated token ids (without `<|eot|>`) and timings.
     pub fn describe_tokens(&self, state: &ImageState, commands: &[String], max_tokens: usize) -> Result<(Vec<Vec<i64>>, DescribeTimings), InferenceError> {
-        self.check_count(commands.len())?;
-        let prompts = commands
-            .iter()
-            .map(|c| self.tokenizer.prompt(&self.info.templates.describe, c, &[]).map(|p| p.ids))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.generate(state, &prompts, max_tokens)
+        let mut job = self.start_describe(state, commands, max_tokens)?;
+        while !job.is_finished() {
+            self.step_generate(&mut job)?;
+        }
+        Ok((job.out, job.timings))
+    }
+
+    /// Describe the visual prompt this state was encoded with (no mask): the text and its token ids.
+    pub fn describe_visual_prompt(&self, state: &ImageState, max_tokens: usize) -> Result<(String, Vec<i64>), InferenceError> {
+        if state.visual_prompt.is_none() {
+            return Err(InferenceError::NoVisualPrompt);
+        }
+        let prompt = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
+        let (mut ids, _) = self.generate(state, &[prompt], max_tokens)?;
+        let ids = ids.pop().unwrap_or_default();
+        Ok((self.tokenizer.decode(&ids)?, ids))
     }
 
     /// Describe and segment the visual prompt this state was encoded with (`<vp_1>`).
     pub fn describe_region(&self, state: &ImageState) -> Result<(String, SegmentOutput), InferenceError> {
-        self.describe_region_tokens(state).map(|(text, _, seg)| (text, seg))
+        self.describe_region_tokens(state, self.info.config.max_new_tokens).map(|(text, _, seg)| (text, seg))
     }
 
-    /// [`Engine::describe_region`] with the generated token ids.
-    pub fn describe_region_tokens(&self, state: &ImageState) -> Result<(String, Vec<i64>, SegmentOutput), InferenceError> {
+    /// [`Engine::describe_region`] with a token limit, returning the generated token ids too.
+    pub fn describe_region_tokens(&self, state: &ImageState, max_tokens: usize) -> Result<(String, Vec<i64>, SegmentOutput), InferenceError> {
         if state.visual_prompt.is_none() {
             return Err(InferenceError::NoVisualPrompt);
         }
         let templates = &self.info.templates;
         let describe = self.tokenizer.prompt(&templates.describe_vp, "", &[])?.ids;
         let segment = self.tokenizer.prompt(&templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
-        let max = self.info.config.max_new_tokens;
-        let (mut ids, _) = self.generate(state, &[describe], max)?;
+        let (mut ids, _) = self.generate(state, &[describe], max_tokens)?;
         let ids = ids.pop().unwrap_or_default();
         let text = self.tokenizer.decode(&ids)?;
         let (mut seg, _) = self.segment_prompts(state, &[segment])?;
@@ -118,76 +127,149 @@ impl Engine {
         Ok((text, ids, seg))
     }
 
-    /// Batched greedy decoding from tokenized prompts.
+    /// Batched greedy decoding from tokenized prompts, run to the end.
     pub(crate) fn generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<(Vec<Vec<i64>>, DescribeTimings), InferenceError> {
-        let mut timings = DescribeTimings::default();
-        let b = prompts.len();
-        if b == 0 {
-            return Ok((Vec::new(), timings));
+        let mut job = self.start_generate(state, prompts, max_tokens)?;
+        while !job.is_finished() {
+            self.step_generate(&mut job)?;
         }
+        Ok((job.out, job.timings))
+    }
+
+    /// Start describing each named object: runs the batched prefill and picks the first tokens. Drive it with
+    /// [`Engine::step_describe`] (one decoding step per call) so masks can run in between.
+    pub fn start_describe(&self, state: &ImageState, commands: &[String], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+        self.check_count(commands.len())?;
+        let prompts = commands
+            .iter()
+            .map(|c| self.tokenizer.prompt(&self.info.templates.describe, c, &[]).map(|p| p.ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.start_generate(state, &prompts, max_tokens)
+    }
+
+    /// One decoding step for every unfinished row; `Some(texts)` (one per command) once all are finished.
+    pub fn step_describe(&self, job: &mut DescribeJob) -> Result<Option<Vec<String>>, InferenceError> {
+        if !job.is_finished() {
+            self.step_generate(job)?;
+        }
+        if job.is_finished() {
+            return job.out.iter().map(|t| self.tokenizer.decode(t)).collect::<Result<Vec<_>, _>>().map(Some);
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn start_generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+        let b = prompts.len();
         let max_tokens = max_tokens.min(self.info.config.max_new_tokens);
-        let eot = self.info.tokens.eot;
-        let picks: Vec<(usize, usize)> = prompts.iter().enumerate().map(|(r, p)| (r, p.len() - 1)).collect();
+        let mut job = DescribeJob {
+            text_start: state.text_start(),
+            prompt_lens: prompts.iter().map(Vec::len).collect(),
+            past: None,
+            masks: Vec::new(),
+            next: Vec::new(),
+            out: vec![Vec::new(); b],
+            done: vec![true; b],
+            step: 0,
+            max_tokens,
+            timings: DescribeTimings::default(),
+        };
+        if b == 0 || max_tokens == 0 {
+            return Ok(job);
+        }
+        let picks: Vec<(usize, usize)> = prompts.iter().enumerate().map(|(r, p)| (r, p.len().saturating_sub(1))).collect();
         let t0 = Instant::now();
         let pre = self.prefill(state, prompts, &picks, true)?;
-        timings.prefill = t0.elapsed();
-        let mut next: Vec<i64> = pre.logits.iter().map(|row| argmax(row) as i64).collect();
-        let (mut past_k, mut past_v) = pre.present.ok_or(InferenceError::Output { graph: G, name: "present_keys", reason: "not returned".into() })?;
-        let s = state.prefix_len();
-        let past0 = s + pre.t_len;
-        // Per-row masks over everything seen so far (prefill part has this row's padding zeroed).
-        let mut masks: Vec<Vec<i64>> = (0..b).map(|r| pre.mask[r * past0..(r + 1) * past0].to_vec()).collect();
-        let mut out: Vec<Vec<i64>> = vec![Vec::new(); b];
-        let mut done = vec![max_tokens == 0; b];
-        let t1 = Instant::now();
-        for step in 0.. {
-            for r in 0..b {
-                if done[r] {
-                    continue;
-                }
-                if next[r] == eot {
-                    done[r] = true;
-                } else {
-                    out[r].push(next[r]);
-                    timings.tokens += 1;
-                    done[r] = out[r].len() >= max_tokens;
-                }
-            }
-            if done.iter().all(|&d| d) {
-                break;
-            }
-            // Feed each row's last token; finished rows feed padding that nobody reads.
-            let ids: Vec<i64> = (0..b).map(|r| if done[r] { self.info.tokens.pad } else { next[r] }).collect();
-            let pos: Vec<i64> = (0..b).map(|r| state.text_start() + (prompts[r].len() + step) as i64).collect();
-            let mut flat_mask = Vec::with_capacity(b * (past0 + step + 1));
-            for m in masks.iter_mut() {
-                m.push(1);
-                flat_mask.extend_from_slice(m);
-            }
-            let total = past0 + step + 1;
-            let mut session = lock(&self.text);
-            let mut outputs = session
-                .run(ort::inputs![
-                    "input_ids" => owned(G, &[b, 1], ids)?,
-                    "position_ids" => owned(G, &[b, 1], pos)?,
-                    "attention_mask" => owned(G, &[b, total], flat_mask)?,
-                    "past_keys" => &past_k,
-                    "past_values" => &past_v,
-                ])
-                .map_err(run_err(G))?;
-            let (lshape, logits) = output_f32(&outputs, G, "logits")?;
-            let v = lshape.get(2).copied().unwrap_or(0);
-            if lshape.len() != 3 || lshape[0] != b || v == 0 {
-                return Err(InferenceError::Output { graph: G, name: "logits", reason: format!("shape {lshape:?} at decode step") });
-            }
-            next = (0..b).map(|r| argmax(&logits[r * v..(r + 1) * v]) as i64).collect();
-            past_k = take(&mut outputs, G, "present_keys")?;
-            past_v = take(&mut outputs, G, "present_values")?;
-            drop(outputs);
-            drop(session);
-            timings.steps += 1;
+        job.timings.prefill = t0.elapsed();
+        let width = state.prefix_len() + pre.t_len;
+        job.masks = (0..b).map(|r| pre.mask[r * width..(r + 1) * width].to_vec()).collect();
+        job.past = pre.present;
+        job.next = pre.logits.iter().map(|row| argmax(row) as i64).collect();
+        job.done = vec![false; b];
+        job.absorb(self.info.tokens.eot);
+        Ok(job)
+    }
+
+    fn step_generate(&self, job: &mut DescribeJob) -> Result<(), InferenceError> {
+        let t0 = Instant::now();
+        let b = job.out.len();
+        // Feed each row's last token; finished rows feed padding that nobody reads.
+        let ids: Vec<i64> = (0..b).map(|r| if job.done[r] { self.info.tokens.pad } else { job.next[r] }).collect();
+        let pos: Vec<i64> = (0..b).map(|r| job.text_start + (job.prompt_lens[r] + job.step) as i64).collect();
+        let mut flat_mask = Vec::new();
+        for m in job.masks.iter_mut() {
+            m.push(1);
+            flat_mask.extend_from_slice(m);
         }
-        timings.decode = t1.elapsed();
-        Ok((out, timings))
+        let total = job.masks.first().map(Vec::len).unwrap_or(0);
+        let (past_k, past_v) = job.past.take().ok_or(InferenceError::Output { graph: G, name: "present_keys", reason: "no KV cache to continue from".into() })?;
+        let mut session = lock(&self.text);
+        let mut outputs = session
+            .run(ort::inputs![
+                "input_ids" => owned(G, &[b, 1], ids)?,
+                "position_ids" => owned(G, &[b, 1], pos)?,
+                "attention_mask" => owned(G, &[b, total], flat_mask)?,
+                "past_keys" => &past_k,
+                "past_values" => &past_v,
+            ])
+            .map_err(run_err(G))?;
+        let (lshape, logits) = output_f32(&outputs, G, "logits")?;
+        let v = lshape.get(2).copied().unwrap_or(0);
+        if lshape.len() != 3 || lshape[0] != b || v == 0 {
+            return Err(InferenceError::Output { graph: G, name: "logits", reason: format!("shape {lshape:?} at decode step") });
+        }
+        job.next = (0..b).map(|r| argmax(&logits[r * v..(r + 1) * v]) as i64).collect();
+        job.past = Some((take(&mut outputs, G, "present_keys")?, take(&mut outputs, G, "present_values")?));
+        drop(outputs);
+        drop(session);
+        job.step += 1;
+        job.timings.steps += 1;
+        job.absorb(self.info.tokens.eot);
+        job.timings.decode += t0.elapsed();
+        Ok(())
+    }
+}
+
+/// A description in progress: the KV cache so far, each row's tokens, and which rows are finished.
+pub struct DescribeJob {
+    text_start: i64,
+    prompt_lens: Vec<usize>,
+    past: Option<(DynValue, DynValue)>,
+    masks: Vec<Vec<i64>>,
+    next: Vec<i64>,
+    out: Vec<Vec<i64>>,
+    done: Vec<bool>,
+    step: usize,
+    max_tokens: usize,
+    timings: DescribeTimings,
+}
+
+impl DescribeJob {
+    /// Take the freshly predicted tokens: `<|eot|>` or the token limit finishes a row.
+    fn absorb(&mut self, eot: i64) {
+        for r in 0..self.out.len() {
+            if self.done[r] {
+                continue;
+            }
+            if self.next[r] == eot {
+                self.done[r] = true;
+            } else {
+                self.out[r].push(self.next[r]);
+                self.timings.tokens += 1;
+                self.done[r] = self.out[r].len() >= self.max_tokens;
+            }
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.done.iter().all(|&d| d)
+    }
+
+    /// Generated token ids per row so far (no `<|eot|>`).
+    pub fn tokens(&self) -> &[Vec<i64>] {
+        &self.out
+    }
+
+    pub fn timings(&self) -> DescribeTimings {
+        self.timings
     }
 }

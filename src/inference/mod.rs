@@ -11,6 +11,7 @@ mod tensors;
 pub mod tokenizer;
 
 pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutput, SegmentTimings};
+pub use generate::DescribeJob;
 pub use model_info::ModelInfo;
 
 use std::path::PathBuf;
@@ -55,8 +56,6 @@ pub enum InferenceError {
     EmptyCommand,
     #[error("{given} commands given, at most {max} are allowed (max_commands); refusing them all")]
     TooManyCommands { given: usize, max: usize },
-    #[error("no commands given")]
-    NoCommands,
     #[error("this image state was encoded without a visual prompt; call encode(frame, Some(prompt)) first")]
     NoVisualPrompt,
     #[error("{graph}.onnx failed: {reason}")]

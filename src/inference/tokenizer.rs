@@ -28,6 +28,9 @@ impl PromptTokenizer {
     }
 
     fn encode(&self, text: &str) -> Result<Vec<i64>, InferenceError> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
         let enc = self
             .tok
             .encode(text, false)
@@ -35,39 +38,36 @@ impl PromptTokenizer {
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 
-    /// Fill `template` with the command, tokenize, and append `extra` ids (the `[SEG]` of a segment prompt).
-    /// Empty commands are refused; a prompt longer than `max_prompt_tokens` (extra included) keeps the
-    /// template and cuts the command's tail, with a warning.
+    /// Prompt ids per the model card: `encode(prefix) + encode(command)[..max_prompt_tokens] + encode(suffix)`,
+    /// each part tokenized on its own, then `extra` (the `[SEG]` of a segment prompt). Empty commands are
+    /// refused; a longer command is cut to `max_prompt_tokens` tokens with a warning.
     pub fn prompt(&self, template: &str, command: &str, extra: &[i64]) -> Result<PromptIds, InferenceError> {
-        let command = command.trim();
-        if command.is_empty() && template.contains("{text}") {
-            return Err(InferenceError::EmptyCommand);
+        let (prefix, suffix, command) = match template.split_once("{text}") {
+            Some((pre, post)) => {
+                if command.trim().is_empty() {
+                    return Err(InferenceError::EmptyCommand);
+                }
+                (pre, post, command)
+            }
+            // Fixed templates (visual prompts) take no command.
+            None => (template, "", ""),
+        };
+        let mut ids = self.encode(prefix)?;
+        let mut body = self.encode(command)?;
+        let truncated = body.len() > self.max_prompt_tokens;
+        if truncated {
+            tracing::warn!(
+                tokens = body.len(),
+                max = self.max_prompt_tokens,
+                "command is too long for the model; keeping its first {} tokens: {command:?}",
+                self.max_prompt_tokens
+            );
+            body.truncate(self.max_prompt_tokens);
         }
-        let mut full = self.encode(&template.replace("{text}", command))?;
-        full.extend_from_slice(extra);
-        if full.len() <= self.max_prompt_tokens {
-            return Ok(PromptIds { ids: full, truncated: false });
-        }
-        let (prefix, suffix) = template.split_once("{text}").unwrap_or((template, ""));
-        let (pre, suf, body) = (self.encode(prefix)?, self.encode(suffix)?, self.encode(command)?);
-        let fixed = pre.len() + suf.len() + extra.len();
-        if fixed >= self.max_prompt_tokens {
-            return Err(InferenceError::Tokenize {
-                text: command.to_string(),
-                reason: format!("the template alone needs {fixed} tokens, max_prompt_tokens is {}", self.max_prompt_tokens),
-            });
-        }
-        let keep = self.max_prompt_tokens - fixed;
-        tracing::warn!(
-            tokens = full.len(),
-            max = self.max_prompt_tokens,
-            "command is too long for the model; keeping its first {keep} tokens: {command:?}"
-        );
-        let mut ids = pre;
-        ids.extend_from_slice(&body[..keep.min(body.len())]);
-        ids.extend(suf);
+        ids.extend(body);
+        ids.extend(self.encode(suffix)?);
         ids.extend_from_slice(extra);
-        Ok(PromptIds { ids, truncated: true })
+        Ok(PromptIds { ids, truncated })
     }
 
     /// Decode generated ids to text, special tokens skipped.

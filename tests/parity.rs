@@ -1,0 +1,143 @@
+//! Parity with the Python reference: the fixtures in tests/fixtures/parity/ come from
+//! `python -m models.pixel_sail.make_fixtures` (PyTorch backend, models/tiny's checkpoint). The Rust engine,
+//! running the exported ONNX graphs through ONNX Runtime, must give the same found flags, masks with
+//! IoU >= 0.99, the same description token ids, and the same visual-prompt answers.
+
+use std::path::{Path, PathBuf};
+
+use pixel_sail::cmd::load_frame;
+use pixel_sail::config::EngineConfig;
+use pixel_sail::decode::{load_mask_png, mask_iou};
+use pixel_sail::frame::VisualPrompt;
+use pixel_sail::inference::Engine;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fixtures {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    frame: String,
+    width: u32,
+    height: u32,
+    segment: Vec<SegmentCase>,
+    describe: Vec<DescribeCase>,
+    visual_prompt: VpCase,
+}
+
+#[derive(Deserialize)]
+struct SegmentCase {
+    command: String,
+    found: bool,
+    score: f32,
+    mask: String,
+    logits_sum: f64,
+}
+
+#[derive(Deserialize)]
+struct DescribeCase {
+    command: String,
+    text: String,
+    ids: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+struct VpCase {
+    point: [f32; 2],
+    text: String,
+    ids: Vec<i64>,
+    found: bool,
+    mask: String,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> (PathBuf, Fixtures) {
+    let dir = root().join("tests/fixtures/parity");
+    let text = std::fs::read_to_string(dir.join("cases.json")).expect("tests/fixtures/parity/cases.json");
+    (dir, serde_json::from_str(&text).expect("cases.json parses"))
+}
+
+fn engine() -> Engine {
+    Engine::load(&EngineConfig::new(root().join("models/tiny"))).expect("models/tiny loads")
+}
+
+fn iou(a: &Path, b: &pixel_sail::frame::Mask) -> f64 {
+    let gt = load_mask_png(a).expect("fixture mask");
+    let (i, u) = mask_iou(&gt, b).expect("same size");
+    if u == 0 { 1.0 } else { i as f64 / u as f64 }
+}
+
+#[test]
+fn masks_and_decisions_match_pytorch() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    let max_prompt = engine.model_info().config.max_prompt_tokens;
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        assert_eq!((frame.width, frame.height), (case.width, case.height));
+        let state = engine.encode(&frame, None).unwrap();
+        // Over-long commands are cut to max_prompt_tokens by both sides (model card, "Prompt ids").
+        let exact: Vec<&SegmentCase> = case.segment.iter().collect();
+        let commands: Vec<String> = exact.iter().map(|s| s.command.clone()).collect();
+        let out = engine.segment(&state, &commands).unwrap();
+        let prompts: Vec<Vec<i64>> = commands.iter().map(|c| engine.tokenize("segment", c).unwrap()).collect();
+        let (shape, logits) = engine.segment_logits(&state, &prompts).unwrap();
+        let (vh, vw) = state.geometry.valid_logit_size();
+        let plane = shape[1] * shape[2];
+        for (k, (want, got)) in exact.iter().zip(&out).enumerate() {
+            assert_eq!(got.found, want.found, "{}: found", want.command);
+            assert!((got.score - want.score).abs() < 2e-3 + 0.01 * want.score, "{}: score {} vs {}", want.command, got.score, want.score);
+            let m = iou(&dir.join(&want.mask), &got.mask);
+            assert!(m >= 0.99, "{}: mask IoU {m}", want.command);
+            // The cropped stride-4 logits must agree too (meaningful even when both masks are empty).
+            let crop: f64 = (0..vh)
+                .flat_map(|y| (0..vw).map(move |x| (y, x)))
+                .map(|(y, x)| logits[k * plane + y * shape[2] + x] as f64)
+                .sum();
+            let tol = 1e-3 * want.logits_sum.abs().max(1.0) + 0.5;
+            assert!((crop - want.logits_sum).abs() < tol, "{}: logit sum {crop} vs {}", want.command, want.logits_sum);
+        }
+        let longest = case.segment.iter().map(|s| engine.tokenize("segment", &s.command).unwrap().len()).max().unwrap();
+        assert!(longest <= max_prompt + 3, "prompts stay within the command limit plus the template");
+    }
+}
+
+#[test]
+fn descriptions_match_pytorch_token_for_token() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        let state = engine.encode(&frame, None).unwrap();
+        let commands: Vec<String> = case.describe.iter().map(|d| d.command.clone()).collect();
+        let (ids, _) = engine.describe_tokens(&state, &commands, 64).unwrap();
+        let texts = engine.describe(&state, &commands, 64).unwrap();
+        for ((want, got), text) in case.describe.iter().zip(&ids).zip(&texts) {
+            assert_eq!(got, &want.ids, "{}: token ids", want.command);
+            assert_eq!(text.trim(), want.text.trim(), "{}: text", want.command);
+        }
+    }
+}
+
+#[test]
+fn visual_prompts_match_pytorch() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        let vp = VisualPrompt::Point { x: case.visual_prompt.point[0], y: case.visual_prompt.point[1] };
+        let state = engine.encode(&frame, Some(&vp)).unwrap();
+        let max = engine.model_info().config.max_new_tokens;
+        let (text, ids, seg) = engine.describe_region_tokens(&state, max).unwrap();
+        assert_eq!(ids, case.visual_prompt.ids, "{}: VP token ids", case.frame);
+        assert_eq!(text.trim(), case.visual_prompt.text.trim());
+        assert_eq!(seg.found, case.visual_prompt.found, "{}: VP found", case.frame);
+        let m = iou(&dir.join(&case.visual_prompt.mask), &seg.mask);
+        assert!(m >= 0.99, "{}: VP mask IoU {m}", case.frame);
+    }
+}

@@ -1,9 +1,210 @@
-//! Wiring of the live node (capture → inference worker → sinks / ROS). Placeholder until the pipeline lands.
+//! Wiring of the live node: capture → newest-frame slot → inference worker → results → sinks / ROS.
+//!
+//! ```text
+//! GStreamer ─appsink(1, drop)─▶ capture thread ─FrameSlot(1, newest wins)─▶ worker thread (owns model)
+//!                                                                              │ results broadcast
+//!      commands_tx ─▶ (mpsc) ───────────────────────────────────────────────▶ │ latest watch
+//!      describe_tx ─▶ (mpsc, oneshot reply) ─────────────────────────────────▶ │ descriptions broadcast
+//!                                                        JSONL thread ◀────────┤
+//!                                                        video thread ◀────────┘   (ROS publishers)
+//! ```
+//!
+//! [`Pipeline::start`] builds this around any [`FrameModel`] and returns [`Handles`], the small public
+//! API other front ends (the ROS node) plug into. Shutdown runs in stream order: capture stops and
+//! closes the slot, the worker finishes its frame and drops the results sender, and every sink then
+//! drains, flushes and finalises its file.
 
-use crate::cli::RunArgs;
+mod args;
+mod command_input;
+mod control;
+mod engine_model;
+mod frame_slot;
+mod model;
+mod progress;
+mod run;
+mod sinks;
+mod stats;
+mod worker;
 
-/// Run the live node with the given arguments.
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("`pixel-sail run` is not implemented yet")
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use args::PipelineArgs;
+pub use command_input::{parse_command_file, parse_command_line, read_command_file};
+pub use control::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};
+pub use engine_model::EngineModel;
+pub use frame_slot::{FrameSlot, SlotMode, Taken};
+pub use model::{FrameModel, ModelError, Segment};
+pub use progress::format_progress;
+pub use run::run;
+pub use stats::{Stats, StatsSnapshot, quantile};
+pub use worker::{DescribePolicy, WorkerConfig};
+
+use crate::capture::{CaptureConfig, CaptureEnd, CaptureError, CaptureRunner, FrameOutlet, SourceKind, SourceSpec};
+use crate::frame::FrameResult;
+
+/// Results kept for a subscriber that is behind (each holds a frame, ~1 MB at 640×480).
+const RESULTS_CAPACITY: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The live pipeline's public API. Cheap to clone; holding it does not keep the pipeline alive.
+///
+/// - `commands_tx`: replace the active commands ([`SetCommands`], optional [`CommandsAck`] reply);
+///   an empty list clears, too many are refused with a reason, over-long ones are truncated.
+/// - `describe_tx`: "what is this?" for a point/box/mask on the latest processed frame; the reply
+///   carries the description, mask, box and that frame's stamp.
+/// - [`Handles::subscribe_results`]: every processed frame ([`FrameResult`]: one [`crate::frame::Grounding`]
+///   per active command, each with its latest description and that description's own source stamp).
+///   A slow subscriber loses the oldest results (`RecvError::Lagged`), never slows the worker.
+/// - `latest`: the newest result only (for pull-style consumers such as a 1 Hz diagnostics task).
+/// - [`Handles::subscribe_descriptions`]: each new description as it is generated.
+/// - `stats`: counters and latency percentiles (frames in/out, drops, errors, restarts).
+#[derive(Clone)]
+pub struct Handles {
+    pub commands_tx: mpsc::Sender<SetCommands>,
+    pub describe_tx: mpsc::Sender<DescribeRequest>,
+    pub latest: watch::Receiver<Option<Arc<FrameResult>>>,
+    pub stats: Arc<Stats>,
+    results: Arc<broadcast::Receiver<Arc<FrameResult>>>,
+    descriptions: Arc<broadcast::Receiver<DescriptionEvent>>,
+}
+
+impl Handles {
+    /// A receiver of every result from now on; it ends (`Closed`) when the pipeline stops.
+    pub fn subscribe_results(&self) -> broadcast::Receiver<Arc<FrameResult>> {
+        self.results.resubscribe()
+    }
+
+    /// A receiver of every new description from now on.
+    pub fn subscribe_descriptions(&self) -> broadcast::Receiver<DescriptionEvent> {
+        self.descriptions.resubscribe()
+    }
+}
+
+/// Everything [`Pipeline::start`] needs besides the model.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub capture: CaptureConfig,
+    pub worker: WorkerConfig,
+}
+
+/// A running capture + worker pair.
+pub struct Pipeline {
+    handles: Handles,
+    slot: Arc<FrameSlot>,
+    capture: Option<CaptureRunner>,
+    worker: Option<JoinHandle<()>>,
+    finished: watch::Receiver<bool>,
+}
+
+impl Pipeline {
+    /// Opens the source (a source that cannot start is returned as the error) and starts the worker.
+    pub fn start<M: FrameModel + 'static>(model: M, mut config: PipelineConfig) -> Result<Self, AppError> {
+        let spec = SourceSpec::parse(&config.capture.source)?;
+        let every_frame = spec.kind == SourceKind::File && !config.capture.realtime;
+        config.worker.latency_from_stamp = !every_frame;
+        let stats = Arc::new(Stats::default());
+        let mode = if every_frame { SlotMode::Blocking } else { SlotMode::NewestWins };
+        let slot = Arc::new(FrameSlot::new(mode, stats.dropped_frames.clone(), stats.frames_received.clone()));
+        let capture = CaptureRunner::start(config.capture.clone(), stats.capture.clone(), slot.clone())?;
+        Self::start_worker(model, config.worker, slot, stats, Some(capture))
+    }
+
+    /// Starts the worker without GStreamer capture: frames come from whoever pushes into
+    /// [`Pipeline::frame_outlet`] (e.g. a ROS `image` subscription). Newest frame wins.
+    pub fn start_external<M: FrameModel + 'static>(model: M, worker: WorkerConfig) -> Result<Self, AppError> {
+        let stats = Arc::new(Stats::default());
+        let slot = Arc::new(FrameSlot::new(SlotMode::NewestWins, stats.dropped_frames.clone(), stats.frames_received.clone()));
+        Self::start_worker(model, worker, slot, stats, None)
+    }
+
+    fn start_worker<M: FrameModel + 'static>(
+        model: M,
+        worker_config: WorkerConfig,
+        slot: Arc<FrameSlot>,
+        stats: Arc<Stats>,
+        capture: Option<CaptureRunner>,
+    ) -> Result<Self, AppError> {
+        let (commands_tx, commands_rx) = mpsc::channel(16);
+        let (describe_tx, describe_rx) = mpsc::channel(4);
+        let (results_tx, results_rx) = broadcast::channel(RESULTS_CAPACITY);
+        let (descriptions_tx, descriptions_rx) = broadcast::channel(64);
+        let (latest_tx, latest) = watch::channel(None);
+        let (finished_tx, finished) = watch::channel(false);
+        let channels = worker::WorkerChannels {
+            slot: slot.clone(),
+            commands_rx,
+            describe_rx,
+            results_tx,
+            latest_tx,
+            descriptions_tx,
+            stats: stats.clone(),
+        };
+        let worker = worker::Worker::new(model, worker_config, channels);
+        let worker = std::thread::Builder::new()
+            .name("inference".into())
+            .spawn(move || {
+                worker.run();
+                let _ = finished_tx.send(true);
+            })
+            .map_err(|e| AppError::Setup(format!("cannot spawn the inference thread: {e}")))?;
+        let handles = Handles {
+            commands_tx,
+            describe_tx,
+            latest,
+            stats,
+            results: Arc::new(results_rx),
+            descriptions: Arc::new(descriptions_rx),
+        };
+        Ok(Self { handles, slot, capture, worker: Some(worker), finished })
+    }
+
+    pub fn handles(&self) -> Handles {
+        self.handles.clone()
+    }
+
+    /// Where frames enter the worker. With GStreamer capture running, capture already feeds it;
+    /// a frame pushed here counts in `stats.capture.frames` only when capture is not running.
+    pub fn frame_outlet(&self) -> Arc<dyn FrameOutlet> {
+        self.slot.clone()
+    }
+
+    /// Resolves when the worker has ended (end of file, or capture gave up).
+    pub async fn finished(&self) {
+        let mut rx = self.finished.clone();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    /// Stops capture, then waits for the worker to finish its frame. Sinks end on their own after.
+    pub fn shutdown(mut self) -> CaptureEnd {
+        let end = self.capture.take().map(CaptureRunner::stop).unwrap_or(CaptureEnd::Stopped);
+        self.slot.close();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+        end
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(capture) = self.capture.take() {
+            capture.stop();
+        }
+        self.slot.close();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
 }

@@ -129,6 +129,9 @@ pub struct RunArgs {
     /// Standalone: no ROS 2 node.
     #[arg(long)]
     pub no_ros: bool,
+    /// Pipeline options (capture, descriptions, command inputs, limits): see `app::PipelineArgs`.
+    #[command(flatten)]
+    pub pipeline: crate::app::PipelineArgs,
     /// The raw trailing ROS block, `--ros-args` marker included (filled by [`Cli::parse_with_ros_args`]).
     #[arg(skip)]
     pub ros_args: Vec<String>,

@@ -5,6 +5,7 @@
 //! [`inference::Engine::describe`]). Stages are plain synchronous objects; `app` wires them together.
 
 pub mod app;
+pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod frame;
 pub mod inference;
 pub mod preprocess;
 pub mod publish;
+pub mod sink;
 pub mod telemetry;
 
 pub use error::Error;

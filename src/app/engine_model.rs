@@ -1,0 +1,69 @@
+//! [`FrameModel`] for the real ONNX Runtime engine: a thin adapter over [`Engine`]'s
+//! encode / segment / start_describe + step_describe / describe_region.
+
+use super::model::{FrameModel, ModelError, Segment};
+use crate::config::EngineConfig;
+use crate::frame::{Frame, VisualPrompt};
+use crate::inference::{DescribeJob, Engine, ImageState, InferenceError, SegmentOutput};
+
+pub struct EngineModel {
+    engine: Engine,
+}
+
+fn model_err(e: InferenceError) -> ModelError {
+    ModelError(e.to_string())
+}
+
+fn segment(s: SegmentOutput) -> Segment {
+    Segment { found: s.found, score: s.score, bbox: s.bbox, mask: s.mask, rle: s.rle }
+}
+
+impl EngineModel {
+    /// Loads the model (the startup faults of DESIGN.md §7 come back from here).
+    pub fn load(cfg: &EngineConfig) -> Result<Self, InferenceError> {
+        Engine::load(cfg).map(Self::new)
+    }
+
+    pub fn new(engine: Engine) -> Self {
+        Self { engine }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// "model dir on provider", for logs and diagnostics.
+    pub fn describe(&self) -> String {
+        format!("{} on {}", self.engine.model_dir().display(), self.engine.provider())
+    }
+}
+
+impl FrameModel for EngineModel {
+    type Image = ImageState;
+    type Describing = DescribeJob;
+
+    fn encode(&mut self, frame: &Frame, prompt: Option<&VisualPrompt>) -> Result<ImageState, ModelError> {
+        self.engine.encode(frame, prompt).map_err(model_err)
+    }
+
+    fn segment(&mut self, image: &ImageState, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+        Ok(self.engine.segment(image, commands).map_err(model_err)?.into_iter().map(segment).collect())
+    }
+
+    fn start_describe(&mut self, image: ImageState, commands: &[String], max_tokens: usize) -> Result<DescribeJob, ModelError> {
+        self.engine.start_describe(&image, commands, max_tokens).map_err(model_err)
+    }
+
+    fn step_describe(&mut self, job: &mut DescribeJob) -> Result<Option<Vec<String>>, ModelError> {
+        self.engine.step_describe(job).map_err(model_err)
+    }
+
+    fn describe_region(&mut self, image: &ImageState, max_tokens: usize) -> Result<(String, Segment), ModelError> {
+        let (text, _tokens, seg) = self.engine.describe_region_tokens(image, max_tokens).map_err(model_err)?;
+        Ok((text, segment(seg)))
+    }
+
+    fn label(&self) -> String {
+        self.describe()
+    }
+}

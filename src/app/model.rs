@@ -1,0 +1,59 @@
+//! What the inference worker needs from a model, as a small trait: the real [`crate::inference::Engine`]
+//! implements it (see `engine_model.rs`), and tests plug in deliberately slow fakes to exercise the
+//! newest-frame and description policies without ONNX Runtime.
+
+use std::sync::Arc;
+
+use crate::frame::{Frame, Mask, Rle, VisualPrompt};
+
+/// One command's answer on one frame.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub found: bool,
+    pub score: f32,
+    pub bbox: Option<[u32; 4]>,
+    pub mask: Arc<Mask>,
+    pub rle: Rle,
+}
+
+/// A model failure on one frame or request; the worker counts it and goes on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(pub String);
+
+/// The model as the worker drives it. All calls come from the one worker thread.
+///
+/// Descriptions are split into `start_describe` + repeated `step_describe` so the worker can
+/// interleave them with mask frames: each step should take about one decoding step's time, and
+/// the worker runs at most one step between two frames.
+pub trait FrameModel: Send {
+    /// The image pass's result (KV cache and feature map), reused by every command on the frame.
+    type Image: Send;
+    /// An in-progress description.
+    type Describing: Send;
+
+    /// One vision pass over the frame, optionally with a visual prompt painted in.
+    fn encode(&mut self, frame: &Frame, prompt: Option<&VisualPrompt>) -> Result<Self::Image, ModelError>;
+
+    /// Masks for every command (same order).
+    fn segment(&mut self, image: &Self::Image, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
+
+    /// Begins describing each command's object on this image.
+    fn start_describe(
+        &mut self,
+        image: Self::Image,
+        commands: &[String],
+        max_tokens: usize,
+    ) -> Result<Self::Describing, ModelError>;
+
+    /// Advances a description; `Some(texts)` (one per command) when it is finished.
+    fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<Vec<String>>, ModelError>;
+
+    /// "What is this?" for an image encoded with a visual prompt: the description and its mask.
+    fn describe_region(&mut self, image: &Self::Image, max_tokens: usize) -> Result<(String, Segment), ModelError>;
+
+    /// Execution provider / model name, for diagnostics.
+    fn label(&self) -> String {
+        String::from("model")
+    }
+}

@@ -1,0 +1,139 @@
+//! `pixel-sail run`: load the model, start the pipeline, attach the standalone inputs and outputs
+//! (command file / stdin, JSONL, annotated video, progress line), and shut down in order on
+//! Ctrl-C, end of file, `--max-frames` or `--duration-secs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::command_input::{read_command_file, read_stdin_commands, watch_command_file};
+use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
+use super::{AppError, EngineModel, Pipeline, PipelineConfig, WorkerConfig, progress};
+use crate::capture::CaptureEnd;
+use crate::cli::RunArgs;
+
+/// Runs the live node until the source ends or the user stops it.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("pixel-sail-rt")
+        .build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+    let p = &args.pipeline;
+    let source = args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
+    if !args.no_ros {
+        tracing::warn!("the ROS 2 node is not wired into `run` yet; running standalone (pass --no-ros to silence this)");
+    }
+    let mut commands = args.prompts.clone();
+    if let Some(path) = &p.prompts_file {
+        let from_file = read_command_file(path)
+            .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
+        commands.extend(from_file);
+    }
+    if let Some(path) = &args.record {
+        crate::sink::VideoWriter::check_path(path)?;
+    }
+    let engine_cfg = args.engine.to_config()?;
+    let model = tokio::task::spawn_blocking(move || EngineModel::load(&engine_cfg)).await??;
+    tracing::info!(model = %model.describe(), "model loaded");
+
+    let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    let config = PipelineConfig {
+        capture: p.capture_config(&source),
+        worker: WorkerConfig {
+            describe: p.describe_policy(),
+            limits,
+            initial_commands: commands,
+            latency_from_stamp: true,
+        },
+    };
+    let pipeline = Pipeline::start(model, config)?;
+    let handles = pipeline.handles();
+
+    let mut sinks: Vec<SinkThread> = Vec::new();
+    if let Some(path) = &args.jsonl {
+        sinks.push(spawn_jsonl(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
+    }
+    if let Some(path) = &args.record {
+        sinks.push(spawn_video(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
+    }
+    let mut tasks = Vec::new();
+    if let Some(path) = p.prompts_file.clone() {
+        tasks.push(tokio::spawn(watch_command_file(path, args.prompts.clone(), handles.commands_tx.clone())));
+    }
+    if p.stdin {
+        tasks.push(tokio::spawn(read_stdin_commands(handles.commands_tx.clone())));
+    }
+    if !p.no_progress {
+        tasks.push(tokio::spawn(progress::report_progress(handles.stats.clone())));
+    }
+
+    let limit = stop_condition(&handles, p.max_frames, p.duration_secs);
+    let reason = tokio::select! {
+        _ = pipeline.finished() => "the source ended",
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = limit => "limit reached",
+    };
+    tracing::info!("stopping: {reason}");
+    // A second Ctrl-C while flushing exits at once.
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted again: exiting without flushing");
+            std::process::exit(130);
+        }
+    });
+    for task in &tasks {
+        task.abort();
+    }
+    let stats = handles.stats.clone();
+    drop(handles);
+    let end = tokio::task::spawn_blocking(move || {
+        let end = pipeline.shutdown();
+        let outcomes: Vec<_> = sinks.into_iter().map(SinkThread::join).collect();
+        (end, outcomes)
+    })
+    .await?;
+    let (end, outcomes) = end;
+    let snap = stats.snapshot();
+    eprintln!("\n{}", progress::format_progress(&snap, 0.0).replace(" | 0.0 fps", ""));
+    let mut first_error = None;
+    for (name, written, outcome) in outcomes {
+        match outcome {
+            Ok(()) => tracing::info!(sink = name, written, "sink finished"),
+            Err(e) => {
+                tracing::error!(sink = name, "sink failed: {e}");
+                first_error.get_or_insert(AppError::Sink(e));
+            }
+        }
+    }
+    if let CaptureEnd::GaveUp(message) = end {
+        return Err(AppError::Setup(format!("capture gave up: {message}")).into());
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Resolves when `--max-frames` results were produced or `--duration-secs` passed (never if neither).
+async fn stop_condition(handles: &super::Handles, max_frames: Option<u64>, duration_secs: Option<f64>) {
+    let deadline = duration_secs.filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64);
+    let started = tokio::time::Instant::now();
+    let stats: Arc<super::Stats> = handles.stats.clone();
+    if max_frames.is_none() && deadline.is_none() {
+        std::future::pending::<()>().await;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tick.tick().await;
+        if max_frames.is_some_and(|n| stats.processed.load(std::sync::atomic::Ordering::Relaxed) >= n) {
+            return;
+        }
+        if deadline.is_some_and(|d| started.elapsed() >= d) {
+            return;
+        }
+    }
+}

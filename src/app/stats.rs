@@ -1,0 +1,127 @@
+//! Pipeline counters and latency windows, shared by the worker, the sinks, the progress line and the
+//! ROS diagnostics publisher. Everything is lock-free except the small percentile windows.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::capture::CaptureStats;
+
+/// Samples kept for percentiles (about 30 s at 10 fps).
+const WINDOW: usize = 300;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub capture: Arc<CaptureStats>,
+    /// Frames handed to the worker's slot (from capture or an external producer such as ROS).
+    pub frames_received: Arc<AtomicU64>,
+    /// Frames replaced in the hand-over slot before the worker took them (newest frame wins).
+    pub dropped_frames: Arc<AtomicU64>,
+    /// Frames the worker turned into results.
+    pub processed: AtomicU64,
+    /// Frames the model failed on (counted, logged at a limited rate, skipped).
+    pub inference_errors: AtomicU64,
+    /// Descriptions finished (one per command per description round).
+    pub descriptions: AtomicU64,
+    /// Results a sink could not keep up with (it lagged behind the broadcast).
+    pub sink_dropped: AtomicU64,
+    latency: Mutex<Window>,
+    model_time: Mutex<Window>,
+}
+
+/// A point-in-time copy, for display and diagnostics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsSnapshot {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub dropped: u64,
+    pub inference_errors: u64,
+    pub capture_restarts: u64,
+    pub capture_frame_errors: u64,
+    pub descriptions: u64,
+    pub sink_dropped: u64,
+    /// Capture-to-result latency percentiles over the recent window.
+    pub latency_p50: Option<Duration>,
+    pub latency_p99: Option<Duration>,
+    /// Per-frame model time (vision pass + masks) percentiles.
+    pub model_p50: Option<Duration>,
+    pub model_p99: Option<Duration>,
+    pub last_capture_error: Option<String>,
+}
+
+impl Stats {
+    pub fn record_frame(&self, latency: Duration, model_time: Duration) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut w) = self.latency.lock() {
+            w.push(latency);
+        }
+        if let Ok(mut w) = self.model_time.lock() {
+            w.push(model_time);
+        }
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (latency_p50, latency_p99) = self.latency.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
+        let (model_p50, model_p99) = self.model_time.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
+        StatsSnapshot {
+            frames_in: get(&self.frames_received),
+            frames_out: get(&self.processed),
+            dropped: get(&self.dropped_frames),
+            inference_errors: get(&self.inference_errors),
+            capture_restarts: get(&self.capture.restarts),
+            capture_frame_errors: get(&self.capture.frame_errors),
+            descriptions: get(&self.descriptions),
+            sink_dropped: get(&self.sink_dropped),
+            latency_p50,
+            latency_p99,
+            model_p50,
+            model_p99,
+            last_capture_error: self.capture.last_error(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Window(VecDeque<Duration>);
+
+impl Window {
+    fn push(&mut self, d: Duration) {
+        if self.0.len() == WINDOW {
+            self.0.pop_front();
+        }
+        self.0.push_back(d);
+    }
+
+    /// Nearest-rank quantile.
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut v: Vec<Duration> = self.0.iter().copied().collect();
+        v.sort_unstable();
+        let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        Some(v[rank - 1])
+    }
+}
+
+/// Nearest-rank quantile of a sample (benchmarks use it on whole runs).
+pub fn quantile(samples: &[Duration], q: f64) -> Option<Duration> {
+    let mut w = Window::default();
+    w.0.extend(samples.iter().copied());
+    w.quantile(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(quantile(&ms, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(quantile(&ms, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,283 @@
+//! The inference worker: one thread that owns the model and turns the newest frame into masks for
+//! every active command, publishes them at once, and generates descriptions in the gaps — one
+//! description step between two mask frames, so a description never holds a mask frame back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::control::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};
+use super::frame_slot::{FrameSlot, Taken};
+use super::model::{FrameModel, ModelError};
+use super::stats::Stats;
+use crate::capture::CapturedFrame;
+use crate::frame::{Description, Frame, FrameResult, Grounding, RegionDescription};
+
+/// When descriptions are (re)generated: on a new command set, then every N frames and/or every T.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribePolicy {
+    pub enabled: bool,
+    pub every_frames: Option<u64>,
+    pub every: Option<Duration>,
+    pub max_tokens: usize,
+}
+
+impl Default for DescribePolicy {
+    fn default() -> Self {
+        Self { enabled: true, every_frames: None, every: Some(Duration::from_secs(2)), max_tokens: 16 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub describe: DescribePolicy,
+    pub limits: CommandLimits,
+    pub initial_commands: Vec<String>,
+    /// Measure latency from the capture stamp (live sources) rather than from the pull (files read
+    /// frame by frame, whose stamps follow media time, not the clock).
+    pub latency_from_stamp: bool,
+}
+
+/// The worker's ends of the app's channels.
+pub struct WorkerChannels {
+    pub slot: Arc<FrameSlot>,
+    pub commands_rx: mpsc::Receiver<SetCommands>,
+    pub describe_rx: mpsc::Receiver<DescribeRequest>,
+    pub results_tx: broadcast::Sender<Arc<FrameResult>>,
+    pub latest_tx: watch::Sender<Option<Arc<FrameResult>>>,
+    pub descriptions_tx: broadcast::Sender<DescriptionEvent>,
+    pub stats: Arc<Stats>,
+}
+
+struct Job<D> {
+    state: D,
+    commands: Vec<String>,
+    stamp: SystemTime,
+    seq: u64,
+}
+
+pub struct Worker<M: FrameModel> {
+    model: M,
+    cfg: WorkerConfig,
+    ch: WorkerChannels,
+    commands: Vec<String>,
+    descriptions: HashMap<String, Description>,
+    job: Option<Job<M::Describing>>,
+    /// The command set changed and has not been described yet.
+    describe_new: bool,
+    frames_since_description: u64,
+    last_description: Instant,
+    last_frame: Option<Arc<Frame>>,
+    last_error_log: Option<Instant>,
+}
+
+impl<M: FrameModel> Worker<M> {
+    pub fn new(model: M, cfg: WorkerConfig, ch: WorkerChannels) -> Self {
+        let mut worker = Self {
+            model,
+            commands: Vec::new(),
+            descriptions: HashMap::new(),
+            job: None,
+            describe_new: false,
+            frames_since_description: 0,
+            last_description: Instant::now(),
+            last_frame: None,
+            last_error_log: None,
+            ch,
+            cfg,
+        };
+        let initial = worker.cfg.initial_commands.clone();
+        let ack = worker.set_commands(&initial);
+        if !ack.accepted {
+            tracing::error!("initial commands refused: {}", ack.message);
+        }
+        worker
+    }
+
+    /// Runs until capture closes the slot. Returns the model so callers (benchmarks) can reuse it.
+    pub fn run(mut self) -> M {
+        loop {
+            self.drain_control();
+            // While a description is pending, only peek for frames so its steps fill the gaps.
+            let wait = if self.job.is_some() { Duration::ZERO } else { Duration::from_millis(20) };
+            match self.ch.slot.take(wait) {
+                Taken::Frame(frame) => self.process(frame),
+                Taken::Empty => {}
+                Taken::Closed => break,
+            }
+            self.step_description();
+        }
+        tracing::debug!("inference worker finished");
+        self.model
+    }
+
+    fn drain_control(&mut self) {
+        while let Ok(req) = self.ch.commands_rx.try_recv() {
+            let ack = self.set_commands(&req.commands);
+            if let Some(reply) = req.reply {
+                let _ = reply.send(ack);
+            }
+        }
+        while let Ok(req) = self.ch.describe_rx.try_recv() {
+            let answer = self.describe_region(&req);
+            let _ = req.reply.send(answer);
+        }
+    }
+
+    fn set_commands(&mut self, raw: &[String]) -> CommandsAck {
+        match validate_commands(raw, self.cfg.limits) {
+            Err(reason) => {
+                tracing::warn!("commands refused: {reason}");
+                CommandsAck { accepted: false, message: reason, active: self.commands.clone() }
+            }
+            Ok((commands, notes)) => {
+                for note in &notes {
+                    tracing::warn!("{note}");
+                }
+                if commands != self.commands {
+                    tracing::info!(?commands, "active commands");
+                    self.descriptions.retain(|c, _| commands.contains(c));
+                    self.job = None; // its commands are stale; describe the new set on the next frame
+                    self.describe_new = !commands.is_empty();
+                    self.commands = commands;
+                }
+                CommandsAck { accepted: true, message: notes.join("; "), active: self.commands.clone() }
+            }
+        }
+    }
+
+    fn process(&mut self, captured: CapturedFrame) {
+        let started = Instant::now();
+        let CapturedFrame { frame, pulled_at } = captured;
+        let frame = Arc::new(frame);
+        self.last_frame = Some(frame.clone());
+        let (groundings, image) = match self.segment(&frame) {
+            Ok(done) => done,
+            Err(e) => {
+                self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                self.log_error(frame.seq, &e);
+                return;
+            }
+        };
+        let model_time = started.elapsed();
+        let latency = if self.cfg.latency_from_stamp {
+            SystemTime::now().duration_since(frame.stamp).unwrap_or_default()
+        } else {
+            pulled_at.elapsed()
+        };
+        let result = Arc::new(FrameResult {
+            seq: frame.seq,
+            stamp: frame.stamp,
+            frame_id: frame.frame_id.clone(),
+            frame: frame.clone(),
+            groundings,
+            latency,
+        });
+        self.ch.stats.record_frame(latency, model_time);
+        tracing::trace!(seq = frame.seq, latency_ms = latency.as_millis() as u64, "result published");
+        let _ = self.ch.results_tx.send(result.clone());
+        self.ch.latest_tx.send_replace(Some(result));
+        self.frames_since_description += 1;
+        if let Some(image) = image {
+            self.maybe_start_description(image, &frame);
+        }
+    }
+
+    /// Masks for every active command; no model call at all when there are none.
+    fn segment(&mut self, frame: &Frame) -> Result<(Vec<Grounding>, Option<M::Image>), ModelError> {
+        if self.commands.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let image = self.model.encode(frame, None)?;
+        let segments = self.model.segment(&image, &self.commands)?;
+        if segments.len() != self.commands.len() {
+            return Err(ModelError(format!("{} masks for {} commands", segments.len(), self.commands.len())));
+        }
+        let groundings = self
+            .commands
+            .iter()
+            .zip(segments)
+            .map(|(command, s)| Grounding {
+                command: command.clone(),
+                found: s.found,
+                score: s.score,
+                bbox: s.bbox,
+                mask: s.mask,
+                rle: s.rle,
+                description: self.descriptions.get(command).cloned(),
+            })
+            .collect();
+        Ok((groundings, Some(image)))
+    }
+
+    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame) {
+        let policy = &self.cfg.describe;
+        let due = self.describe_new
+            || policy.every_frames.is_some_and(|n| self.frames_since_description >= n)
+            || policy.every.is_some_and(|t| self.last_description.elapsed() >= t);
+        if !policy.enabled || self.job.is_some() || self.commands.is_empty() || !due {
+            return;
+        }
+        match self.model.start_describe(image, &self.commands, policy.max_tokens) {
+            Ok(state) => {
+                self.describe_new = false;
+                self.frames_since_description = 0;
+                self.last_description = Instant::now();
+                self.job = Some(Job { state, commands: self.commands.clone(), stamp: frame.stamp, seq: frame.seq });
+            }
+            Err(e) => {
+                self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                self.log_error(frame.seq, &e);
+            }
+        }
+    }
+
+    /// One step of the pending description, if any.
+    fn step_description(&mut self) {
+        let Some(job) = self.job.as_mut() else { return };
+        match self.model.step_describe(&mut job.state) {
+            Ok(None) => {}
+            Ok(Some(texts)) => {
+                let Some(job) = self.job.take() else { return };
+                for (command, text) in job.commands.into_iter().zip(texts) {
+                    let description = Description { text, stamp: job.stamp, seq: job.seq };
+                    tracing::debug!(%command, text = %description.text, seq = job.seq, "description");
+                    self.ch.stats.descriptions.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.ch.descriptions_tx.send(DescriptionEvent { command: command.clone(), description: description.clone() });
+                    self.descriptions.insert(command, description);
+                }
+            }
+            Err(e) => {
+                let seq = job.seq;
+                self.job = None;
+                self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                self.log_error(seq, &e);
+            }
+        }
+    }
+
+    fn describe_region(&mut self, req: &DescribeRequest) -> Result<RegionDescription, String> {
+        let frame = self.last_frame.clone().ok_or("no frame has been processed yet")?;
+        let max_tokens = self.cfg.describe.max_tokens;
+        let image = self.model.encode(&frame, Some(&req.prompt)).map_err(|e| e.to_string())?;
+        let (text, segment) = self.model.describe_region(&image, max_tokens).map_err(|e| e.to_string())?;
+        Ok(RegionDescription {
+            description: Description { text, stamp: frame.stamp, seq: frame.seq },
+            mask: segment.mask,
+            bbox: segment.bbox,
+            frame_id: frame.frame_id.clone(),
+        })
+    }
+
+    /// Per-frame faults are logged at most every 5 s (the counter has the total).
+    fn log_error(&mut self, seq: u64, error: &ModelError) {
+        if self.last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            let total = self.ch.stats.inference_errors.load(Ordering::Relaxed);
+            tracing::warn!(seq, total, "inference failed: {error}");
+            self.last_error_log = Some(Instant::now());
+        }
+    }
+}

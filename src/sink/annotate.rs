@@ -1,0 +1,90 @@
+//! The annotated frame people look at: masks, boxes and "k command score" labels (drawn by
+//! [`crate::decode::draw_overlay`]), plus a band at the bottom listing each command's latest
+//! description and the frame it came from. Also used for the ROS `~/overlay` topic.
+
+use crate::decode::{GLYPH_H, OverlayItem, draw_overlay, draw_text, palette_colour};
+use crate::frame::FrameResult;
+
+/// Renders the result onto a copy of its frame (packed RGB8, same size).
+pub fn annotate(result: &FrameResult) -> Vec<u8> {
+    let frame = &result.frame;
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let items: Vec<OverlayItem<'_>> = result
+        .groundings
+        .iter()
+        .enumerate()
+        .map(|(k, g)| OverlayItem {
+            mask: g.found.then_some(g.mask.as_ref()),
+            bbox: if g.found { g.bbox } else { None },
+            label: if g.found {
+                format!("{} {} {:.2}", k + 1, g.command, g.score)
+            } else {
+                format!("{} {} - not found", k + 1, g.command)
+            },
+            colour: palette_colour(k),
+        })
+        .collect();
+    let mut out = draw_overlay(&frame.data, w, h, &items);
+    let lines: Vec<(String, [u8; 3])> = result
+        .groundings
+        .iter()
+        .enumerate()
+        .filter_map(|(k, g)| {
+            let d = g.description.as_ref()?;
+            Some((format!("{}: {} (frame {})", k + 1, d.text, d.seq), palette_colour(k)))
+        })
+        .collect();
+    draw_band(&mut out, w, h, &lines);
+    out
+}
+
+/// Description lines on a darkened strip along the bottom edge.
+fn draw_band(out: &mut [u8], w: usize, h: usize, lines: &[(String, [u8; 3])]) {
+    if lines.is_empty() {
+        return;
+    }
+    let scale = if w >= 480 { 2 } else { 1 };
+    let line_h = (GLYPH_H + 3) * scale;
+    let band = (lines.len() * line_h + 2 * scale).min(h);
+    for py in h - band..h {
+        for o in out[py * w * 3..(py + 1) * w * 3].iter_mut() {
+            *o /= 3;
+        }
+    }
+    for (i, (text, colour)) in lines.iter().enumerate() {
+        let y = (h - band + scale + i * line_h) as i64;
+        draw_text(out, w, h, 2 * scale as i64, y, text, scale, *colour);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::rle_encode;
+    use crate::frame::{Description, Frame, Grounding, Mask};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn draws_mask_and_description_band() {
+        let (w, h) = (64u32, 48u32);
+        let frame = Frame { seq: 7, stamp: SystemTime::now(), frame_id: "cam".into(), width: w, height: h, data: vec![128; (w * h * 3) as usize] };
+        let mut mask = Mask { width: w, height: h, data: vec![0; (w * h) as usize] };
+        mask.data[20 * w as usize + 20] = 1;
+        let g = Grounding {
+            command: "red star".into(),
+            found: true,
+            score: 0.9,
+            bbox: Some([18, 18, 24, 24]),
+            rle: rle_encode(&mask),
+            mask: Arc::new(mask),
+            description: Some(Description { text: "a small red star".into(), stamp: frame.stamp, seq: 5 }),
+        };
+        let r = FrameResult { seq: 7, stamp: frame.stamp, frame_id: "cam".into(), frame: Arc::new(frame), groundings: vec![g], latency: Duration::ZERO };
+        let out = annotate(&r);
+        assert_eq!(out.len(), (w * h * 3) as usize);
+        assert_ne!(out[(20 * w as usize + 20) * 3..][..3], [128, 128, 128]);
+        // The bottom row is darkened by the description band.
+        assert!(out[((h - 1) * w * 3) as usize] < 128);
+    }
+}

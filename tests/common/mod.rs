@@ -1,0 +1,139 @@
+//! Helpers shared by the pipeline tests: a collecting frame outlet, clips made with GStreamer in a
+//! temp dir, and a deliberately slow fake model.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use pixel_sail::app::{FrameModel, ModelError, Segment};
+use pixel_sail::capture::{CapturedFrame, FrameOutlet};
+use pixel_sail::decode::{bbox_of, rle_encode};
+use pixel_sail::frame::{Frame, Mask, VisualPrompt};
+
+/// Keeps every frame it is given; `closed` flips when capture ends.
+#[derive(Default)]
+pub struct Collector {
+    pub frames: Mutex<Vec<CapturedFrame>>,
+    pub closed: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Collector {
+    /// Waits until `pred(frames, closed)` holds or the timeout passes; returns whether it held.
+    pub fn wait(&self, timeout: Duration, pred: impl Fn(&[CapturedFrame], bool) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut frames = self.frames.lock().unwrap();
+        loop {
+            let closed = *self.closed.lock().unwrap();
+            if pred(&frames, closed) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            frames = self.changed.wait_timeout(frames, left.min(Duration::from_millis(50))).unwrap().0;
+        }
+    }
+
+    pub fn seqs(&self) -> Vec<u64> {
+        self.frames.lock().unwrap().iter().map(|f| f.frame.seq).collect()
+    }
+}
+
+impl FrameOutlet for Collector {
+    fn push(&self, frame: CapturedFrame) {
+        self.frames.lock().unwrap().push(frame);
+        self.changed.notify_all();
+    }
+    fn close(&self) {
+        *self.closed.lock().unwrap() = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Encodes `frames` frames of videotestsrc into `path` (.webm VP8 or .mp4 H.264) and waits for EOS.
+pub fn make_clip(path: &Path, frames: u32, width: u32, height: u32) {
+    gst::init().unwrap();
+    let enc = if path.extension().is_some_and(|e| e == "mp4") {
+        "x264enc speed-preset=ultrafast ! h264parse ! mp4mux"
+    } else {
+        "vp8enc deadline=1 ! webmmux"
+    };
+    let launch = format!(
+        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width={width},height={height},framerate=30/1 \
+         ! videoconvert ! video/x-raw,format=I420 ! {enc} ! filesink location=\"{}\"",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&launch).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error])
+        .expect("clip encoding timed out");
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "clip encoding failed: {msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes `steps`
+/// steps of `step` each. Every command is "found" as a square in the frame's top-left quarter.
+#[derive(Clone)]
+pub struct SlowModel {
+    pub encode: Duration,
+    pub segment: Duration,
+    pub step: Duration,
+    pub steps: u32,
+}
+
+pub struct FakeImage {
+    width: u32,
+    height: u32,
+    seq: u64,
+}
+
+pub struct FakeDescribing {
+    left: u32,
+    texts: Vec<String>,
+}
+
+fn square(width: u32, height: u32) -> Segment {
+    let mut mask = Mask { width, height, data: vec![0; (width * height) as usize] };
+    for y in 0..height / 4 {
+        for x in 0..width / 4 {
+            mask.data[(y * width + x) as usize] = 1;
+        }
+    }
+    Segment { found: true, score: 0.9, bbox: bbox_of(&mask), rle: rle_encode(&mask), mask: Arc::new(mask) }
+}
+
+impl FrameModel for SlowModel {
+    type Image = FakeImage;
+    type Describing = FakeDescribing;
+
+    fn encode(&mut self, frame: &Frame, _prompt: Option<&VisualPrompt>) -> Result<FakeImage, ModelError> {
+        std::thread::sleep(self.encode);
+        Ok(FakeImage { width: frame.width, height: frame.height, seq: frame.seq })
+    }
+
+    fn segment(&mut self, image: &FakeImage, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+        std::thread::sleep(self.segment);
+        Ok(commands.iter().map(|_| square(image.width, image.height)).collect())
+    }
+
+    fn start_describe(&mut self, image: FakeImage, commands: &[String], _max: usize) -> Result<FakeDescribing, ModelError> {
+        let texts = commands.iter().map(|c| format!("{c} seen on frame {}", image.seq)).collect();
+        Ok(FakeDescribing { left: self.steps, texts })
+    }
+
+    fn step_describe(&mut self, job: &mut FakeDescribing) -> Result<Option<Vec<String>>, ModelError> {
+        std::thread::sleep(self.step);
+        job.left = job.left.saturating_sub(1);
+        Ok((job.left == 0).then(|| job.texts.clone()))
+    }
+
+    fn describe_region(&mut self, image: &FakeImage, _max: usize) -> Result<(String, Segment), ModelError> {
+        Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))
+    }
+}

@@ -1,0 +1,148 @@
+//! The live pipeline with a deliberately slow fake model: newest frame wins under a fast source,
+//! descriptions fill the gaps without holding mask frames back, commands and region descriptions
+//! go through the public handles, and results reach the sinks.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::SlowModel;
+use pixel_sail::app::{CommandLimits, DescribePolicy, DescribeRequest, Pipeline, PipelineConfig, SetCommands, WorkerConfig};
+use pixel_sail::capture::CaptureConfig;
+use pixel_sail::frame::{FrameResult, VisualPrompt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::oneshot;
+
+fn config(source: &str, commands: &[&str], describe: DescribePolicy) -> PipelineConfig {
+    PipelineConfig {
+        capture: CaptureConfig::new(source),
+        worker: WorkerConfig {
+            describe,
+            limits: CommandLimits { max_commands: 3, max_chars: 64 },
+            initial_commands: commands.iter().map(|c| c.to_string()).collect(),
+            latency_from_stamp: true,
+        },
+    }
+}
+
+fn no_describe() -> DescribePolicy {
+    DescribePolicy { enabled: false, ..DescribePolicy::default() }
+}
+
+/// Collects results (with their arrival instants) for `dur`, then shuts the pipeline down.
+fn collect(pipeline: Pipeline, dur: Duration) -> Vec<(Instant, Arc<FrameResult>)> {
+    let mut rx = pipeline.handles().subscribe_results();
+    let until = Instant::now() + dur;
+    let mut got = Vec::new();
+    while Instant::now() < until {
+        match rx.try_recv() {
+            Ok(r) => got.push((Instant::now(), r)),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("results channel: {e:?}"),
+        }
+    }
+    pipeline.shutdown();
+    got
+}
+
+#[test]
+fn newest_frame_wins_under_a_fast_source() {
+    let model = SlowModel { encode: Duration::from_millis(30), segment: Duration::from_millis(30), step: Duration::ZERO, steps: 1 };
+    let pipeline = Pipeline::start(model, config("test:64x48@120", &["red star"], no_describe())).unwrap();
+    let stats = pipeline.handles().stats;
+    let got = collect(pipeline, Duration::from_secs(3));
+    let snap = stats.snapshot();
+    assert!(got.len() >= 10, "too few results: {}", got.len());
+    assert!(snap.dropped > snap.frames_out, "a 120 fps source and a 60 ms model must drop: {snap:?}");
+    // Every captured frame is either processed, dropped (counted), or the one left in the slot.
+    let accounted = snap.frames_out + snap.dropped + snap.inference_errors;
+    assert!(snap.frames_in - accounted <= 1, "unaccounted frames: {snap:?}");
+    assert!(got.windows(2).all(|w| w[1].1.seq > w[0].1.seq));
+    // No queue: the last results are as fresh as the first ones.
+    for (_, r) in got.iter().rev().take(10) {
+        assert!(r.latency < Duration::from_millis(600), "latency grew to {:?} (frame {})", r.latency, r.seq);
+    }
+    assert_eq!(got[0].1.groundings[0].command, "red star");
+}
+
+#[test]
+fn descriptions_fill_the_gaps_without_holding_masks_back() {
+    // A description costs 12 × 25 ms = 300 ms; a mask frame 40 ms. Run back-to-back they would
+    // open 300 ms holes in the mask stream; interleaved, each frame waits at most one step.
+    let model = SlowModel { encode: Duration::from_millis(20), segment: Duration::from_millis(20), step: Duration::from_millis(25), steps: 12 };
+    let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8 };
+    let pipeline = Pipeline::start(model, config("test:64x48@60", &["red star", "blue ring"], describe)).unwrap();
+    let got = collect(pipeline, Duration::from_secs(4));
+    let gaps: Vec<Duration> = got.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let worst = gaps.iter().max().copied().unwrap_or_default();
+    assert!(worst < Duration::from_millis(200), "a mask frame waited {worst:?} behind a description");
+    let described: Vec<_> = got.iter().filter(|(_, r)| r.groundings[0].description.is_some()).collect();
+    assert!(!described.is_empty(), "no description arrived");
+    for (_, r) in &described {
+        let d = r.groundings[0].description.as_ref().unwrap();
+        // Each description carries the stamp and sequence of the frame it was generated from.
+        assert!(d.seq < r.seq, "description from frame {} on frame {}", d.seq, r.seq);
+        assert!(d.text.contains(&format!("frame {}", d.seq)), "{}", d.text);
+        let source = got.iter().find(|(_, s)| s.seq == d.seq).map(|(_, s)| s.stamp);
+        if let Some(stamp) = source {
+            assert_eq!(d.stamp, stamp);
+        }
+        assert!(r.groundings[1].description.as_ref().unwrap().text.starts_with("blue ring"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_and_region_descriptions_through_the_handles() {
+    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(1), steps: 2 };
+    let pipeline = Pipeline::start(model, config("test:64x48@30", &[], DescribePolicy::default())).unwrap();
+    let h = pipeline.handles();
+    let mut results = h.subscribe_results();
+    let mut descriptions = h.subscribe_descriptions();
+
+    let first = results.recv().await.unwrap();
+    assert!(first.groundings.is_empty(), "no commands yet");
+
+    let (tx, rx) = oneshot::channel();
+    let set = SetCommands { commands: vec!["find the green cross".into(), "  ".into()], reply: Some(tx) };
+    h.commands_tx.send(set).await.unwrap();
+    let ack = rx.await.unwrap();
+    assert!(ack.accepted && ack.active == vec!["find the green cross".to_string()], "{ack:?}");
+    let with_command = loop {
+        let r = results.recv().await.unwrap();
+        if !r.groundings.is_empty() {
+            break r;
+        }
+    };
+    assert_eq!(with_command.groundings[0].command, "find the green cross");
+    // A new command is described promptly.
+    let event = tokio::time::timeout(Duration::from_secs(5), descriptions.recv()).await.unwrap().unwrap();
+    assert_eq!(event.command, "find the green cross");
+
+    let (tx, rx) = oneshot::channel();
+    let too_many = (0..4).map(|i| format!("cmd {i}")).collect();
+    h.commands_tx.send(SetCommands { commands: too_many, reply: Some(tx) }).await.unwrap();
+    let ack = rx.await.unwrap();
+    assert!(!ack.accepted && ack.message.contains("at most 3"), "{ack:?}");
+    assert_eq!(ack.active, vec!["find the green cross".to_string()]);
+
+    let (tx, rx) = oneshot::channel();
+    h.describe_tx.send(DescribeRequest { prompt: VisualPrompt::Point { x: 3.0, y: 3.0 }, reply: tx }).await.unwrap();
+    let region = rx.await.unwrap().unwrap();
+    assert!(region.description.text.starts_with("a thing on frame"));
+    assert_eq!(region.frame_id, "camera");
+    assert!(region.bbox.is_some());
+
+    let latest = h.latest.borrow().clone().expect("latest result");
+    assert!(latest.seq >= with_command.seq);
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await.unwrap();
+    // The results channel ends once the worker has stopped.
+    loop {
+        match results.recv().await {
+            Ok(_) | Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => break,
+        }
+    }
+    assert!(h.stats.processed.load(Ordering::Relaxed) > 0);
+}

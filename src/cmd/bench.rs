@@ -1,2 +1,188 @@
-//! placeholder
-pub fn run(_a: &crate::cli::BenchArgs) -> anyhow::Result<()> { Ok(()) }
+//! `pixel-sail bench`: per-stage times, four commands per frame against one (the image pass is shared),
+//! description speed, and the same graphs on the same frames through onnxruntime's Python API
+//! (`scripts/bench_python.py`, run by the venv's interpreter), all measured in one run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use super::load_frame;
+use crate::cli::BenchArgs;
+use crate::frame::Frame;
+use crate::inference::Engine;
+
+/// The bundled frame and four commands that name objects in it.
+pub const BUNDLED_FRAME: &str = "tests/fixtures/tabletop_640x480.jpg";
+pub const BENCH_COMMANDS: [&str; 4] =
+    ["pick up the green triangle", "grab the blue triangle", "find the red square", "where is the white circle?"];
+
+#[derive(Default)]
+struct Samples(Vec<f64>);
+
+impl Samples {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d.as_secs_f64() * 1e3);
+    }
+    fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    }
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let images: Vec<PathBuf> = if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };
+    let frames: Vec<Frame> = images.iter().map(|p| load_frame(p)).collect::<Result<_, _>>()?;
+    let cfg = args.engine.to_config()?;
+    let engine = Engine::load(&cfg)?;
+    let one = vec![BENCH_COMMANDS[0].to_string()];
+    let four: Vec<String> = BENCH_COMMANDS.iter().map(|s| s.to_string()).collect();
+    let iters = args.iters.max(1);
+
+    // Warm-up: first runs allocate arenas and pick kernels.
+    for f in &frames {
+        let st = engine.encode(f, None)?;
+        engine.segment(&st, &four)?;
+        engine.describe_tokens(&st, &one, 2)?;
+    }
+    let (mut pre, mut vision) = (Samples::default(), Samples::default());
+    let (mut prefill1, mut prefill4) = (Samples::default(), Samples::default());
+    let (mut head1, mut head4, mut post) = (Samples::default(), Samples::default(), Samples::default());
+    let (mut frame1, mut frame4) = (Samples::default(), Samples::default());
+    for i in 0..iters {
+        for f in &frames {
+            // Alternate the order so neither variant always runs on a warmer cache.
+            for &n in if i % 2 == 0 { &[1usize, 4] } else { &[4usize, 1] } {
+                let cmds = if n == 1 { &one } else { &four };
+                let t = Instant::now();
+                let st = engine.encode(f, None)?;
+                let (_, tm) = engine.segment_timed(&st, cmds)?;
+                let total = t.elapsed();
+                pre.push(st.timings.preprocess);
+                vision.push(st.timings.vision);
+                let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) =
+                    if n == 1 { (&mut frame1, &mut prefill1, &mut head1) } else { (&mut frame4, &mut prefill4, &mut head4) };
+                frame.push(total);
+                prefill.push(tm.text_prefill);
+                head.push(tm.mask_head);
+                post.push(tm.postprocess / n as u32);
+            }
+        }
+    }
+    let desc_iters = (iters / 2).max(3);
+    let mut desc = Vec::new();
+    for cmds in [&one, &four] {
+        let (mut tokens, mut secs, mut steps, mut step_secs) = (0usize, 0f64, 0usize, 0f64);
+        for _ in 0..desc_iters {
+            let st = engine.encode(&frames[0], None)?;
+            let (_, tm) = engine.describe_tokens(&st, cmds, args.max_tokens)?;
+            tokens += tm.tokens;
+            steps += tm.steps;
+            secs += (tm.prefill + tm.decode).as_secs_f64();
+            step_secs += tm.decode.as_secs_f64();
+        }
+        desc.push(json!({
+            "batch": cmds.len(),
+            "tokens_per_s": tokens as f64 / secs.max(1e-9),
+            "ms_per_step": if steps > 0 { step_secs * 1e3 / steps as f64 } else { f64::NAN },
+            "tokens_per_description": tokens as f64 / (desc_iters * cmds.len()) as f64,
+        }));
+    }
+    let rust = json!({
+        "preprocess_ms": pre.median(),
+        "vision_ms": vision.median(),
+        "text_prefill_1_ms": prefill1.median(),
+        "text_prefill_4_ms": prefill4.median(),
+        "mask_head_1_ms": head1.median(),
+        "mask_head_4_ms": head4.median(),
+        "mask_postprocess_per_command_ms": post.median(),
+        "frame_1_command_ms": frame1.median(),
+        "frame_4_commands_ms": frame4.median(),
+        "ratio_4_vs_1": frame4.median() / frame1.median(),
+        "describe": desc,
+    });
+    let python = if args.no_python { None } else { run_python(args, &images, iters) };
+    print_report(&engine, &frames, iters, &rust, python.as_ref());
+    Ok(())
+}
+
+fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Value> {
+    let python = args.python.clone().unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
+    let script = Path::new("scripts/bench_python.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(script).arg("--model").arg(&args.engine.model).arg("--iters").arg(iters.to_string());
+    cmd.arg("--max-tokens").arg(args.max_tokens.to_string());
+    if let Some(n) = args.engine.threads {
+        cmd.arg("--threads").arg(n.to_string());
+    }
+    for img in images {
+        cmd.arg("--image").arg(img);
+    }
+    let out = match cmd.output().with_context(|| format!("cannot run {} {}", python.display(), script.display())) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("python comparison skipped: {e:#}");
+            return None;
+        }
+    };
+    if !out.status.success() {
+        eprintln!("python comparison failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str::<Value>(text.lines().last().unwrap_or("")) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("python comparison printed no JSON ({e}): {text}");
+            None
+        }
+    }
+}
+
+fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, python: Option<&Value>) {
+    let sizes: Vec<String> = frames.iter().map(|f| format!("{}x{}", f.width, f.height)).collect();
+    println!(
+        "pixel-sail bench: model {} ({} execution provider), {} frame(s) {}, {iters} iterations, medians",
+        engine.model_dir().display(),
+        engine.provider(),
+        frames.len(),
+        sizes.join(" ")
+    );
+    println!("{:<34} {:>12} {:>16}", "stage", "rust (ms)", "python ort (ms)");
+    let rows = [
+        ("preprocess", "preprocess_ms"),
+        ("vision.onnx", "vision_ms"),
+        ("text.onnx prefill, 1 command", "text_prefill_1_ms"),
+        ("text.onnx prefill, 4 commands", "text_prefill_4_ms"),
+        ("mask_head.onnx, 1 command", "mask_head_1_ms"),
+        ("mask_head.onnx, 4 commands", "mask_head_4_ms"),
+        ("mask postprocess, per command", "mask_postprocess_per_command_ms"),
+        ("frame with 1 command (end to end)", "frame_1_command_ms"),
+        ("frame with 4 commands (end to end)", "frame_4_commands_ms"),
+    ];
+    let fmt = |v: Option<&Value>| v.and_then(Value::as_f64).map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    for (label, key) in rows {
+        println!("{:<34} {:>12} {:>16}", label, fmt(rust.get(key)), fmt(python.and_then(|p| p.get(key))));
+    }
+    println!(
+        "{:<34} {:>12} {:>16}   (target <= 1.6)",
+        "4 commands / 1 command",
+        fmt(rust.get("ratio_4_vs_1")),
+        fmt(python.and_then(|p| p.get("ratio_4_vs_1")))
+    );
+    let empty = Vec::new();
+    let rd = rust.get("describe").and_then(Value::as_array).unwrap_or(&empty);
+    let pd = python.and_then(|p| p.get("describe")).and_then(Value::as_array);
+    for (k, d) in rd.iter().enumerate() {
+        let p = pd.and_then(|v| v.get(k));
+        let batch = d.get("batch").and_then(Value::as_u64).unwrap_or(0);
+        println!("{:<34} {:>12} {:>16}", format!("describe x{batch}: tokens/s"), fmt(d.get("tokens_per_s")), fmt(p.and_then(|p| p.get("tokens_per_s"))));
+        println!("{:<34} {:>12} {:>16}", format!("describe x{batch}: ms per decode step"), fmt(d.get("ms_per_step")), fmt(p.and_then(|p| p.get("ms_per_step"))));
+    }
+    if let Some(d) = rd.first() {
+        println!("(tokens per description: {})", fmt(d.get("tokens_per_description")));
+    }
+}

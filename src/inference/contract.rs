@@ -76,9 +76,12 @@ pub fn check_session(session: &Session, sig: &GraphSignature) -> Result<(), Stri
     }
     let expected_in: Vec<String> = sig.inputs.iter().map(TensorSpec::describe).collect();
     let expected_out: Vec<String> = sig.outputs.iter().map(TensorSpec::describe).collect();
+    // The first few problems say what is wrong; the full lists show the whole picture.
+    let shown = problems.len().min(3);
+    let more = if problems.len() > shown { format!(" (and {} more)", problems.len() - shown) } else { String::new() };
     Err(format!(
-        "{}; expected inputs {} and outputs {}, found inputs {} and outputs {}",
-        problems.join("; "),
+        "{}{more}; expected inputs {} and outputs {}; found inputs {} and outputs {}",
+        problems[..shown].join("; "),
         expected_in.join(", "),
         expected_out.join(", "),
         list(session.inputs()),

@@ -1,13 +1,18 @@
 //! [`FrameModel`] for the real ONNX Runtime engine: a thin adapter over [`Engine`]'s
 //! encode / segment / start_describe + step_describe / describe_region.
 
+use std::sync::Arc;
+
 use super::model::{FrameModel, ModelError, Segment};
 use crate::config::EngineConfig;
 use crate::frame::{Frame, VisualPrompt};
 use crate::inference::{DescribeJob, Engine, ImageState, InferenceError, SegmentOutput};
 
+/// Cheap to clone: clones share one [`Engine`] (its sessions run with `&self`), so a benchmark
+/// can drive the same sessions from a bare loop and from the pipeline.
+#[derive(Clone)]
 pub struct EngineModel {
-    engine: Engine,
+    engine: Arc<Engine>,
 }
 
 fn model_err(e: InferenceError) -> ModelError {
@@ -25,7 +30,7 @@ impl EngineModel {
     }
 
     pub fn new(engine: Engine) -> Self {
-        Self { engine }
+        Self { engine: Arc::new(engine) }
     }
 
     pub fn engine(&self) -> &Engine {

@@ -75,9 +75,13 @@ impl FrameSlot {
 impl FrameOutlet for FrameSlot {
     fn push(&self, frame: CapturedFrame) {
         let Ok(mut state) = self.state.lock() else { return };
+        let mut frame = frame;
         if self.mode == SlotMode::Blocking {
             let Ok(s) = self.changed.wait_while(state, |s| s.frame.is_some() && !s.closed) else { return };
             state = s;
+            // Latency of a file read frame by frame counts from the hand-over, not from the time
+            // the decoder waited for us (that wait is the back-pressure, not a delay).
+            frame.pulled_at = std::time::Instant::now();
         }
         if state.closed {
             return;

@@ -31,7 +31,8 @@ pub fn annotate(result: &FrameResult) -> Vec<u8> {
         .enumerate()
         .filter_map(|(k, g)| {
             let d = g.description.as_ref()?;
-            Some((format!("{}: {} (frame {})", k + 1, d.text, d.seq), palette_colour(k)))
+            let text = if d.text.trim().is_empty() { "(empty description)" } else { d.text.as_str() };
+            Some((format!("{}: {text} (frame {})", k + 1, d.seq), palette_colour(k)))
         })
         .collect();
     draw_band(&mut out, w, h, &lines);

@@ -24,6 +24,9 @@ pub struct VideoWriter {
     out_height: u32,
     first_stamp: SystemTime,
     last_pts: Option<Duration>,
+    /// The newest frame, waiting for its successor to fix its duration.
+    held: Option<(Vec<u8>, Duration)>,
+    last_duration: Duration,
     frames: u64,
 }
 
@@ -50,10 +53,12 @@ impl VideoWriter {
         super::ensure_parent(path)?;
         let encoder = encoder_for(path)?;
         let (out_width, out_height) = (width + width % 2, height + height % 2);
+        // Buffers carry their real capture times; the caps' 30/1 is only nominal (with 0/1,
+        // mp4mux lost the final sample).
         let location = path.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
         let launch = format!(
             "appsrc name=src format=time is-live=false block=true max-bytes={} \
-             caps=video/x-raw,format=RGB,width={out_width},height={out_height},framerate=0/1 \
+             caps=video/x-raw,format=RGB,width={out_width},height={out_height},framerate=30/1 \
              ! videoconvert ! video/x-raw,format=I420 ! {encoder} ! filesink location=\"{location}\"",
             out_width as u64 * out_height as u64 * 3 * 4,
         );
@@ -78,6 +83,8 @@ impl VideoWriter {
             out_height,
             first_stamp,
             last_pts: None,
+            held: None,
+            last_duration: Duration::from_millis(33),
             frames: 0,
         })
     }
@@ -95,17 +102,33 @@ impl VideoWriter {
         }
         self.last_pts = Some(pts);
         let data = pad_even(rgb, self.width, self.height, self.out_width, self.out_height);
+        // Each frame is held until the next one arrives so its duration is known: MP4 drops a
+        // final sample that has no duration.
+        if let Some((prev, prev_pts)) = self.held.replace((data, pts)) {
+            self.push(prev, prev_pts, pts - prev_pts)?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, data: Vec<u8>, pts: Duration, duration: Duration) -> Result<(), SinkError> {
         let mut buffer = gst::Buffer::from_mut_slice(data);
-        buffer.make_mut().set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
+        let b = buffer.make_mut();
+        b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
+        b.set_duration(gst::ClockTime::from_nseconds(duration.as_nanos() as u64));
         self.appsrc
             .push_buffer(buffer)
             .map_err(|e| SinkError::Gst(format!("{}: encoder refused a frame ({e:?}){}", self.path.display(), self.bus_error())))?;
+        self.last_duration = duration;
         self.frames += 1;
         Ok(())
     }
 
     /// Sends EOS and waits until the muxer has finalised the file.
-    pub fn finish(self) -> Result<u64, SinkError> {
+    pub fn finish(mut self) -> Result<u64, SinkError> {
+        if let Some((data, pts)) = self.held.take() {
+            let duration = self.last_duration;
+            self.push(data, pts, duration)?;
+        }
         let _ = self.appsrc.end_of_stream();
         let bus = self.pipeline.bus().ok_or_else(|| SinkError::Gst("pipeline without bus".into()))?;
         let outcome = match bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos, gst::MessageType::Error]) {

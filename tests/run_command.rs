@@ -1,0 +1,133 @@
+//! `pixel-sail run` end to end with the real engine (models/tiny): the sample clip into an annotated
+//! video and JSONL, Ctrl-C flushing the sinks of a live run, and a source that cannot start.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Collector, make_clip};
+use pixel_sail::capture::{CaptureConfig, CaptureRunner};
+
+fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn pixel_sail() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixel-sail"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", "--no-ros", "--no-progress", "--model"]).arg(repo("models/tiny"));
+    cmd
+}
+
+/// Decodes a written video back and counts its frames.
+fn count_frames(path: &Path) -> usize {
+    let frames = Arc::new(Collector::default());
+    let runner = CaptureRunner::start(CaptureConfig::new(path.to_str().unwrap()), Default::default(), frames.clone())
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    assert!(frames.wait(Duration::from_secs(60), |_, closed| closed), "decoding did not finish");
+    runner.stop();
+    frames.frames.lock().unwrap().len()
+}
+
+fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("pixel-sail did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sample_clip_to_annotated_video_and_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repo("models/sample/tabletop.webm");
+    let source = if sample.is_file() {
+        sample
+    } else {
+        let clip = dir.path().join("clip.webm");
+        make_clip(&clip, 12, 320, 240);
+        clip
+    };
+    let (video, jsonl) = (dir.path().join("out/annotated.webm"), dir.path().join("out/results.jsonl"));
+    let out = pixel_sail()
+        .arg("--source")
+        .arg(&source)
+        .args(["--prompts-file", "models/sample/commands.txt", "--max-frames", "4", "--describe-every-frames", "2"])
+        .arg("--record")
+        .arg(&video)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "run failed: {stderr}");
+    let lines = jsonl_lines(&jsonl);
+    assert!(lines.len() >= 4, "{} lines", lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["seq"], i as u64, "a file is processed frame by frame");
+        let results = line["results"].as_array().unwrap();
+        assert_eq!(results.len(), 4, "one entry per command");
+        for r in results {
+            assert!(r["command"].is_string() && r["found"].is_boolean() && r["score"].is_number());
+            assert_eq!(r["rle"]["size"], serde_json::json!([line["height"], line["width"]]));
+        }
+    }
+    assert_eq!(count_frames(&video), lines.len(), "every result is a video frame");
+}
+
+#[test]
+fn ctrl_c_stops_in_order_and_finalises_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // MP4 is only playable once the muxer wrote its index at EOS, so this checks the flush.
+    let (video, jsonl) = (dir.path().join("live.mp4"), dir.path().join("live.jsonl"));
+    let mut child = pixel_sail()
+        .args(["--source", "test:320x240@30", "--prompt", "find the red circle"])
+        .arg("--record")
+        .arg(&video)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(120);
+    while jsonl_lines(&jsonl).len() < 3 {
+        assert!(Instant::now() < until, "no results from the live run");
+        assert!(child.try_wait().unwrap().is_none(), "pixel-sail exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let status = wait_exit(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(stderr.contains("stopping: interrupted"), "{stderr}");
+    let lines = jsonl_lines(&jsonl);
+    assert_eq!(count_frames(&video), lines.len(), "video and JSONL hold the same frames");
+}
+
+#[test]
+fn source_that_cannot_start_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.webm");
+    std::fs::write(&bad, vec![0x1a; 4096]).unwrap();
+    let out = pixel_sail().arg("--source").arg(&bad).args(["--prompt", "find the red circle"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(line.contains("corrupt.webm") && line.contains("cannot start"), "{line}");
+}

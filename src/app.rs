@@ -20,6 +20,7 @@ mod control;
 mod engine_model;
 mod frame_slot;
 mod model;
+pub mod pipeline_bench;
 mod progress;
 mod run;
 mod sinks;

@@ -200,6 +200,9 @@ pub struct BenchArgs {
     /// Python interpreter for the comparison (default: the project's .venv).
     #[arg(long)]
     pub python: Option<PathBuf>,
+    /// The live-pipeline benchmarks (`--pipeline`): see `app::pipeline_bench`.
+    #[command(flatten)]
+    pub pipeline: crate::app::pipeline_bench::PipelineBenchArgs,
 }
 
 fn parse_point(s: &str) -> Result<[f32; 2], String> {

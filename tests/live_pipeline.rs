@@ -72,7 +72,7 @@ fn descriptions_fill_the_gaps_without_holding_masks_back() {
     // A description costs 12 × 25 ms = 300 ms; a mask frame 40 ms. Run back-to-back they would
     // open 300 ms holes in the mask stream; interleaved, each frame waits at most one step.
     let model = SlowModel { encode: Duration::from_millis(20), segment: Duration::from_millis(20), step: Duration::from_millis(25), steps: 12 };
-    let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8 };
+    let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8, share: 0.25 };
     let pipeline = Pipeline::start(model, config("test:64x48@60", &["red star", "blue ring"], describe)).unwrap();
     let got = collect(pipeline, Duration::from_secs(4));
     let gaps: Vec<Duration> = got.windows(2).map(|w| w[1].0 - w[0].0).collect();

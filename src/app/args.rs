@@ -35,6 +35,9 @@ pub struct PipelineArgs {
     /// Re-describe every S seconds (0 = never; only on new commands and --describe-every-frames).
     #[arg(long, default_value_t = 2.0)]
     pub describe_every_secs: f64,
+    /// Share of a mask frame's time that description steps may take between two frames.
+    #[arg(long, default_value_t = 0.25)]
+    pub describe_share: f32,
     /// Longest description, in tokens.
     #[arg(long, default_value_t = 16)]
     pub max_description_tokens: usize,
@@ -93,6 +96,7 @@ impl PipelineArgs {
             every_frames: self.describe_every_frames.filter(|n| *n > 0),
             every: secs(self.describe_every_secs),
             max_tokens: self.max_description_tokens.max(1),
+            share: if self.describe_share.is_finite() { self.describe_share.clamp(0.0, 4.0) } else { 0.25 },
         }
     }
 }

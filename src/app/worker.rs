@@ -1,6 +1,7 @@
 //! The inference worker: one thread that owns the model and turns the newest frame into masks for
-//! every active command, publishes them at once, and generates descriptions in the gaps — one
-//! description step between two mask frames, so a description never holds a mask frame back.
+//! every active command, publishes them at once, and generates descriptions in the gaps: a pending
+//! description advances by decoding steps between two mask frames (a bounded share of the frame
+//! time) or whenever no frame is waiting, so it never holds a finished mask frame back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,11 +24,15 @@ pub struct DescribePolicy {
     pub every_frames: Option<u64>,
     pub every: Option<Duration>,
     pub max_tokens: usize,
+    /// Time spent on description steps between two mask frames, as a share of the last frame's
+    /// model time (at least one step runs). 0.25 costs at most a fifth of the mask rate while a
+    /// description is pending, and nothing otherwise.
+    pub share: f32,
 }
 
 impl Default for DescribePolicy {
     fn default() -> Self {
-        Self { enabled: true, every_frames: None, every: Some(Duration::from_secs(2)), max_tokens: 16 }
+        Self { enabled: true, every_frames: None, every: Some(Duration::from_secs(2)), max_tokens: 16, share: 0.25 }
     }
 }
 
@@ -71,6 +76,7 @@ pub struct Worker<M: FrameModel> {
     frames_since_description: u64,
     last_description: Instant,
     last_frame: Option<Arc<Frame>>,
+    last_model_time: Duration,
     last_error_log: Option<Instant>,
 }
 
@@ -85,6 +91,7 @@ impl<M: FrameModel> Worker<M> {
             frames_since_description: 0,
             last_description: Instant::now(),
             last_frame: None,
+            last_model_time: Duration::ZERO,
             last_error_log: None,
             ch,
             cfg,
@@ -104,11 +111,14 @@ impl<M: FrameModel> Worker<M> {
             // While a description is pending, only peek for frames so its steps fill the gaps.
             let wait = if self.job.is_some() { Duration::ZERO } else { Duration::from_millis(20) };
             match self.ch.slot.take(wait) {
-                Taken::Frame(frame) => self.process(frame),
-                Taken::Empty => {}
+                Taken::Frame(frame) => {
+                    self.process(frame);
+                    self.describe_for(self.last_model_time.mul_f32(self.cfg.describe.share.max(0.0)));
+                }
+                // No frame waiting: the gap is ours.
+                Taken::Empty => self.step_description(),
                 Taken::Closed => break,
             }
-            self.step_description();
         }
         tracing::debug!("inference worker finished");
         self.model
@@ -163,6 +173,7 @@ impl<M: FrameModel> Worker<M> {
             }
         };
         let model_time = started.elapsed();
+        self.last_model_time = model_time;
         let latency = if self.cfg.latency_from_stamp {
             SystemTime::now().duration_since(frame.stamp).unwrap_or_default()
         } else {
@@ -231,6 +242,17 @@ impl<M: FrameModel> Worker<M> {
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
                 self.log_error(frame.seq, &e);
+            }
+        }
+    }
+
+    /// Description steps until `budget` is spent (at least one step, if a description is pending).
+    fn describe_for(&mut self, budget: Duration) {
+        let started = Instant::now();
+        while self.job.is_some() {
+            self.step_description();
+            if started.elapsed() >= budget {
+                break;
             }
         }
     }

@@ -34,6 +34,9 @@ impl Samples {
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.pipeline.pipeline {
+        return crate::app::pipeline_bench::run(&args.engine, &args.pipeline);
+    }
     let images: Vec<PathBuf> = if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };
     let frames: Vec<Frame> = images.iter().map(|p| load_frame(p)).collect::<Result<_, _>>()?;
     let cfg = args.engine.to_config()?;

@@ -1,0 +1,277 @@
+//! `pixel-sail bench --pipeline`: the live pipeline's own benchmarks (DESIGN.md §6), each measured in
+//! one run on the same engine: end-to-end throughput against a bare loop over the same decoded frames,
+//! capture-to-output latency and resident memory under a live 30 fps source, and the mask rate with
+//! and without descriptions running.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::json;
+
+use super::{CommandLimits, DescribePolicy, EngineModel, FrameModel, Pipeline, PipelineConfig, WorkerConfig, quantile, read_command_file};
+use crate::capture::{CaptureConfig, CaptureRunner, CapturedFrame, FrameOutlet};
+use crate::cli::EngineArgs;
+use crate::frame::Frame;
+use crate::sink::JsonlWriter;
+
+#[derive(Debug, Clone, Args)]
+pub struct PipelineBenchArgs {
+    /// Run the live-pipeline benchmarks instead of the per-stage ones.
+    #[arg(long)]
+    pub pipeline: bool,
+    /// Clip for the throughput comparison.
+    #[arg(long, default_value = "models/sample/tabletop.webm")]
+    pub clip: PathBuf,
+    /// Command list used throughout.
+    #[arg(long, default_value = "models/sample/commands.txt")]
+    pub commands_file: PathBuf,
+    /// Frames timed per throughput run.
+    #[arg(long, default_value_t = 40)]
+    pub frames: usize,
+    /// Live source for the latency, memory and mask-rate runs.
+    #[arg(long, default_value = "test:640x480@30")]
+    pub live_source: String,
+    /// Length of the live latency + memory run, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub live_secs: f64,
+    /// Length of each mask-rate run, in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate_secs: f64,
+    /// Also write the figures as one JSON object here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+struct VecOutlet(Mutex<(Vec<Frame>, bool)>, usize);
+
+impl FrameOutlet for VecOutlet {
+    fn push(&self, f: CapturedFrame) {
+        if let Ok(mut g) = self.0.lock() {
+            if g.0.len() < self.1 {
+                g.0.push(f.frame);
+            }
+        }
+    }
+    fn close(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            g.1 = true;
+        }
+    }
+}
+
+/// Decodes the first `n` frames of a clip into memory with the capture stage itself.
+fn decode_frames(clip: &Path, n: usize) -> anyhow::Result<Vec<Frame>> {
+    let outlet = Arc::new(VecOutlet(Mutex::new((Vec::new(), false)), n));
+    let runner = CaptureRunner::start(CaptureConfig::new(clip.display().to_string()), Default::default(), outlet.clone())?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let done = outlet.0.lock().map(|g| g.0.len() >= n || g.1).unwrap_or(true);
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    runner.stop();
+    let frames = outlet.0.lock().map(|g| g.0.clone()).unwrap_or_default();
+    anyhow::ensure!(frames.len() >= 3, "{} gave only {} frames", clip.display(), frames.len());
+    Ok(frames)
+}
+
+/// Frames per second between the first and the last of `n` completions.
+fn steady_fps(done: &[Instant]) -> f64 {
+    match (done.first(), done.last()) {
+        (Some(a), Some(b)) if done.len() > 1 => (done.len() - 1) as f64 / (*b - *a).as_secs_f64(),
+        _ => f64::NAN,
+    }
+}
+
+fn bare_loop(model: &mut EngineModel, frames: &[Frame], commands: &[String]) -> anyhow::Result<f64> {
+    let mut done = Vec::with_capacity(frames.len());
+    for f in frames {
+        let image = model.encode(f, None)?;
+        model.segment(&image, commands)?;
+        done.push(Instant::now());
+    }
+    Ok(steady_fps(&done))
+}
+
+fn worker_config(commands: &[String], describe: DescribePolicy) -> WorkerConfig {
+    WorkerConfig {
+        describe,
+        limits: CommandLimits { max_commands: commands.len().max(1), max_chars: 200 },
+        initial_commands: commands.to_vec(),
+        latency_from_stamp: true,
+    }
+}
+
+fn off() -> DescribePolicy {
+    DescribePolicy { enabled: false, ..DescribePolicy::default() }
+}
+
+/// The pipeline on the clip, frame by frame, with the JSONL sink attached; fps over `n` results.
+fn pipeline_throughput(model: &EngineModel, clip: &Path, commands: &[String], n: usize) -> anyhow::Result<f64> {
+    let cfg = PipelineConfig { capture: CaptureConfig::new(clip.display().to_string()), worker: worker_config(commands, off()) };
+    let pipeline = Pipeline::start(model.clone(), cfg)?;
+    let mut rx = pipeline.handles().subscribe_results();
+    let dir = tempfile_dir()?;
+    let mut jsonl = JsonlWriter::create(&dir.join("bench.jsonl"))?;
+    let mut done = Vec::with_capacity(n);
+    while done.len() < n {
+        match rx.blocking_recv() {
+            Ok(r) => {
+                jsonl.write(&r)?;
+                done.push(Instant::now());
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    pipeline.shutdown();
+    jsonl.finish()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(steady_fps(&done))
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("pixel-sail-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Resident set size in MiB (Linux /proc).
+fn rss_mib() -> f64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        .unwrap_or(f64::NAN);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+struct LiveRun {
+    results: usize,
+    latencies: Vec<Duration>,
+    model_p50: Option<Duration>,
+    dropped: u64,
+    descriptions: u64,
+    elapsed: f64,
+    /// (seconds since start, RSS MiB), once a second.
+    rss: Vec<(f64, f64)>,
+}
+
+fn live_run(model: &EngineModel, source: &str, commands: &[String], describe: DescribePolicy, secs: f64) -> anyhow::Result<LiveRun> {
+    let cfg = PipelineConfig { capture: CaptureConfig::new(source), worker: worker_config(commands, describe) };
+    let pipeline = Pipeline::start(model.clone(), cfg)?;
+    let h = pipeline.handles();
+    let mut rx = h.subscribe_results();
+    let start = Instant::now();
+    let (mut latencies, mut rss) = (Vec::new(), vec![(0.0, rss_mib())]);
+    let mut next_sample = 1.0;
+    loop {
+        let t = start.elapsed().as_secs_f64();
+        if t >= secs {
+            break;
+        }
+        if t >= next_sample {
+            rss.push((t, rss_mib()));
+            next_sample += 1.0;
+        }
+        match rx.try_recv() {
+            Ok(r) => latencies.push(r.latency),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(2)),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(e) => anyhow::bail!("live run ended early: {e}"),
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let snap = h.stats.snapshot();
+    pipeline.shutdown();
+    Ok(LiveRun {
+        results: latencies.len(),
+        latencies,
+        model_p50: snap.model_p50,
+        dropped: snap.dropped,
+        descriptions: snap.descriptions,
+        elapsed,
+        rss,
+    })
+}
+
+fn ms(d: Option<Duration>) -> f64 {
+    d.map(|d| d.as_secs_f64() * 1e3).unwrap_or(f64::NAN)
+}
+
+/// Least-squares slope of RSS over time, in MiB per minute (after the first 10 % of the run).
+fn rss_slope(rss: &[(f64, f64)]) -> f64 {
+    let skip = rss.len() / 10;
+    let pts = &rss[skip..];
+    let n = pts.len() as f64;
+    if n < 3.0 {
+        return f64::NAN;
+    }
+    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
+    let cov: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let var: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    cov / var * 60.0
+}
+
+pub fn run(engine: &EngineArgs, args: &PipelineBenchArgs) -> anyhow::Result<()> {
+    let commands = read_command_file(&args.commands_file)?;
+    let mut model = EngineModel::load(&engine.to_config()?)?;
+    println!("pipeline benchmarks: model {}, {} commands, clip {}", model.describe(), commands.len(), args.clip.display());
+
+    let frames = decode_frames(&args.clip, args.frames.max(3))?;
+    let first = frames[0].clone();
+    for _ in 0..2 {
+        let image = model.encode(&first, None)?;
+        model.segment(&image, &commands)?;
+    }
+    // Two rounds in opposite order so neither side always runs on a warmer (or busier) machine.
+    let bare_a = bare_loop(&mut model, &frames, &commands)?;
+    let pipe_a = pipeline_throughput(&model, &args.clip, &commands, frames.len())?;
+    let pipe_b = pipeline_throughput(&model, &args.clip, &commands, frames.len())?;
+    let bare_b = bare_loop(&mut model, &frames, &commands)?;
+    let (bare, pipe) = ((bare_a + bare_b) / 2.0, (pipe_a + pipe_b) / 2.0);
+    println!("throughput over {} frames of the clip ({}x{}):", frames.len(), first.width, first.height);
+    println!("  bare loop (encode + segment)   {bare:.2} fps  (runs {bare_a:.2}, {bare_b:.2})");
+    println!("  pipeline (capture→worker→JSONL) {pipe:.2} fps  (runs {pipe_a:.2}, {pipe_b:.2})");
+    println!("  ratio pipeline / bare          {:.3}  (target ≥ 0.95)", pipe / bare);
+
+    let live = live_run(&model, &args.live_source, &commands, DescribePolicy::default(), args.live_secs)?;
+    let (p50, p99) = (quantile(&live.latencies, 0.5), quantile(&live.latencies, 0.99));
+    let model_ms = ms(live.model_p50);
+    let rss_vals: Vec<f64> = live.rss.iter().map(|p| p.1).collect();
+    let rss_max = rss_vals.iter().copied().fold(f64::NAN, f64::max);
+    let (rss_first, rss_last) = (rss_vals.get(rss_vals.len() / 10).copied().unwrap_or(f64::NAN), rss_vals.last().copied().unwrap_or(f64::NAN));
+    println!("live {} for {:.0} s (descriptions every 2 s):", args.live_source, live.elapsed);
+    println!("  results {} ({:.2}/s), dropped frames {}, descriptions {}", live.results, live.results as f64 / live.elapsed, live.dropped, live.descriptions);
+    println!("  capture→output latency p50 {:.0} ms, p99 {:.0} ms; model time p50 {model_ms:.0} ms", ms(p50), ms(p99));
+    println!("  p99 / model time               {:.2}  (target ≤ 2)", ms(p99) / model_ms);
+    println!("  RSS {rss_first:.1} MiB at 10 % → {rss_last:.1} MiB at the end, max {rss_max:.1}; slope {:.3} MiB/min", rss_slope(&live.rss));
+
+    let rate = |describe: DescribePolicy| live_run(&model, &args.live_source, &commands, describe, args.rate_secs);
+    let continuous = DescribePolicy { enabled: true, every_frames: Some(1), every: None, ..DescribePolicy::default() };
+    let off_a = rate(off())?;
+    let on = rate(continuous)?;
+    let off_b = rate(off())?;
+    let mps = |r: &LiveRun| r.results as f64 / r.elapsed;
+    let (without, with) = ((mps(&off_a) + mps(&off_b)) / 2.0, mps(&on));
+    println!("mask rate on {} ({:.0} s per run):", args.live_source, args.rate_secs);
+    println!("  without descriptions           {without:.2} frames/s  (runs {:.2}, {:.2})", mps(&off_a), mps(&off_b));
+    println!("  with continuous descriptions   {with:.2} frames/s, {:.2} descriptions/s", on.descriptions as f64 / on.elapsed);
+    println!("  ratio                          {:.3}", with / without);
+
+    if let Some(path) = &args.json_out {
+        let v = json!({
+            "model": model.describe(), "commands": commands.len(), "frames": frames.len(),
+            "throughput": {"bare_fps": bare, "pipeline_fps": pipe, "ratio": pipe / bare, "runs": [bare_a, pipe_a, pipe_b, bare_b]},
+            "live": {"source": args.live_source, "secs": live.elapsed, "results": live.results, "dropped": live.dropped,
+                     "latency_p50_ms": ms(p50), "latency_p99_ms": ms(p99), "model_p50_ms": model_ms,
+                     "rss_mib": live.rss, "rss_slope_mib_per_min": rss_slope(&live.rss)},
+            "mask_rate": {"without": without, "with": with, "ratio": with / without, "descriptions_per_s": on.descriptions as f64 / on.elapsed},
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&v)?)?;
+    }
+    Ok(())
+}

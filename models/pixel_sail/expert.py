@@ -9,6 +9,7 @@ distillation target; it is used in training only and never exported.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -77,6 +78,8 @@ def train(cache_path, out, minutes=4.0, batch=16, seed=0):
     rng = np.random.default_rng(seed)
     imgs, labs, scenes = scene_cache.load(cache_path)
     model = Expert()
+    if os.path.exists(out):  # resume: a short schedule can run in several stretches
+        model.load_state_dict(torch.load(out))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     t0, step = time.time(), 0
     while time.time() - t0 < minutes * 60:

@@ -159,6 +159,8 @@ class PixelSAIL(nn.Module):
         self.seg_mlp = nn.Sequential(nn.Linear(c, c), nn.GELU(), nn.Linear(c, cfg.feat_dim + 1))
         self.distill = nn.Conv2d(cfg.feat_dim, cfg.distill_dim, 1)  # training only
         self.tokens = None  # dict of special ids, set by the builder
+        # small embeddings (as Qwen, std 0.02): the LM head is tied, unit-variance rows would give huge logits
+        nn.init.normal_(self.embed.weight, std=0.02)
 
     # -- the three graphs -------------------------------------------------------------------------
     def vision(self, pixels, vp_masks, vp_ids):

@@ -69,10 +69,11 @@ def losses(model, batch, expert=None, dev="cpu"):
 WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5}
 
 
-def lr_at(step, total, base, warmup=100):
+def lr_at(step, frac, base, warmup=100):
+    """Warm-up, then cosine to 2 % over the planned schedule; frac = progress through it (steps or time)."""
     if step < warmup:
         return base * (step + 1) / warmup
-    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup)))))
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
 def main():
@@ -84,6 +85,8 @@ def main():
     ap.add_argument("--expert", default="models/checkpoints/expert.pt", help="'' disables distillation")
     ap.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of this stretch")
     ap.add_argument("--total-steps", type=int, default=6000)
+    ap.add_argument("--plan-minutes", type=float, default=0.0,
+                    help="schedule by wall-clock instead: the cosine ends after this much training time")
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
@@ -107,11 +110,13 @@ def main():
     model = build(cfg, ids).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
     step, total, rng = 0, a.total_steps, np.random.default_rng(0)
+    plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
     if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
+        plan, trained_min = state.get("plan_minutes", 0.0), state.get("trained_minutes", 0.0)
         rng.bit_generator.state = state["rng"]
         print(f"resumed at step {step}/{total}", flush=True)
     expert = None
@@ -128,18 +133,24 @@ def main():
         os.makedirs(os.path.dirname(a.ckpt) or ".", exist_ok=True)
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total,
                     "config": cfg.to_dict(), "expert": expert_path, "rng": rng.bit_generator.state,
+                    "plan_minutes": plan, "trained_minutes": trained_min + (time.time() - t0) / 60,
                     "tokens": ids}, a.ckpt + ".tmp")
         os.replace(a.ckpt + ".tmp", a.ckpt)
 
+    def progress():
+        if plan:
+            return (trained_min + (time.time() - t0) / 60) / plan
+        return max(0, step - 100) / max(1, total - 100)
+
     model.train()
-    while step < total and time.time() - t0 < a.minutes * 60:
+    while step < total and progress() < 1.0 and time.time() - t0 < a.minutes * 60:
         # curriculum: the first 10 % of steps draw half the scenes from the 1–3 object ones
         pool_easy = step < 0.1 * total
         idxs = np.where(rng.random(a.batch) < (0.5 if pool_easy else 0.0),
                         easy[rng.integers(0, len(easy), a.batch)], rng.integers(0, len(scenes), a.batch))
         batch = make_batch(imgs, labs, scenes, idxs, rng, enc, cfg)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, a.lr)
+            g["lr"] = lr_at(step, progress(), a.lr)
         parts = losses(model, batch, expert, dev)
         loss = sum(WEIGHTS[k] * v for k, v in parts.items())
         opt.zero_grad()
@@ -151,7 +162,7 @@ def main():
             hist[k] = hist.get(k, 0.0) * 0.95 + 0.05 * v.item()
         if step % 25 == 0:
             el = time.time() - t0
-            print(f"step {step}/{total} {el / 60:.1f} min lr {lr_at(step, total, a.lr):.2e} "
+            print(f"step {step} {el / 60:.1f} min progress {progress():.3f} lr {lr_at(step, progress(), a.lr):.2e} "
                   + " ".join(f"{k} {v:.3f}" for k, v in hist.items()), flush=True)
         if time.time() - last_save > 180:
             save()

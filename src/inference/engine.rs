@@ -123,8 +123,11 @@ impl Engine {
         let tok_path = cfg.model_dir.join(&info.files.tokenizer);
         let tokenizer = PromptTokenizer::load(&tok_path, &info)?;
         let (vision, providers) = load_session(&env, cfg, &info, "vision")?;
-        let (text, _) = load_session(&env, cfg, &info, "text")?;
-        let (mask_head, _) = load_session(&env, cfg, &info, "mask_head")?;
+        // The other graphs get only the providers that registered for the first one (one warning, not three).
+        let mut rest = cfg.clone();
+        rest.providers.retain(|p| providers.contains(p) || *p == ProviderKind::Cpu);
+        let (text, _) = load_session(&env, &rest, &info, "text")?;
+        let (mask_head, _) = load_session(&env, &rest, &info, "mask_head")?;
         let provider = providers.first().copied().unwrap_or(ProviderKind::Cpu);
         // The text graph's batch axis has a maximum (TensorRT profiles); never exceed it.
         let info_max_commands = info.config.max_commands.unwrap_or(usize::MAX);

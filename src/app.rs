@@ -189,8 +189,13 @@ impl Pipeline {
 
     /// Stops capture, then waits for the worker to finish its frame. Sinks end on their own after.
     pub fn shutdown(mut self) -> CaptureEnd {
-        let end = self.capture.take().map(CaptureRunner::stop).unwrap_or(CaptureEnd::Stopped);
+        // Closing the slot releases a capture thread blocked on a full slot (files read frame by
+        // frame); the worker still finishes the frame it has and drains the one waiting.
+        if let Some(capture) = &self.capture {
+            capture.request_stop();
+        }
         self.slot.close();
+        let end = self.capture.take().map(CaptureRunner::stop).unwrap_or(CaptureEnd::Stopped);
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
@@ -200,10 +205,13 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
+        if let Some(capture) = &self.capture {
+            capture.request_stop();
+        }
+        self.slot.close();
         if let Some(capture) = self.capture.take() {
             capture.stop();
         }
-        self.slot.close();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }

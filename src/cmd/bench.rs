@@ -119,7 +119,11 @@ fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Valu
     cmd.arg(script).arg("--model").arg(&args.engine.model).arg("--iters").arg(iters.to_string());
     cmd.arg("--max-tokens").arg(args.max_tokens.to_string());
     if let Some(n) = args.engine.threads {
+        // Same thread budget on both sides: ORT's pool and numpy's BLAS pool.
         cmd.arg("--threads").arg(n.to_string());
+        for var in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+            cmd.env(var, n.to_string());
+        }
     }
     for img in images {
         cmd.arg("--image").arg(img);

@@ -84,11 +84,12 @@ fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
         one("pixel_sail_msgs/srv/SetPrompts_Request", SetPromptsRequest { prompts: vec!["red cup".into(), "".into()] }),
         one("pixel_sail_msgs/srv/SetPrompts_Response", SetPromptsResponse { accepted: false, message: "9 commands".into() }),
         one("pixel_sail_msgs/srv/Describe_Request", DescribeRequest {
-            kind: describe_kind::BOX, point: Point { x: 1.0, y: 2.0, z: 0.0 }, r#box: [1.0, 2.5, 30.0, 40.0], mask: image(),
+            kind: describe_kind::BOX, point: Point { x: 1.0, y: 2.0, z: 0.0 }, r#box: [1.0, 2.5, 30.0, 40.0],
+            mask_height: 2, mask_width: 3, mask_rle_counts: vec![1, 4, 1],
         }),
         one("pixel_sail_msgs/srv/Describe_Response", DescribeResponse {
             success: true, message: String::new(), description: "a large blue ring in the center".into(), header: header(),
-            bbox: [1, 2, 3, 4], mask: image(),
+            bbox: [1, 2, 3, 4], mask_height: 480, mask_width: 640, mask_rle_counts: vec![307_000, 200],
         }),
     ]
 }

@@ -6,22 +6,21 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::images::frame_from_image;
-use super::link::RegionRequest;
+use super::link::{describe as ask, set_commands};
 use super::msgs_std::{Image, PointStamped, StringMsg};
 use super::node::{Endpoints, In, SettingsRx, Shared};
 use super::services::check_count;
-use crate::frame::{Frame, VisualPrompt};
-
-/// How long a click waits for its description.
-pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::app::{DescribeRequest, SetCommands};
+use crate::capture::{CapturedFrame, FrameOutlet};
+use crate::frame::VisualPrompt;
 
 pub async fn prompts(
     input: In<StringMsg>,
-    set_commands: Arc<dyn Fn(Vec<String>) -> Result<String, String> + Send + Sync>,
+    commands_tx: mpsc::Sender<SetCommands>,
     settings: SettingsRx,
     shared: Arc<Shared>,
 ) {
@@ -32,7 +31,11 @@ pub async fn prompts(
         let commands: Vec<String> = msg.data.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
         let max = settings.borrow().max_prompts;
         let n = commands.len();
-        match check_count(n, max).and_then(|()| set_commands(commands)) {
+        let outcome = match check_count(n, max) {
+            Ok(()) => set_commands(&commands_tx, commands).await,
+            Err(reason) => Err(reason),
+        };
+        match outcome {
             Ok(note) => {
                 shared.active_commands.store(n as u64, Ordering::Relaxed);
                 info!(topic = %input.topic, "{n} command(s) set{}", if note.is_empty() { String::new() } else { format!(": {note}") });
@@ -42,7 +45,7 @@ pub async fn prompts(
     }
 }
 
-pub async fn point_prompts(input: In<PointStamped>, describe: mpsc::Sender<RegionRequest>, out: Arc<Endpoints>) {
+pub async fn point_prompts(input: In<PointStamped>, describe: mpsc::Sender<DescribeRequest>, out: Arc<Endpoints>) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
     while let Some(msg) = stream.next().await {
@@ -60,34 +63,30 @@ pub async fn point_prompts(input: In<PointStamped>, describe: mpsc::Sender<Regio
     }
 }
 
-/// Sends a region request and waits for the answer.
-pub async fn ask(describe: &mpsc::Sender<RegionRequest>, prompt: VisualPrompt) -> Result<crate::frame::RegionDescription, String> {
-    let (reply, rx) = oneshot::channel();
-    describe.send(RegionRequest { prompt, reply }).await.map_err(|_| "the pipeline is not running".to_owned())?;
-    match tokio::time::timeout(DESCRIBE_TIMEOUT, rx).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => Err("the pipeline dropped the request".into()),
-        Err(_) => Err(format!("no answer within {} s", DESCRIBE_TIMEOUT.as_secs())),
-    }
-}
-
-/// `image` → frames for the pipeline (latest wins: a full channel counts as a drop).
-pub async fn images(input: In<Image>, frames: mpsc::Sender<Frame>, settings: SettingsRx, shared: Arc<Shared>) {
+/// `image` → frames for the pipeline's newest-frame slot, at most `max_rate` per second.
+pub async fn images(input: In<Image>, frames: Arc<dyn FrameOutlet>, settings: SettingsRx, shared: Arc<Shared>) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
     let mut last_warn: Option<Instant> = None;
     let mut seq = 0u64;
+    let mut last_taken: Option<Instant> = None;
     while let Some(msg) = stream.next().await {
         let Ok((img, _info)) = msg else { continue };
-        let frame_id = settings.borrow().frame_id.clone();
+        shared.input_frames.fetch_add(1, Ordering::Relaxed);
+        let (frame_id, max_rate) = {
+            let s = settings.borrow();
+            (s.frame_id.clone(), s.max_rate)
+        };
+        let now = Instant::now();
+        if max_rate > 0.0 && last_taken.is_some_and(|t| now.duration_since(t).as_secs_f64() < 1.0 / max_rate) {
+            shared.rate_skipped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         match frame_from_image(&img, seq, &frame_id) {
             Ok(frame) => {
                 seq += 1;
-                shared.input_frames.fetch_add(1, Ordering::Relaxed);
-                match frames.try_send(frame) {
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
-                }
+                last_taken = Some(now);
+                frames.push(CapturedFrame { frame, pulled_at: now });
             }
             Err(e) => {
                 shared.input_errors.fetch_add(1, Ordering::Relaxed);

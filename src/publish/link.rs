@@ -1,19 +1,19 @@
-//! What the ROS node needs from the live pipeline, and what it gives back. `app.rs` builds a
-//! [`PipelineLink`] from the pipeline's handles; the node never touches the model directly.
+//! What the ROS node needs from the live pipeline (`app::Handles`), and the glue that builds it.
+//! The node never touches the model: commands and region requests go over the pipeline's
+//! channels, results come back on its broadcast.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::params::NodeSettings;
-use crate::frame::{Frame, FrameResult, RegionDescription, VisualPrompt};
+use crate::app::{DescribeRequest, SetCommands};
+use crate::capture::FrameOutlet;
+use crate::frame::{FrameResult, RegionDescription, VisualPrompt};
 
-/// "What is this?" on the latest frame; the pipeline answers on `reply`.
-#[derive(Debug)]
-pub struct RegionRequest {
-    pub prompt: VisualPrompt,
-    pub reply: oneshot::Sender<Result<RegionDescription, String>>,
-}
+/// How long a command set or a region description may take to be answered.
+pub const SET_COMMANDS_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Counters the pipeline keeps; the node turns them into rates and `/diagnostics`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,33 +22,52 @@ pub struct PipelineStats {
     pub frames_in: u64,
     /// Frames the model finished.
     pub frames_out: u64,
-    /// Frames skipped because the model was busy (latest frame wins) or over `max_rate`.
+    /// Frames skipped because the model was busy (latest frame wins).
     pub dropped: u64,
     /// Per-frame faults (bad image, inference error).
     pub errors: u64,
-    /// Execution provider actually in use (e.g. "cpu", "tensorrt").
+    /// Execution provider(s) in use (e.g. "cpu", "tensorrt").
     pub execution_provider: String,
     /// Model name / folder.
     pub model: String,
-    /// Last per-frame fault, if any.
+    /// Last per-frame or source fault, if any.
     pub last_error: Option<String>,
 }
 
 /// Handles into the pipeline.
 pub struct PipelineLink {
-    /// Replace the active commands. `Ok(note)` when accepted (note may say what was truncated),
-    /// `Err(reason)` when refused (e.g. more than `max_prompts`).
-    pub set_commands: Box<dyn Fn(Vec<String>) -> Result<String, String> + Send + Sync>,
-    /// Region descriptions ([`RegionRequest`]).
-    pub describe: mpsc::Sender<RegionRequest>,
+    /// Replace the active commands (the worker answers accepted/refused with a reason).
+    pub commands: mpsc::Sender<SetCommands>,
+    /// "What is this?" on the latest processed frame.
+    pub describe: mpsc::Sender<DescribeRequest>,
     /// Every finished frame.
     pub results: broadcast::Receiver<Arc<FrameResult>>,
     /// A snapshot of the pipeline's counters.
     pub stats: Arc<dyn Fn() -> PipelineStats + Send + Sync>,
-    /// Called with the new settings whenever a run-time parameter changes (threshold, rate,
-    /// description policy, tokens); the pipeline applies what concerns it.
-    pub on_settings: Box<dyn Fn(&NodeSettings) + Send + Sync>,
-    /// Set when the source is the ROS `image` topic: decoded frames go here. The pipeline should
-    /// keep only the latest (the node uses `try_send` and counts a full channel as a drop).
-    pub frames: Option<mpsc::Sender<Frame>>,
+    /// Set when the source is the ROS `image` topic: decoded frames are pushed here (the
+    /// pipeline's newest-frame slot).
+    pub frames: Option<Arc<dyn FrameOutlet>>,
+}
+
+/// Sends a command set and waits for the worker's answer: `Ok(note)` or `Err(reason)`.
+pub async fn set_commands(tx: &mpsc::Sender<SetCommands>, commands: Vec<String>) -> Result<String, String> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(SetCommands { commands, reply: Some(reply) }).await.map_err(|_| "the pipeline is not running".to_owned())?;
+    match tokio::time::timeout(SET_COMMANDS_TIMEOUT, rx).await {
+        Ok(Ok(ack)) if ack.accepted => Ok(ack.message),
+        Ok(Ok(ack)) => Err(ack.message),
+        Ok(Err(_)) => Err("the pipeline dropped the request".into()),
+        Err(_) => Err(format!("no answer within {} s", SET_COMMANDS_TIMEOUT.as_secs())),
+    }
+}
+
+/// Sends a region request and waits for the description.
+pub async fn describe(tx: &mpsc::Sender<DescribeRequest>, prompt: VisualPrompt) -> Result<RegionDescription, String> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(DescribeRequest { prompt, reply }).await.map_err(|_| "the pipeline is not running".to_owned())?;
+    match tokio::time::timeout(DESCRIBE_TIMEOUT, rx).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => Err("the pipeline dropped the request".into()),
+        Err(_) => Err(format!("no answer within {} s", DESCRIBE_TIMEOUT.as_secs())),
+    }
 }

@@ -6,6 +6,7 @@
 //! * [`msgs_std`], [`msgs_pixel_sail`]: serde mirrors of the messages, checked against the
 //!   `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
 
+pub mod app_glue;
 pub mod diagnostics;
 pub mod error;
 pub mod images;
@@ -24,7 +25,8 @@ pub mod services;
 pub mod startup;
 
 pub use error::PublishError;
-pub use link::{PipelineLink, PipelineStats, RegionRequest};
+pub use app_glue::{RosPlan, RosRunning};
+pub use link::{PipelineLink, PipelineStats};
 pub use node::run;
 pub use params::NodeSettings;
 pub use startup::{RosStartup, configure};

@@ -5,7 +5,7 @@
 use ros2_client::Message;
 use serde::{Deserialize, Serialize};
 
-use super::msgs_std::{Header, Image, Point, Time};
+use super::msgs_std::{Header, Point, Time};
 
 /// pixel_sail_msgs/msg/Grounding: one active command's result on one frame.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,7 +59,9 @@ pub struct DescribeRequest {
     pub kind: u8,
     pub point: Point,
     pub r#box: [f32; 4],
-    pub mask: Image,
+    pub mask_height: u32,
+    pub mask_width: u32,
+    pub mask_rle_counts: Vec<u32>,
 }
 impl Message for DescribeRequest {}
 
@@ -71,7 +73,9 @@ pub struct DescribeResponse {
     pub description: String,
     pub header: Header,
     pub bbox: [u32; 4],
-    pub mask: Image,
+    pub mask_height: u32,
+    pub mask_width: u32,
+    pub mask_rle_counts: Vec<u32>,
 }
 impl Message for DescribeResponse {}
 
@@ -81,8 +85,8 @@ impl Message for DescribeResponse {}
 pub const TYPE_HASHES: [(&str, &str); 6] = [
     ("pixel_sail_msgs/msg/Grounding", "RIHS01_bbe1450d05ee8ced1208285dcd5ffeb4b15929582aab92dc1b37264b8b3a11d5"),
     ("pixel_sail_msgs/msg/GroundingArray", "RIHS01_4e5c378a77bda0ded4f24514cbbe84c367691f31f607471fa1daba22b4e7b535"),
-    ("pixel_sail_msgs/srv/Describe_Request", "RIHS01_6aa52b28a30eb13436de7da8f6462a6a29d661296c70aaf4eb5a421436670676"),
-    ("pixel_sail_msgs/srv/Describe_Response", "RIHS01_c512b3e222d5da582b40bc8ccba1fc52bbca5073d2cd25e84a3c46761b6d347a"),
+    ("pixel_sail_msgs/srv/Describe_Request", "RIHS01_38a1f1610f116e9d8f424226be85248c4e59f651569c26306c64e3aef2d81bbb"),
+    ("pixel_sail_msgs/srv/Describe_Response", "RIHS01_8cb3e8fa84962a15bc5eaece7d13b6f2e69a7f0a38ec7726fca183f3d9197f58"),
     ("pixel_sail_msgs/srv/SetPrompts_Request", "RIHS01_1134343354c8cf2a40f5e7d9c12101668572e44de586e7c0b73a2b32183552bd"),
     ("pixel_sail_msgs/srv/SetPrompts_Response", "RIHS01_3a22d53779b6cf699b6c0ff19fc06524d005b99887630638ea7169f56bf089be"),
 ];

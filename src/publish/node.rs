@@ -57,6 +57,8 @@ pub struct Shared {
     pub input_errors: AtomicU64,
     pub latency: Mutex<LatencyWindow>,
     pub active_commands: AtomicU64,
+    /// ROS input frames skipped to honour `max_rate`.
+    pub rate_skipped: AtomicU64,
 }
 
 /// The settings as they change at run time (parameter sets).
@@ -74,10 +76,8 @@ pub async fn run(
         .map_err(|e| PublishError::dds(format!("joining DDS domain {domain_id}"), e))?;
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
-    // reason; the set action updates the shared settings and tells the pipeline.
-    let PipelineLink { set_commands, describe, results, stats, on_settings, frames } = link;
-    let set_commands: Arc<dyn Fn(Vec<String>) -> Result<String, String> + Send + Sync> = Arc::from(set_commands);
-    let on_settings: Arc<dyn Fn(&NodeSettings) + Send + Sync> = Arc::from(on_settings);
+    // reason; the set action updates the shared settings (and the commands, for `prompts`).
+    let PipelineLink { commands, describe, results, stats, frames } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
     let shared = Arc::new(Shared::default());
@@ -85,22 +85,22 @@ pub async fn run(
     for (k, v) in settings.to_params() {
         options = options.declare_parameter(&k, v);
     }
-    let validator = runtime_validator(&settings);
-    options = options.parameter_validator(Box::new(validator));
+    options = options.parameter_validator(Box::new(runtime_validator(&settings)));
     {
-        let (current, set_commands, on_settings, shared) = (current.clone(), set_commands.clone(), on_settings.clone(), shared.clone());
+        let (current, commands) = (current.clone(), commands.clone());
         options = options.parameter_set_action(Box::new(move |name, value| {
             let mut s = current.lock().map_err(|_| "settings lock poisoned".to_owned())?;
             let before = s.clone();
             s.apply(name, value).map_err(|e| e.to_string())?;
             if name == "prompts" && before.prompts != s.prompts {
-                let n = s.prompts.len();
-                services::check_count(n, s.max_prompts)?;
-                set_commands(s.prompts.clone())?;
-                shared.active_commands.store(n as u64, Ordering::Relaxed);
+                services::check_count(s.prompts.len(), s.max_prompts)?;
+                // The worker answers on the log; parameter sets cannot wait for it.
+                commands
+                    .try_send(crate::app::SetCommands::new(s.prompts.clone()))
+                    .map_err(|_| "the pipeline is busy; try again".to_owned())?;
             }
             if before != *s {
-                on_settings(&s);
+                info!("parameter {name} set to {value:?}");
                 settings_tx.send_replace(s.clone());
             }
             Ok(())
@@ -109,11 +109,6 @@ pub async fn run(
     let node_name = NodeName::new(names.namespace(), names.node())
         .map_err(|e| PublishError::dds(format!("naming node {fqn}"), e))?;
     let mut node = ctx.new_node(node_name, options).map_err(|e| PublishError::dds(format!("creating node {fqn}"), e))?;
-    if !settings.prompts.is_empty() {
-        set_commands(settings.prompts.clone()).map_err(|reason| PublishError::Param(super::params::ParamError::Invalid {
-            name: "prompts".into(), reason }))?;
-        shared.active_commands.store(settings.prompts.len() as u64, Ordering::Relaxed);
-    }
 
     let mut make = EndpointFactory { node: &mut node, names: &names, settings: &settings };
     let endpoints = Arc::new(Endpoints {
@@ -144,9 +139,9 @@ pub async fn run(
         image: image.as_ref().map(match_count),
     });
     tasks.push(tokio::spawn(outputs::publish_results(results, endpoints.clone(), node.clone(), settings_rx.clone(), shared.clone())));
-    tasks.push(tokio::spawn(inputs::prompts(prompt, set_commands.clone(), settings_rx.clone(), shared.clone())));
+    tasks.push(tokio::spawn(inputs::prompts(prompt, commands.clone(), settings_rx.clone(), shared.clone())));
     tasks.push(tokio::spawn(inputs::point_prompts(point, describe.clone(), endpoints.clone())));
-    tasks.push(tokio::spawn(services::set_prompts(set_prompts_srv, set_commands.clone(), settings_rx.clone(), shared.clone())));
+    tasks.push(tokio::spawn(services::set_prompts(set_prompts_srv, commands.clone(), settings_rx.clone(), shared.clone())));
     tasks.push(tokio::spawn(services::describe(describe_srv, describe.clone())));
     if let (Some(image), Some(frames)) = (image, frames) {
         tasks.push(tokio::spawn(inputs::images(image, frames, settings_rx.clone(), shared.clone())));
@@ -247,7 +242,12 @@ async fn diagnostics_loop(
     let (mut previous, mut previous_published, mut last) = (stats(), 0u64, Instant::now());
     loop {
         tick.tick().await;
-        let now_stats = stats();
+        let mut now_stats = stats();
+        if inputs.image.is_some() {
+            // The ROS source bypasses capture: count what the `image` subscription delivered.
+            now_stats.frames_in = shared.input_frames.load(Ordering::Relaxed);
+            now_stats.dropped += shared.rate_skipped.load(Ordering::Relaxed);
+        }
         let published = shared.frames_published.load(Ordering::Relaxed);
         let pub_state = |topic: &str, qos: QosSpec, matched: usize| EndpointState {
             topic: topic.to_owned(), direction: qos::Direction::Publisher, qos, matched,

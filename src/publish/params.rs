@@ -22,7 +22,10 @@ pub enum ParamError {
 pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"];
 /// Parameters that only take effect at start: a set at run time is refused with this reason.
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
-const READ_ONLY: [&str; 3] = ["model_dir", "source", "execution_providers"];
+/// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
+/// `max_prompts` and `max_rate` change live.
+pub const READ_ONLY: [&str; 7] = ["model_dir", "source", "execution_providers", "mask_threshold", "description_policy",
+    "description_period", "max_description_tokens"];
 
 /// The typed parameter values the node runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +38,8 @@ pub struct NodeSettings {
     pub execution_providers: Vec<String>,
     /// Mask probability threshold, 0 < t < 1.
     pub mask_threshold: f64,
-    /// Most frames per second processed (0 = as fast as the model allows).
+    /// Most frames per second taken from the ROS `image` input (0 = every frame; the model still
+    /// takes only the newest). Capture sources set their rate in the source itself.
     pub max_rate: f64,
     pub description_policy: String,
     /// Seconds between descriptions of the same object under the `periodic` policy.
@@ -58,7 +62,7 @@ impl Default for NodeSettings {
             frame_id: String::new(),
             execution_providers: vec!["cpu".into()],
             mask_threshold: 0.5,
-            max_rate: 15.0,
+            max_rate: 0.0,
             description_policy: "on_new_command".into(),
             description_period: 2.0,
             max_description_tokens: 24,
@@ -262,13 +266,14 @@ mod tests {
     #[test]
     fn validator_refuses_bad_values_with_a_reason() {
         let v = runtime_validator(&NodeSettings::default());
-        assert!(v("mask_threshold", &P::Double(0.3)).is_ok());
+        assert!(v("mask_threshold", &P::Double(0.5)).is_ok());
         assert!(v("mask_threshold", &P::Double(1.5)).unwrap_err().contains("between 0 and 1"));
         assert!(v("description_policy", &P::String("sometimes".into())).unwrap_err().contains("one of"));
         assert!(v("execution_providers", &P::StringArray(vec!["npu".into()])).unwrap_err().contains("unknown execution provider"));
         assert!(v("model_dir", &P::String("elsewhere".into())).unwrap_err().contains("read-only"));
         assert!(v("model_dir", &P::String("models/tiny".into())).is_ok());
         assert!(v("max_rate", &P::Integer(10)).is_ok());
+        assert!(v("mask_threshold", &P::Double(0.3)).unwrap_err().contains("read-only"));
     }
 
     #[test]
@@ -286,7 +291,7 @@ mod tests {
         assert!(!s.overlay);
         assert_eq!(s.prompts, vec!["red cup"]);
         assert_eq!(s.mask_threshold, 0.4);
-        assert_eq!(s.max_rate, 15.0);
+        assert_eq!(s.max_rate, 0.0);
         let spec = s.qos_for("/robot1/seg/mask", &qos::MASK);
         assert!(spec.reliable);
     }

@@ -8,12 +8,13 @@ use ros2_client::Server;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::inputs::ask;
-use super::link::RegionRequest;
+use super::link::{describe as ask, set_commands};
+use crate::app::{DescribeRequest as RegionRequest, SetCommands};
 use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsRequest, SetPromptsResponse, describe_kind};
-use super::msgs_std::{Header, Image, Time};
+use super::msgs_std::{Header, Time};
 use super::node::{SettingsRx, Shared};
-use crate::frame::{Mask, VisualPrompt};
+use crate::decode::{rle_decode, rle_encode};
+use crate::frame::{Rle, VisualPrompt};
 
 /// Refuses more commands than `max_prompts` (DESIGN §7), with the reason.
 pub fn check_count(n: usize, max: i64) -> Result<(), String> {
@@ -26,18 +27,28 @@ pub fn check_count(n: usize, max: i64) -> Result<(), String> {
 
 pub async fn set_prompts(
     server: Server<SetPromptsRequest, SetPromptsResponse>,
-    set_commands: Arc<dyn Fn(Vec<String>) -> Result<String, String> + Send + Sync>,
+    commands: mpsc::Sender<SetCommands>,
     settings: SettingsRx,
     shared: Arc<Shared>,
 ) {
     let requests = server.receive_request_stream();
     futures::pin_mut!(requests);
     while let Some(req) = requests.next().await {
-        let Ok((id, req)) = req else { continue };
+        let (id, req) = match req {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("set_prompts: bad request: {e:?}");
+                continue;
+            }
+        };
         let prompts: Vec<String> = req.prompts.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
         let n = prompts.len();
         let max = settings.borrow().max_prompts;
-        let resp = match check_count(n, max).and_then(|()| set_commands(prompts)) {
+        let outcome = match check_count(n, max) {
+            Ok(()) => set_commands(&commands, prompts).await,
+            Err(reason) => Err(reason),
+        };
+        let resp = match outcome {
             Ok(note) => {
                 shared.active_commands.store(n as u64, Ordering::Relaxed);
                 let message = if n == 0 { "cleared all commands".to_owned() } else { format!("{n} command(s) active") };
@@ -55,28 +66,34 @@ pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describ
     let requests = server.receive_request_stream();
     futures::pin_mut!(requests);
     while let Some(req) = requests.next().await {
-        let Ok((id, req)) = req else { continue };
+        let (id, req) = match req {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("describe: bad request: {e:?}");
+                continue;
+            }
+        };
+        tracing::debug!(kind = req.kind, "describe request");
         let resp = match prompt_of(&req) {
             Err(reason) => DescribeResponse { success: false, message: reason, ..Default::default() },
             Ok(prompt) => match ask(&describe, prompt).await {
                 Err(reason) => DescribeResponse { success: false, message: reason, ..Default::default() },
                 Ok(region) => {
                     let header = Header { stamp: Time::from_system(region.description.stamp), frame_id: region.frame_id.clone() };
-                    let m = &region.mask;
-                    let mask = Image {
-                        header: header.clone(), height: m.height, width: m.width, encoding: "mono8".into(), is_bigendian: 0,
-                        step: m.width, data: m.data.iter().map(|&v| if v != 0 { 255 } else { 0 }).collect(),
-                    };
+                    let rle = rle_encode(&region.mask);
                     DescribeResponse {
                         success: true, message: String::new(), description: region.description.text.clone(), header,
-                        bbox: region.bbox.unwrap_or_default(), mask,
+                        bbox: region.bbox.unwrap_or_default(), mask_height: rle.size[0], mask_width: rle.size[1],
+                        mask_rle_counts: rle.counts,
                     }
                 }
             },
         };
+        tracing::debug!(success = resp.success, "describe response");
         if let Err(e) = server.async_send_response(id, resp).await {
             warn!("describe response failed: {e:?}");
         }
+        tracing::debug!("describe response sent");
     }
 }
 
@@ -100,23 +117,15 @@ pub fn prompt_of(req: &DescribeRequest) -> Result<VisualPrompt, String> {
             }
         }
         describe_kind::MASK => {
-            let m = &req.mask;
-            let (w, h) = (m.width as usize, m.height as usize);
-            if m.encoding != "mono8" && m.encoding != "8UC1" {
-                return Err(format!("mask must be mono8, got `{}`", m.encoding));
+            let rle = Rle { size: [req.mask_height, req.mask_width], counts: req.mask_rle_counts.clone() };
+            if req.mask_height == 0 || req.mask_width == 0 {
+                return Err("mask_height and mask_width must be the camera resolution".into());
             }
-            let step = m.step as usize;
-            if w == 0 || h == 0 || step < w || m.data.len() < step * (h - 1) + w {
-                return Err(format!("mask {}x{} step {} has {} bytes", m.width, m.height, m.step, m.data.len()));
-            }
-            let mut data = Vec::with_capacity(w * h);
-            for row in 0..h {
-                data.extend(m.data[row * step..row * step + w].iter().map(|&v| u8::from(v != 0)));
-            }
-            if !data.contains(&1) {
+            let mask = rle_decode(&rle).map_err(|e| format!("mask: {e}"))?;
+            if !mask.data.contains(&1) {
                 return Err("mask is empty".into());
             }
-            Ok(VisualPrompt::Mask(Arc::new(Mask { width: m.width, height: m.height, data })))
+            Ok(VisualPrompt::Mask(Arc::new(mask)))
         }
         k => Err(format!("unknown kind {k} (0 point, 1 box, 2 mask)")),
     }
@@ -135,8 +144,12 @@ mod tests {
         r.kind = 9;
         assert!(prompt_of(&r).is_err());
         r.kind = describe_kind::MASK;
-        r.mask = Image { width: 2, height: 1, step: 2, encoding: "mono8".into(), data: vec![0, 0], ..Default::default() };
+        (r.mask_height, r.mask_width, r.mask_rle_counts) = (1, 2, vec![2]);
         assert_eq!(prompt_of(&r).unwrap_err(), "mask is empty");
+        r.mask_rle_counts = vec![1, 3];
+        assert!(prompt_of(&r).unwrap_err().contains("counts sum to 4"));
+        r.mask_rle_counts = vec![1, 1];
+        assert!(matches!(prompt_of(&r).unwrap(), VisualPrompt::Mask(m) if m.data == vec![0, 1]));
         assert!(check_count(9, 8).unwrap_err().contains("max_prompts is 8"));
     }
 }

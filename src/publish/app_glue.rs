@@ -1,0 +1,130 @@
+//! How `pixel-sail run` starts the ROS node on the pipeline: the CLI flags become the parameters'
+//! start values, `--ros-args` (params files, `-p`, remaps) override them, and the result is
+//! written back into the run arguments before the model and the pipeline start.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::error::PublishError;
+use super::link::{PipelineLink, PipelineStats};
+use super::params::NodeSettings;
+use super::startup::{RosStartup, configure};
+use crate::app::Handles;
+use crate::capture::FrameOutlet;
+use crate::cli::RunArgs;
+use crate::config::EngineConfig;
+
+/// The node, configured and waiting for the pipeline's handles.
+pub struct RosPlan {
+    startup: RosStartup,
+}
+
+/// A running node: signal `stop` and await `task` to shut it down.
+pub struct RosRunning {
+    pub stop: oneshot::Sender<()>,
+    pub task: JoinHandle<Result<(), PublishError>>,
+}
+
+impl RosPlan {
+    /// Reads `--ros-args` on top of the CLI flags and writes the outcome back into `args`.
+    pub fn prepare(args: &mut RunArgs) -> Result<Self, PublishError> {
+        let startup = configure(&args.ros_args, base_settings(args))?;
+        if startup.settings.source.trim().is_empty() {
+            return Err(PublishError::Param(super::params::ParamError::Invalid {
+                name: "source".into(),
+                reason: "no source: pass --source, `-p source:=…`, or remap `image` to a camera topic".into(),
+            }));
+        }
+        apply_to_run_args(&startup.settings, args);
+        Ok(Self { startup })
+    }
+
+    /// Frames come from the ROS `image` topic instead of a capture source.
+    pub fn ros_source(&self) -> bool {
+        self.startup.ros_source
+    }
+
+    pub fn settings(&self) -> &NodeSettings {
+        &self.startup.settings
+    }
+
+    /// The engine options only parameters carry (the mask threshold, as a logit).
+    pub fn adjust_engine(&self, cfg: &mut EngineConfig) {
+        let p = self.startup.settings.mask_threshold.clamp(1e-6, 1.0 - 1e-6);
+        cfg.mask_threshold = Some((p / (1.0 - p)).ln() as f32);
+    }
+
+    /// Starts the node on the pipeline. `frames`: the pipeline's frame slot when `ros_source()`.
+    pub fn spawn(self, handles: &Handles, frames: Option<Arc<dyn FrameOutlet>>, model: String) -> RosRunning {
+        let stats_handle = handles.stats.clone();
+        let providers = self.startup.settings.execution_providers.join(",");
+        let stats = Arc::new(move || {
+            let s = stats_handle.snapshot();
+            PipelineStats {
+                frames_in: s.frames_in,
+                frames_out: s.frames_out,
+                dropped: s.dropped,
+                errors: s.inference_errors + s.capture_frame_errors,
+                execution_provider: providers.clone(),
+                model: model.clone(),
+                last_error: s.last_capture_error.clone(),
+            }
+        });
+        let link = PipelineLink {
+            commands: handles.commands_tx.clone(),
+            describe: handles.describe_tx.clone(),
+            results: handles.subscribe_results(),
+            stats,
+            frames,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(super::node::run(self.startup, link, async move {
+            let _ = stopped.await;
+        }));
+        RosRunning { stop, task }
+    }
+}
+
+/// The parameters' start values implied by the CLI flags.
+pub fn base_settings(args: &RunArgs) -> NodeSettings {
+    let p = &args.pipeline;
+    let d = NodeSettings::default();
+    let (policy, period) = if p.no_describe {
+        ("off", d.description_period)
+    } else if p.describe_every_secs > 0.0 {
+        ("periodic", p.describe_every_secs)
+    } else {
+        ("on_new_command", d.description_period)
+    };
+    NodeSettings {
+        model_dir: args.engine.model.display().to_string(),
+        source: args.source.clone().unwrap_or_default(),
+        // The CLI's default frame_id means "not given": a ROS source keeps the camera's own.
+        frame_id: if p.frame_id == "camera" { String::new() } else { p.frame_id.clone() },
+        execution_providers: args.engine.ep.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        description_policy: policy.into(),
+        description_period: period,
+        max_description_tokens: p.max_description_tokens as i64,
+        prompts: args.prompts.clone(),
+        max_prompts: args.engine.max_commands as i64,
+        ..d
+    }
+}
+
+/// Writes the start-up parameters back into the run arguments the pipeline is built from.
+pub fn apply_to_run_args(s: &NodeSettings, args: &mut RunArgs) {
+    args.engine.model = s.model_dir.clone().into();
+    args.engine.ep = s.execution_providers.join(",");
+    args.engine.max_commands = usize::try_from(s.max_prompts).unwrap_or(args.engine.max_commands);
+    args.source = Some(s.source.clone());
+    args.prompts = s.prompts.clone();
+    let p = &mut args.pipeline;
+    if !s.frame_id.is_empty() {
+        p.frame_id = s.frame_id.clone();
+    }
+    p.no_describe = s.description_policy == "off";
+    p.describe_every_secs = if s.description_policy == "periodic" { s.description_period } else { 0.0 };
+    p.max_description_tokens = usize::try_from(s.max_description_tokens).unwrap_or(16);
+}

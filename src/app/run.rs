@@ -21,12 +21,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     runtime.block_on(run_async(args))
 }
 
-async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
+    // The ROS node's parameters (params files, `-p`, remapping `image`) override the flags first.
+    let ros = if args.no_ros { None } else { Some(crate::publish::RosPlan::prepare(&mut args)?) };
+    let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
     let p = &args.pipeline;
     let source = args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
-    if !args.no_ros {
-        tracing::warn!("the ROS 2 node is not wired into `run` yet; running standalone (pass --no-ros to silence this)");
-    }
     let mut commands = args.prompts.clone();
     if let Some(path) = &p.prompts_file {
         let from_file = read_command_file(path)
@@ -36,9 +36,13 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.record {
         crate::sink::VideoWriter::check_path(path)?;
     }
-    let engine_cfg = args.engine.to_config()?;
+    let mut engine_cfg = args.engine.to_config()?;
+    if let Some(ros) = &ros {
+        ros.adjust_engine(&mut engine_cfg);
+    }
     let model = tokio::task::spawn_blocking(move || EngineModel::load(&engine_cfg)).await??;
-    tracing::info!(model = %model.describe(), "model loaded");
+    let model_name = model.describe();
+    tracing::info!(model = %model_name, "model loaded");
 
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     let config = PipelineConfig {
@@ -50,8 +54,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             latency_from_stamp: true,
         },
     };
-    let pipeline = Pipeline::start(model, config)?;
+    let pipeline = if ros_source { Pipeline::start_external(model, config.worker)? } else { Pipeline::start(model, config)? };
     let handles = pipeline.handles();
+    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
 
     let mut sinks: Vec<SinkThread> = Vec::new();
     if let Some(path) = &args.jsonl {
@@ -72,12 +77,32 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let limit = stop_condition(&handles, p.max_frames, p.duration_secs);
+    let ros_ended = async {
+        match ros.as_mut() {
+            Some(r) => Some((&mut r.task).await),
+            None => std::future::pending().await,
+        }
+    };
+    let mut ros_error = None;
     let reason = tokio::select! {
         _ = pipeline.finished() => "the source ended",
         _ = tokio::signal::ctrl_c() => "interrupted",
         _ = limit => "limit reached",
+        ended = ros_ended => {
+            ros_error = Some(match ended {
+                Some(Ok(Ok(()))) => anyhow::anyhow!("the ROS 2 node stopped"),
+                Some(Ok(Err(e))) => e.into(),
+                Some(Err(e)) => anyhow::anyhow!("the ROS 2 node task failed: {e}"),
+                None => anyhow::anyhow!("the ROS 2 node stopped"),
+            });
+            "the ROS 2 node stopped"
+        }
     };
     tracing::info!("stopping: {reason}");
+    if let Some(r) = ros.take().filter(|_| ros_error.is_none()) {
+        let _ = r.stop.send(());
+        let _ = r.task.await;
+    }
     // A second Ctrl-C while flushing exits at once.
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -108,6 +133,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
                 first_error.get_or_insert(AppError::Sink(e));
             }
         }
+    }
+    if let Some(e) = ros_error {
+        return Err(e);
     }
     if let CaptureEnd::GaveUp(message) = end {
         return Err(AppError::Setup(format!("capture gave up: {message}")).into());

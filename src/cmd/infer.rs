@@ -73,10 +73,13 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
             entry["prompt"] = prompt_json(vp);
             entry["description"] = json!(text);
             entry["mask_png"] = json!("region_mask.png");
+            let said = if text.is_empty() { "(no description)" } else { text.as_str() };
+            // The prompt itself (a small square around a point, or the box), then what the model made of it.
+            items.push(OverlayItem { mask: None, bbox: Some(prompt_box(vp, &frame)), label: "?".into(), colour: [255, 255, 255] });
             items.push(OverlayItem {
                 mask: seg.found.then_some(seg.mask.as_ref()),
                 bbox: seg.bbox,
-                label: format!("? {text}"),
+                label: format!("? {said}"),
                 colour: [255, 255, 255],
             });
             entry
@@ -110,6 +113,16 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
 
 fn segment_json(seg: &SegmentOutput) -> Value {
     json!({ "found": seg.found, "score": seg.score, "bbox": seg.bbox, "rle": seg.rle })
+}
+
+/// Where to draw the visual prompt: the box itself, or 9×9 pixels around a point.
+fn prompt_box(vp: &VisualPrompt, frame: &crate::frame::Frame) -> [u32; 4] {
+    let clamp = |v: f32, hi: u32| (v.max(0.0) as u32).min(hi);
+    match vp {
+        VisualPrompt::Point { x, y } => [clamp(x - 4.0, frame.width), clamp(y - 4.0, frame.height), clamp(x + 5.0, frame.width), clamp(y + 5.0, frame.height)],
+        VisualPrompt::Box { x0, y0, x1, y1 } => [clamp(*x0, frame.width), clamp(*y0, frame.height), clamp(*x1, frame.width), clamp(*y1, frame.height)],
+        VisualPrompt::Mask(m) => crate::decode::bbox_of(m).unwrap_or([0, 0, 0, 0]),
+    }
 }
 
 fn prompt_json(vp: &VisualPrompt) -> Value {

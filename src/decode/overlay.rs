@@ -39,7 +39,8 @@ pub fn draw_overlay(rgb: &[u8], width: usize, height: usize, items: &[OverlayIte
         }
     }
     let scale = if width >= 480 { 2 } else { 1 };
-    for (k, item) in items.iter().enumerate() {
+    let mut listed = 0usize;
+    for item in items {
         let (lx, ly) = match item.bbox {
             Some([x0, y0, x1, y1]) => {
                 draw_rect(&mut out, width, height, [x0, y0, x1, y1], item.colour, 2);
@@ -48,7 +49,10 @@ pub fn draw_overlay(rgb: &[u8], width: usize, height: usize, items: &[OverlayIte
                 (x0 as i64, ly)
             }
             // Not found: list it in the top-left corner instead.
-            None => (2, (k * (GLYPH_H + 3) * scale) as i64 + 2),
+            None => {
+                listed += 1;
+                (2, ((listed - 1) * (GLYPH_H + 3) * scale) as i64 + 2)
+            }
         };
         label(&mut out, width, height, lx, ly, &item.label, scale, item.colour);
     }

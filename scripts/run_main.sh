@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
-# The main job: install what is missing (runtime only), build the release binary, and run the model on the
-# bundled camera frame with a bundled command list. Writes out/overlay.png (masks, boxes, labels), one mask
-# PNG per command and out/result.json.
+# The main job: install what is missing (runtime only), build the release binary, and run the live pipeline
+# standalone (no ROS) on the bundled sample clip with the bundled command list: GStreamer decodes the clip, the
+# tiny model segments every command on every frame and describes them in the gaps, and the results go to
+# out/annotated.webm (masks, boxes, labels, descriptions drawn on the frames) and out/results.jsonl (one JSON
+# object per frame). A progress line shows frames in/out, fps and latency. Extra arguments go to `pixel-sail run`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/setup.sh --runtime
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet
-target/release/pixel-sail infer \
+target/release/pixel-sail run --no-ros \
   --model models/tiny \
-  --image tests/fixtures/tabletop_640x480.jpg \
-  --prompt "pick up the green triangle" \
-  --prompt "grab the blue triangle" \
-  --prompt "find the red square" \
-  --prompt "where is the yellow star?" \
-  --describe \
-  --point 50,225 \
-  --out out "$@"
+  --source models/sample/tabletop.webm \
+  --prompts-file models/sample/commands.txt \
+  --record out/annotated.webm \
+  --jsonl out/results.jsonl "$@"

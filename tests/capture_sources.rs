@@ -54,6 +54,27 @@ fn clip_is_decoded_through_decodebin_frame_by_frame() {
 }
 
 #[test]
+fn sample_clip_decodes_through_decodebin_to_the_end() {
+    let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sample/tabletop.webm");
+    let launch = format!("filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink", clip.display());
+    // As a launch description it counts as live (newest wins), so only check size and the end.
+    let mut cfg = CaptureConfig::new(launch);
+    cfg.retry.max_attempts = Some(0);
+    let (runner, frames, _) = start(cfg);
+    assert!(frames.wait(Duration::from_secs(60), |_, closed| closed), "clip did not end");
+    let f = &frames.frames.lock().unwrap()[0].frame;
+    assert_eq!((f.width, f.height, f.data.len()), (640, 480, 640 * 480 * 3));
+    // A live description that ends is a failure to retry; with no retries left capture gives up.
+    assert!(matches!(runner.stop(), CaptureEnd::GaveUp(m) if m.contains("ended")));
+    // The same file by path is read frame by frame to its end.
+    let (runner, frames, _) = start(CaptureConfig::new(clip.to_str().unwrap()));
+    assert!(frames.wait(Duration::from_secs(120), |_, closed| closed), "clip did not end");
+    assert_eq!(runner.stop(), CaptureEnd::EndOfStream);
+    let seqs = frames.seqs();
+    assert!(seqs.len() >= 30 && seqs.windows(2).all(|w| w[1] == w[0] + 1), "{} frames", seqs.len());
+}
+
+#[test]
 fn looping_rewinds_at_end_of_file() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("clip.webm");

@@ -165,7 +165,7 @@ impl Drop for VideoWriter {
 
 /// Copies a WxH RGB image into an even-sized one, repeating the last column/row.
 fn pad_even(rgb: &[u8], w: u32, h: u32, ow: u32, oh: u32) -> Vec<u8> {
-    if (w, h) == (ow, oh) {
+    if (w, h) == (ow, oh) || w == 0 || h == 0 {
         return rgb.to_vec();
     }
     let (w, h, ow, oh) = (w as usize, h as usize, ow as usize, oh as usize);

@@ -40,6 +40,7 @@ pub fn text_width(text: &str, scale: usize) -> usize {
 
 /// Draw `text` into a packed RGB8 image with its top-left at (x, y); clipped at the edges.
 /// Characters outside printable ASCII are drawn as '?'.
+#[allow(clippy::too_many_arguments)] // the image, where, what, how big, which colour: all needed, none optional
 pub fn draw_text(rgb: &mut [u8], width: usize, height: usize, x: i64, y: i64, text: &str, scale: usize, colour: [u8; 3]) {
     let scale = scale.max(1);
     for (k, ch) in text.chars().enumerate() {
@@ -75,7 +76,7 @@ mod tests {
         let (w, h) = (20, 10);
         let mut img = vec![0u8; w * h * 3];
         draw_text(&mut img, w, h, 1, 1, "I", 1, [255, 255, 255]);
-        assert!(img.iter().any(|&v| v == 255));
+        assert!(img.contains(&255));
         draw_text(&mut img, w, h, -100, -100, "Wide text", 3, [1, 2, 3]); // must not panic
         assert_eq!(text_width("ab", 2), 22);
     }

@@ -80,7 +80,7 @@ pub fn bbox_of(mask: &Mask) -> Option<[u32; 4]> {
             y1 = y + 1;
         }
     }
-    (x0 != usize::MAX).then(|| [x0 as u32, y0 as u32, x1 as u32, y1 as u32])
+    (x0 != usize::MAX).then_some([x0 as u32, y0 as u32, x1 as u32, y1 as u32])
 }
 
 pub fn mask_area(mask: &Mask) -> usize {

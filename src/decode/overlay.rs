@@ -59,6 +59,7 @@ pub fn draw_overlay(rgb: &[u8], width: usize, height: usize, items: &[OverlayIte
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn label(out: &mut [u8], w: usize, h: usize, x: i64, y: i64, text: &str, scale: usize, colour: [u8; 3]) {
     let tw = text_width(text, scale) + 2 * scale;
     let th = (GLYPH_H + 2) * scale;

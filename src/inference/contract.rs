@@ -41,10 +41,11 @@ fn mismatch(spec: &TensorSpec, o: &Outlet) -> Option<String> {
         return Some(format!("rank {} instead of {}", shape.len(), spec.shape.len()));
     }
     for (axis, (want, got)) in spec.shape.iter().zip(shape.iter()).enumerate() {
-        if let Dim::Fixed(n) = want {
-            if *got >= 0 && *got != *n {
-                return Some(format!("axis {axis} is {got} instead of {n}"));
-            }
+        if let Dim::Fixed(n) = want
+            && *got >= 0
+            && *got != *n
+        {
+            return Some(format!("axis {axis} is {got} instead of {n}"));
         }
     }
     None

@@ -262,7 +262,7 @@ impl Engine {
             picks.push((b, decide_pos, seg_pos));
         }
         let t0 = Instant::now();
-        let batch = self.prefill(state, prompts, &picks.iter().map(|&(b, d, s)| [(b, d), (b, s)]).flatten().collect::<Vec<_>>(), false)?;
+        let batch = self.prefill(state, prompts, &picks.iter().flat_map(|&(b, d, s)| [(b, d), (b, s)]).collect::<Vec<_>>(), false)?;
         timings.text_prefill = t0.elapsed();
         let hidden_dim = batch.hidden_dim;
         let mut seg_hidden = Vec::with_capacity(prompts.len() * hidden_dim);

@@ -135,10 +135,10 @@ pub fn tensorrt_version() -> String {
         let Ok(it) = std::fs::read_dir(&d) else { continue };
         for e in it.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if let Some(v) = name.strip_prefix("libnvinfer.so.") {
-                if best.as_ref().is_none_or(|b| v.len() > b.len()) {
-                    best = Some(v.to_string());
-                }
+            if let Some(v) = name.strip_prefix("libnvinfer.so.")
+                && best.as_ref().is_none_or(|b| v.len() > b.len())
+            {
+                best = Some(v.to_string());
             }
         }
     }

@@ -52,6 +52,9 @@ pub async fn point_prompts(input: In<PointStamped>, describe: mpsc::Sender<Descr
         let Ok((msg, _info)) = msg else { continue };
         let prompt = VisualPrompt::Point { x: msg.point.x as f32, y: msg.point.y as f32 };
         match ask(&describe, prompt).await {
+            Ok(region) if region.description.text.trim().is_empty() => {
+                warn!(x = msg.point.x, y = msg.point.y, "clicked: the model gave an empty description");
+            }
             Ok(region) => {
                 info!(x = msg.point.x, y = msg.point.y, "clicked: {}", region.description.text);
                 if let Err(e) = out.description.publisher.publish(StringMsg { data: region.description.text }) {

@@ -3,7 +3,7 @@
 //! shutdown. Publishers/subscriptions are shared through [`Endpoints`] so diagnostics can read
 //! their match counts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,6 +29,16 @@ pub struct Out<M: serde::Serialize> {
     pub publisher: Publisher<M>,
     pub topic: String,
     pub qos: QosSpec,
+    /// Set once a subscriber has matched: before that, ros2-client's match count logs an error
+    /// on every call, so it is not asked.
+    pub ever_matched: Arc<AtomicBool>,
+}
+
+impl<M: serde::Serialize> Out<M> {
+    /// QoS-compatible subscribers matched now.
+    pub fn matched(&self, node: &Node) -> usize {
+        if self.ever_matched.load(Ordering::Relaxed) { self.publisher.get_subscription_count(node) } else { 0 }
+    }
 }
 
 /// One subscription and what diagnostics needs to know about it.
@@ -36,6 +46,7 @@ pub struct In<M> {
     pub subscription: Arc<Subscription<M>>,
     pub topic: String,
     pub qos: QosSpec,
+    pub ever_matched: Arc<AtomicBool>,
 }
 
 /// Every topic endpoint of the node.
@@ -128,11 +139,17 @@ pub async fn run(
 
     let spinner = node.spinner().map_err(|e| PublishError::dds("starting the spinner", e))?;
     let node = Arc::new(node);
-    let mut tasks = vec![tokio::spawn(async move {
+    let spin_task = tokio::spawn(async move {
         if let Err(e) = spinner.spin().await {
             warn!("ROS spinner stopped: {e:?}");
         }
-    })];
+    });
+    let mut tasks = Vec::new();
+    let mut waiters = vec![input_waiter(&prompt), input_waiter(&point)];
+    if let Some(i) = &image {
+        waiters.push(input_waiter(i));
+    }
+    spawn_match_watchers(&endpoints, waiters, &node, &mut tasks);
     let inputs_in_diag = Arc::new(InputTopics {
         prompt: match_count(&prompt),
         point: match_count(&point),
@@ -153,10 +170,19 @@ pub async fn run(
 
     shutdown.await;
     info!("ROS 2 node shutting down");
-    node.stop_spinner();
+    // Drop order matters to RustDDS/ros2-client: every task (and the endpoints they hold) first,
+    // then the node (its drop tells the spinner to stop), then the spinner, then the context;
+    // otherwise each endpoint logs an error about a stopped event loop.
     for t in &tasks {
         t.abort();
     }
+    for t in tasks {
+        let _ = t.await;
+    }
+    drop(endpoints);
+    drop(node);
+    let _ = tokio::time::timeout(Duration::from_secs(2), spin_task).await;
+    drop(ctx);
     Ok(())
 }
 
@@ -169,8 +195,48 @@ struct InputTopics {
 }
 
 fn match_count<M: 'static + Send + Sync>(i: &In<M>) -> (String, QosSpec, MatchCount) {
+    let (sub, ever) = (i.subscription.clone(), i.ever_matched.clone());
+    (i.topic.clone(), i.qos, Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }))
+}
+
+/// Marks each endpoint once its first peer matches (see [`Out::ever_matched`]).
+fn spawn_match_watchers(
+    out: &Arc<Endpoints>,
+    inputs: Vec<(Arc<AtomicBool>, Box<dyn Fn(Arc<Node>) -> futures::future::BoxFuture<'static, ()> + Send>)>,
+    node: &Arc<Node>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) {
+    macro_rules! watch_out {
+        ($field:ident) => {{
+            let (o, n) = (out.clone(), node.clone());
+            tasks.push(tokio::spawn(async move {
+                o.$field.publisher.wait_for_subscription(&n).await;
+                o.$field.ever_matched.store(true, Ordering::Relaxed);
+            }));
+        }};
+    }
+    watch_out!(detections);
+    watch_out!(mask);
+    watch_out!(mask_compressed);
+    watch_out!(overlay);
+    watch_out!(overlay_compressed);
+    watch_out!(description);
+    watch_out!(diagnostics);
+    for (flag, wait) in inputs {
+        let fut = wait(node.clone());
+        tasks.push(tokio::spawn(async move {
+            fut.await;
+            flag.store(true, Ordering::Relaxed);
+        }));
+    }
+}
+
+fn input_waiter<M: 'static + Send + Sync>(i: &In<M>) -> (Arc<AtomicBool>, Box<dyn Fn(Arc<Node>) -> futures::future::BoxFuture<'static, ()> + Send>) {
     let sub = i.subscription.clone();
-    (i.topic.clone(), i.qos, Box::new(move |node: &Node| sub.get_publisher_count(node)))
+    (i.ever_matched.clone(), Box::new(move |node: Arc<Node>| {
+        let sub = sub.clone();
+        Box::pin(async move { sub.wait_for_publisher(&node).await })
+    }))
 }
 
 struct EndpointFactory<'a> {
@@ -198,7 +264,7 @@ impl EndpointFactory<'_> {
             .create_publisher(&topic, None)
             .map_err(|e| PublishError::dds(format!("creating publisher {resolved}"), e))?;
         info!(topic = %resolved, qos = %qos.describe(), "publishing {}/{}", ty.0, ty.1);
-        Ok(Out { publisher, topic: resolved, qos })
+        Ok(Out { publisher, topic: resolved, qos, ever_matched: Arc::new(AtomicBool::new(false)) })
     }
 
     fn input<M: 'static>(&mut self, ep: &Endpoint, ty: (&str, &str)) -> Result<In<M>, PublishError> {
@@ -208,7 +274,7 @@ impl EndpointFactory<'_> {
             .create_subscription(&topic, None)
             .map_err(|e| PublishError::dds(format!("creating subscription {resolved}"), e))?;
         info!(topic = %resolved, qos = %qos.describe(), "subscribed {}/{}", ty.0, ty.1);
-        Ok(In { subscription: Arc::new(subscription), topic: resolved, qos })
+        Ok(In { subscription: Arc::new(subscription), topic: resolved, qos, ever_matched: Arc::new(AtomicBool::new(false)) })
     }
 
     fn service<Req, Resp>(&mut self, name: &str, ty: &str) -> Result<Server<Req, Resp>, PublishError>
@@ -259,15 +325,15 @@ async fn diagnostics_loop(
                 discovered: node.publisher_count(topic).max(matched) }
         };
         let mut endpoints = vec![
-            pub_state(&out.detections.topic, out.detections.qos, out.detections.publisher.get_subscription_count(&node)),
-            pub_state(&out.mask.topic, out.mask.qos, out.mask.publisher.get_subscription_count(&node)),
-            pub_state(&out.mask_compressed.topic, out.mask_compressed.qos, out.mask_compressed.publisher.get_subscription_count(&node)),
-            pub_state(&out.description.topic, out.description.qos, out.description.publisher.get_subscription_count(&node)),
+            pub_state(&out.detections.topic, out.detections.qos, out.detections.matched(&node)),
+            pub_state(&out.mask.topic, out.mask.qos, out.mask.matched(&node)),
+            pub_state(&out.mask_compressed.topic, out.mask_compressed.qos, out.mask_compressed.matched(&node)),
+            pub_state(&out.description.topic, out.description.qos, out.description.matched(&node)),
         ];
         if settings.borrow().overlay {
-            endpoints.push(pub_state(&out.overlay.topic, out.overlay.qos, out.overlay.publisher.get_subscription_count(&node)));
+            endpoints.push(pub_state(&out.overlay.topic, out.overlay.qos, out.overlay.matched(&node)));
             endpoints.push(pub_state(&out.overlay_compressed.topic, out.overlay_compressed.qos,
-                out.overlay_compressed.publisher.get_subscription_count(&node)));
+                out.overlay_compressed.matched(&node)));
         }
         endpoints.push(sub_state(&inputs.prompt));
         endpoints.push(sub_state(&inputs.point));

@@ -78,10 +78,8 @@ fn publish_one(
             }
         }
     }
-    let want = |o: &ros2_client::Publisher<Image>| o.get_subscription_count(node) > 0;
-    let want_c = |o: &ros2_client::Publisher<CompressedImage>| o.get_subscription_count(node) > 0;
-    let (mask_raw, mask_png) = (want(&out.mask.publisher), want_c(&out.mask_compressed.publisher));
-    let (ov_raw, ov_jpeg) = (overlay_on && want(&out.overlay.publisher), overlay_on && want_c(&out.overlay_compressed.publisher));
+    let (mask_raw, mask_png) = (out.mask.matched(node) > 0, out.mask_compressed.matched(node) > 0);
+    let (ov_raw, ov_jpeg) = (overlay_on && out.overlay.matched(node) > 0, overlay_on && out.overlay_compressed.matched(node) > 0);
     if !(mask_raw || mask_png || ov_raw || ov_jpeg) {
         return;
     }

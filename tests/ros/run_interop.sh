@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `pixel-sail run` (the real model) driven by a real rclpy node over Fast DDS (PyPI wheels), with
+# tests/ros/check_node.py: (1) the sample clip under a namespace and node name given by --ros-args,
+# (2) an rclpy camera publisher as the source (`image` remapped). Exit status 1 on any failed check.
+# Content checks (the mask covers the named object) run when models/<model>/model.json says trained.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+eval "$(tests/ros/setup_ros_env.sh)"
+cargo build --quiet
+BIN="$ROOT/target/debug/pixel-sail"
+MODEL="${PIXEL_SAIL_MODEL:-models/tiny}"
+I="$PIXEL_SAIL_ROS_MSGS"
+VENV="$(dirname "$(dirname "$PIXEL_SAIL_ROS_PYTHON")")"
+export PYTHONPATH="$I/lib/python3.11/site-packages" LD_LIBRARY_PATH="$I/lib" AMENT_PREFIX_PATH="$I:$VENV"
+export FASTRTPS_DEFAULT_PROFILES_FILE="$ROOT/launch/fastdds_bigbuf.xml" FASTDDS_DEFAULT_PROFILES_FILE="$ROOT/launch/fastdds_bigbuf.xml"
+export RMW_IMPLEMENTATION=rmw_fastrtps_cpp ROS_DISTRO=jazzy
+export RUST_LOG="${RUST_LOG:-warn,pixel_sail=info,ros2_client=error,rustdds=error}"
+CONTENT=()
+if "$PIXEL_SAIL_ROS_PYTHON" -c "import json,sys; sys.exit(0 if json.load(open('$MODEL/model.json'))['provenance'].get('trained') else 1)"; then
+  CONTENT=(--expect-content)
+fi
+mkdir -p out
+failed=0
+# run_case NAME DOMAIN "node args" checker args...
+run_case() {
+  local name="$1" domain="$2" node_args="$3"; shift 3
+  echo "== ROS interop: $name (ROS_DOMAIN_ID=$domain)" >&2
+  # shellcheck disable=SC2086
+  ROS_DOMAIN_ID="$domain" "$BIN" run --model "$MODEL" --no-progress $node_args > "out/ros_$name.log" 2>&1 &
+  local pid=$!
+  ROS_DOMAIN_ID="$domain" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_node.py "$@" --report "out/ros_$name.json" || failed=1
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$failed" -ne 0 ]; then tail -20 "out/ros_$name.log" >&2; fi
+}
+D=$(( 20 + $$ % 40 ))
+run_case sample_clip "$D" \
+  "--source models/sample/tabletop.webm --loop --realtime --ros-args -r __ns:=/itest -r __node:=seg -p frame_id:=itest_cam" \
+  --ns /itest --node seg --frame-id itest_cam --no-raw-overlay
+run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
+  --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}"
+exit "$failed"

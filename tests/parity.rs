@@ -141,3 +141,56 @@ fn visual_prompts_match_pytorch() {
         assert!(m >= 0.99, "{}: VP mask IoU {m}", case.frame);
     }
 }
+
+/// Preprocessing and visual-prompt rasterisation against models/pixel_sail/preprocess.py itself, on the odd-size
+/// fixture frame (333x251), through the venv's numpy. Skipped when the venv lacks numpy/pillow.
+#[test]
+fn preprocess_and_visual_prompts_match_the_python_code() {
+    use pixel_sail::preprocess::{Geometry, preprocess, rasterize_visual_prompt};
+    let py = root().join(".venv/bin/python");
+    let tmp = tempfile::tempdir().unwrap();
+    let frame_path = root().join("tests/fixtures/parity/frame_1.png");
+    let script = r#"
+import sys, numpy as np
+from PIL import Image
+from models.pixel_sail.preprocess import preprocess, vp_grid
+img = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+h, w = img.shape[:2]
+px, (rw, rh) = preprocess(img, 320, 32)
+px.astype(np.float32).tofile(sys.argv[2] + "/pixels.f32")
+for name, p in [("point", {"point": [63, 207]}), ("box", {"box": [10.4, 20.5, 200.5, 131.0]})]:
+    vp_grid(p, None, w, h, rw, rh, 32).astype(np.float32).tofile(sys.argv[2] + f"/{name}.f32")
+print(rw, rh)
+"#;
+    let out = std::process::Command::new(&py).arg("-c").arg(script).arg(&frame_path).arg(tmp.path()).current_dir(root()).output();
+    let Ok(out) = out.map_err(|e| eprintln!("skipped: {e}")) else { return };
+    if !out.status.success() {
+        eprintln!("skipped: python preprocessing unavailable: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let read = |name: &str| -> Vec<f32> {
+        std::fs::read(tmp.path().join(name)).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    };
+    let engine = engine();
+    let params = engine.model_info().preprocess_params();
+    let frame = load_frame(&frame_path).unwrap();
+    let input = preprocess(&frame, &params).unwrap();
+    let reference = read("pixels.f32");
+    assert_eq!(input.pixels.len(), reference.len(), "padded input size");
+    let worst = input.pixels.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "max |rust - python| = {worst}");
+    let g = Geometry::new(333, 251, &params);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{} {}", g.resized_w, g.resized_h));
+    let prompts = [
+        ("point.f32", VisualPrompt::Point { x: 63.0, y: 207.0 }),
+        ("box.f32", VisualPrompt::Box { x0: 10.4, y0: 20.5, x1: 200.5, y1: 131.0 }),
+    ];
+    for (file, vp) in prompts {
+        let ours = rasterize_visual_prompt(&vp, &g, 32).unwrap();
+        let theirs = read(file);
+        assert_eq!(ours.len(), theirs.len(), "{file}");
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() < 1e-6, "{file}: {a} vs {b}\nrust {ours:?}\npython {theirs:?}");
+        }
+    }
+}

@@ -7,8 +7,18 @@ cd "$ROOT"
 scripts/setup.sh --all
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 
+# ROS: a separate venv with the ROS 2 Jazzy PyPI wheels (rclpy, rmw_fastrtps_cpp, message packages,
+# rosbags) and pixel_sail_msgs built from msgs/ with plain CMake; exports PIXEL_SAIL_ROS_PYTHON and
+# PIXEL_SAIL_ROS_MSGS for tests/ros_msgs.rs (rosbags wire test) and tests/ros_interop.rs (rclpy).
+echo "== ROS test environment" >&2
+eval "$(tests/ros/setup_ros_env.sh)"
+export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
+
 echo "== cargo test" >&2
 cargo test --quiet
+
+echo "== ROS interop: pixel-sail run against rclpy over Fast DDS" >&2
+tests/ros/run_interop.sh
 
 echo "== python model tests" >&2
 .venv/bin/python -m pytest -q models/tests

@@ -56,14 +56,17 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `PIXEL_SAIL_PARITY_FIXTURES` / `PIXEL_SAIL_PARITY_MODEL` point the tests at another export and its fixtures
+/// (e.g. a checkpoint exported to /tmp while training runs).
 fn fixtures() -> (PathBuf, Fixtures) {
-    let dir = root().join("tests/fixtures/parity");
+    let dir = std::env::var_os("PIXEL_SAIL_PARITY_FIXTURES").map(PathBuf::from).unwrap_or_else(|| root().join("tests/fixtures/parity"));
     let text = std::fs::read_to_string(dir.join("cases.json")).expect("tests/fixtures/parity/cases.json");
     (dir, serde_json::from_str(&text).expect("cases.json parses"))
 }
 
 fn engine() -> Engine {
-    Engine::load(&EngineConfig::new(root().join("models/tiny"))).expect("models/tiny loads")
+    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    Engine::load(&EngineConfig::new(model)).expect("the model loads")
 }
 
 fn iou(a: &Path, b: &pixel_sail::frame::Mask) -> f64 {

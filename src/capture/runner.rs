@@ -163,7 +163,10 @@ impl CaptureLoop {
                 Ok(Pulled::Frame(frame)) => {
                     self.next_seq += 1;
                     self.stats.frames.fetch_add(1, Ordering::Relaxed);
-                    tracing::trace!(seq, "frame captured");
+                    if tracing::enabled!(tracing::Level::TRACE) {
+                        let age = std::time::SystemTime::now().duration_since(frame.frame.stamp).unwrap_or_default();
+                        tracing::trace!(seq, age_ms = age.as_secs_f64() * 1e3, "frame captured");
+                    }
                     if stall_warned {
                         tracing::info!(source = %self.spec.label, "frames are arriving again");
                     }

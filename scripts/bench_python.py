@@ -40,11 +40,13 @@ def bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 class Bench:
-    def __init__(self, model_dir, threads):
+    def __init__(self, model_dir, threads, spin):
         self.meta = json.load(open(f"{model_dir}/model.json"))
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        # Same setting as the Rust side (which turns spin-waiting off unless --spin).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self.s = {g: ort.InferenceSession(f"{model_dir}/{self.meta['files'][g]}", opts, providers=["CPUExecutionProvider"])
                   for g in ("vision", "text", "mask_head")}
         self.tok = Tokenizer.from_file(f"{model_dir}/{self.meta['files']['tokenizer']}")
@@ -144,8 +146,9 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--spin", action="store_true")
     a = ap.parse_args()
-    b = Bench(a.model, a.threads)
+    b = Bench(a.model, a.threads, a.spin)
     frames = [np.asarray(Image.open(p).convert("RGB")) for p in (a.image or ["tests/fixtures/tabletop_640x480.jpg"])]
     one, four = COMMANDS[:1], COMMANDS
     for f in frames:  # warm-up

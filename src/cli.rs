@@ -77,6 +77,9 @@ pub struct EngineArgs {
     /// Threads per ONNX Runtime session (default: ONNX Runtime's choice).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Let ONNX Runtime's idle threads spin-wait (faster on dedicated cores, wasteful on shared ones).
+    #[arg(long)]
+    pub spin: bool,
     /// Most commands per frame.
     #[arg(long, default_value_t = 8)]
     pub max_commands: usize,
@@ -101,6 +104,7 @@ impl EngineArgs {
             },
             ort_library: self.ort_lib.clone(),
             intra_threads: self.threads,
+            spin_wait: self.spin,
             max_commands: self.max_commands,
             mask_threshold: None,
         };

@@ -121,6 +121,9 @@ pub struct EngineConfig {
     pub ort_library: Option<PathBuf>,
     /// Threads per ONNX Runtime session (None = ONNX Runtime's default: one per physical core).
     pub intra_threads: Option<usize>,
+    /// Let idle intra-op threads spin-wait for work (lower latency on dedicated cores; burns CPU that
+    /// capture, ROS and other processes on a shared robot computer need). Off by default.
+    pub spin_wait: bool,
     /// Most commands segmented per frame; more are refused with a reason.
     pub max_commands: usize,
     /// Overrides model.json's `postprocess.mask_threshold` (a logit) when set.
@@ -135,6 +138,7 @@ impl Default for EngineConfig {
             tensorrt: TensorRtOptions::default(),
             ort_library: None,
             intra_threads: None,
+            spin_wait: false,
             max_commands: 8,
             mask_threshold: None,
         }

@@ -118,6 +118,9 @@ fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Valu
     let mut cmd = Command::new(&python);
     cmd.arg(script).arg("--model").arg(&args.engine.model).arg("--iters").arg(iters.to_string());
     cmd.arg("--max-tokens").arg(args.max_tokens.to_string());
+    if args.engine.spin {
+        cmd.arg("--spin");
+    }
     if let Some(n) = args.engine.threads {
         // Same thread budget on both sides: ORT's pool and numpy's BLAS pool.
         cmd.arg("--threads").arg(n.to_string());

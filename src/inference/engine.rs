@@ -378,6 +378,7 @@ fn load_session(env: &ort::environment::Environment, cfg: &EngineConfig, info: &
     if let Some(n) = cfg.intra_threads {
         builder = builder.with_intra_threads(n).map_err(opt)?;
     }
+    builder = builder.with_intra_op_spinning(cfg.spin_wait).map_err(opt)?;
     let ranges = info.shape_ranges(graph);
     let used = providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;
     let session = builder

@@ -96,6 +96,10 @@ impl ImageState {
     }
 }
 
+/// Pixel-SAIL on ONNX Runtime: load once with [`Engine::load`], then per frame [`Engine::encode`] and any
+/// number of [`Engine::segment`] / [`Engine::describe`] (or [`Engine::start_describe`] +
+/// [`Engine::step_describe`]) calls on the returned [`ImageState`]. `Send + Sync`; share it with an `Arc`.
+/// Errors are [`InferenceError`]s: start-up faults from `load`, per-frame faults from the rest; nothing panics.
 pub struct Engine {
     pub(crate) info: ModelInfo,
     model_dir: PathBuf,

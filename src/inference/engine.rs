@@ -33,7 +33,7 @@ use crate::preprocess::{Geometry, PreprocessParams, preprocess, rasterize_visual
 pub struct SegmentOutput {
     /// The model says the object is in view and the mask is not empty.
     pub found: bool,
-    /// sigmoid(logit[SEG] − logit[<none>]): probability the object is in view.
+    /// `sigmoid(logit[SEG] − logit[<none>])`: probability the object is in view.
     pub score: f32,
     /// Binary mask at frame resolution (all zero when not found).
     pub mask: Arc<Mask>,

@@ -83,8 +83,21 @@ fn rle(mask: &[u8]) -> Rle {
     Rle { size: [H, W], counts }
 }
 
-fn frame(seq: u64, frame_id: &str) -> Frame {
-    Frame { seq, stamp: SystemTime::now(), frame_id: frame_id.into(), width: W, height: H, data: vec![128; (W * H * 3) as usize] }
+/// A tabletop-like frame: beige table with a faint texture, the red circle and the blue square.
+fn tabletop() -> Vec<u8> {
+    let (red, _, _) = object_mask("red").expect("red");
+    let (blue, _, _) = object_mask("blue").expect("blue");
+    let mut data = Vec::with_capacity((W * H * 3) as usize);
+    for i in 0..(W * H) as usize {
+        let t = ((i % W as usize + i / W as usize) / 40 % 3) as u8;
+        let px = if red[i] == 1 { [215, 30, 35] } else if blue[i] == 1 { [30, 60, 210] } else { [199 + t, 184 + t, 159 + t] };
+        data.extend_from_slice(&px);
+    }
+    data
+}
+
+fn frame(seq: u64, frame_id: &str, data: &[u8]) -> Frame {
+    Frame { seq, stamp: SystemTime::now(), frame_id: frame_id.into(), width: W, height: H, data: data.to_vec() }
 }
 
 /// Forwards pushed frames to the fake worker.
@@ -159,8 +172,13 @@ async fn fake_worker(
     }
 }
 
-/// Starts the node on the fake pipeline and runs the checker; returns the checker's output.
+/// Starts the node on the fake pipeline and runs the checker.
 fn run_case(ros_args: &[&str], checker_args: &[&str], camera: bool) -> Result<(), String> {
+    run_script(ros_args, "check_node.py", checker_args, camera, Duration::from_millis(100))
+}
+
+/// Starts the node on the fake pipeline (frames every `period` unless `camera`) and runs a script.
+fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: bool, period: Duration) -> Result<(), String> {
     let (py, msgs) = match ros_env() {
         Ok(v) => v,
         Err(why) => {
@@ -192,10 +210,11 @@ fn run_case(ros_args: &[&str], checker_args: &[&str], camera: bool) -> Result<()
         if !camera {
             let tx = frames_tx.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let data = tabletop();
+                let mut tick = tokio::time::interval(period);
                 for seq in 0.. {
                     tick.tick().await;
-                    if tx.send(frame(seq, "itest_cam")).await.is_err() {
+                    if tx.send(frame(seq, "itest_cam", &data)).await.is_err() {
                         break;
                     }
                 }
@@ -211,16 +230,19 @@ fn run_case(ros_args: &[&str], checker_args: &[&str], camera: bool) -> Result<()
         let site = msgs.join("lib/python3.11/site-packages");
         let venv = py.parent().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
         let mut cmd = Command::new(&py);
-        cmd.arg(root().join("tests/ros/check_node.py"))
-            .args(checker_args)
+        cmd.arg(root().join("tests/ros").join(script))
+            .args(script_args)
             .env("ROS_DOMAIN_ID", domain.to_string())
             .env("PYTHONPATH", &site)
             .env("LD_LIBRARY_PATH", msgs.join("lib"))
             .env("AMENT_PREFIX_PATH", format!("{}:{}", msgs.display(), venv.display()))
-            // Fast DDS 2.x (Jazzy) reads FASTRTPS_…, 3.x (Kilted) FASTDDS_….
-            .env("FASTRTPS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"))
-            .env("FASTDDS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"))
             .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp");
+        // Fast DDS 2.x (Jazzy) reads FASTRTPS_…, 3.x (Kilted) FASTDDS_…. PIXEL_SAIL_NO_FASTDDS_PROFILE=1
+        // shows what a stock subscriber gets.
+        if std::env::var_os("PIXEL_SAIL_NO_FASTDDS_PROFILE").is_none() {
+            cmd.env("FASTRTPS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"))
+                .env("FASTDDS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"));
+        }
         // The checker bounds its own waits (about 6 minutes at worst).
         let out = tokio::task::spawn_blocking(move || cmd.output()).await
             .map_err(|e| format!("checker task: {e}"))?
@@ -251,4 +273,13 @@ fn rclpy_camera_publisher_is_the_source() {
         true,
     )
     .unwrap();
+}
+
+/// The ROS transport alone (scripted model, 640×480 at 30 fps): rates and stamp-to-receive latency per
+/// output as an rclpy subscriber sees them. Figures go to BENCHMARKS.md.
+#[test]
+#[ignore = "benchmark: cargo test --release --test ros_interop bench_ -- --ignored --nocapture"]
+fn bench_outputs_640x480_30fps_scripted_model() {
+    run_script(&["--ros-args", "-p", "frame_id:=itest_cam"], "bench_outputs.py", &["--seconds", "20"], false,
+        Duration::from_micros(33_333)).unwrap();
 }

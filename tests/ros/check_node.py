@@ -18,6 +18,7 @@ import math
 import sys
 import time
 import zlib  # noqa: F401  (Pillow needs it; imported early for a clear error)
+from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -47,7 +48,21 @@ def check(name, ok, detail=""):
 
 
 def tabletop():
-    """The synthetic camera frame (rgb8)."""
+    """The camera frame (rgb8) and the red circle's true mask: rendered by the project's own tabletop
+    generator (models/pixel_sail/tabletop.py, DESIGN §4) when importable, else drawn here."""
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
+        from pixel_sail.tabletop import Obj, Scene, render
+        cx, cy, r = CIRCLE
+        x0, y0, x1, y1 = SQUARE
+        objs = [Obj("circle", "red", "large", cx / W, cy / H, 2 * r / W, 0.0, (0.85, 0.12, 0.14), (0.3, -0.3, 0.15)),
+                Obj("square", "blue", "large", (x0 + x1) / 2 / W, (y0 + y1) / 2 / H, (x1 - x0) / W, 0.0,
+                    (0.12, 0.24, 0.82), (0.3, -0.3, 0.15))]
+        scene = Scene("beige", (205, 190, 160), (0.4, 0.2, 0.1), 4.0, objs, seed=5)
+        img, labels = render(scene, W, H, effects=True)
+        return img, labels == 1
+    except Exception as e:  # noqa: BLE001 - any import/render problem: fall back to the plain drawing
+        print(f"  (tabletop generator unavailable: {e!r}; drawing the frame)", flush=True)
     yy, xx = np.mgrid[0:H, 0:W]
     img = np.zeros((H, W, 3), np.uint8)
     img[...] = (200, 185, 160)
@@ -56,7 +71,7 @@ def tabletop():
     img[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = (215, 30, 35)
     x0, y0, x1, y1 = SQUARE
     img[y0:y1, x0:x1] = (30, 60, 210)
-    return img
+    return img, (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
 
 
 def circle_mask():
@@ -105,10 +120,11 @@ class Checker:
         self.get_params = n.create_client(GetParameters, f"{base}/get_parameters")
         self.set_params = n.create_client(SetParameters, f"{base}/set_parameters")
         self.published_stamps = set()
+        self.truth = circle_mask()
         if args.camera:
             cam_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
             self.cam_pub = n.create_publisher(Image, args.camera, cam_qos)
-            frame = tabletop()
+            frame, self.truth = tabletop()
             self.cam_msg = Image(height=H, width=W, encoding="rgb8", is_bigendian=0, step=W * 3)
             self.cam_msg.header.frame_id = args.frame_id
             self.cam_msg.data = frame.tobytes()
@@ -197,7 +213,7 @@ class Checker:
             o = self.got["overlay"][-1][1]
             check("~/overlay is rgb8 at camera resolution", o.encoding == "rgb8" and len(o.data) == W * H * 3, o.encoding)
         if self.a.expect_content and g.found:
-            truth = circle_mask()
+            truth = self.truth
             pred = rle_decode(g.mask_height, g.mask_width, g.mask_rle_counts).astype(bool)
             iou = (truth & pred).sum() / max(1, (truth | pred).sum())
             check("the mask covers the commanded object (IoU with the red circle >= 0.5)", iou >= 0.5, f"IoU {iou:.2f}")

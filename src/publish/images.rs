@@ -1,5 +1,6 @@
-//! Pixel work at the ROS boundary: the mono8 label image of all masks, the rgb8 overlay, their
-//! PNG/JPEG encodings, and the conversion of an incoming `sensor_msgs/Image` into a [`Frame`].
+//! Pixel work at the ROS boundary: the mono8 label image of all masks, the PNG/JPEG encodings of
+//! the compressed topics, and the conversion of an incoming `sensor_msgs/Image` into a [`Frame`].
+//! (The overlay itself is `crate::sink::annotate`, the same picture as the recorded video.)
 
 use image::ImageEncoder;
 use image::codecs::jpeg::JpegEncoder;
@@ -8,12 +9,6 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use super::error::PublishError;
 use super::msgs_std::Image;
 use crate::frame::{Frame, FrameResult};
-
-/// Overlay colours of labels 1, 2, … (cycled).
-const PALETTE: [[u8; 3]; 8] = [
-    [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25],
-    [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230],
-];
 
 /// Label image at frame resolution: 0 background, k for the k-th command (1-based, found ones
 /// only); where masks overlap, the later command wins.
@@ -32,49 +27,6 @@ pub fn label_image(result: &FrameResult) -> Vec<u8> {
         }
     }
     labels
-}
-
-/// The frame with each found object tinted in its label colour and its box outlined.
-pub fn overlay_image(result: &FrameResult, labels: &[u8]) -> Vec<u8> {
-    let f = &result.frame;
-    let (w, h) = (f.width as usize, f.height as usize);
-    let mut out = f.data.clone();
-    if w == 0 || h == 0 || out.len() != w * h * 3 || labels.len() != w * h {
-        return out;
-    }
-    for (px, &l) in out.chunks_exact_mut(3).zip(labels) {
-        if l != 0 {
-            let c = PALETTE[(l as usize - 1) % PALETTE.len()];
-            for i in 0..3 {
-                px[i] = ((px[i] as u16 + c[i] as u16) / 2) as u8;
-            }
-        }
-    }
-    for (k, g) in result.groundings.iter().enumerate() {
-        if let (true, Some([x0, y0, x1, y1])) = (g.found, g.bbox) {
-            draw_box(&mut out, w, h, [x0 as usize, y0 as usize, x1 as usize, y1 as usize], PALETTE[k % PALETTE.len()]);
-        }
-    }
-    out
-}
-
-fn draw_box(rgb: &mut [u8], w: usize, h: usize, b: [usize; 4], c: [u8; 3]) {
-    let (x0, y0) = (b[0].min(w.saturating_sub(1)), b[1].min(h.saturating_sub(1)));
-    let (x1, y1) = (b[2].saturating_sub(1).min(w.saturating_sub(1)), b[3].saturating_sub(1).min(h.saturating_sub(1)));
-    let mut put = |x: usize, y: usize| {
-        let i = (y * w + x) * 3;
-        rgb[i..i + 3].copy_from_slice(&c);
-    };
-    for t in 0..2 {
-        for x in x0..=x1 {
-            put(x, (y0 + t).min(y1));
-            put(x, y1.saturating_sub(t).max(y0));
-        }
-        for y in y0..=y1 {
-            put((x0 + t).min(x1), y);
-            put(x1.saturating_sub(t).max(x0), y);
-        }
-    }
 }
 
 /// PNG of a mono8 image (fast compression: label images are mostly runs of zeros).

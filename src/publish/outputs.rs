@@ -10,7 +10,7 @@ use ros2_client::Node;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{debug, warn};
 
-use super::images::{encode_jpeg_rgb8, encode_png_mono8, label_image, overlay_image};
+use super::images::{encode_jpeg_rgb8, encode_png_mono8, label_image};
 use super::msgs_pixel_sail::{Grounding as GroundingMsg, GroundingArray};
 use super::msgs_std::{CompressedImage, Header, Image, StringMsg, Time};
 use super::node::{Endpoints, SettingsRx, Shared};
@@ -96,7 +96,8 @@ fn publish_one(
             Err(e) => warn!("{e}"),
         }
     }
-    let overlay = (ov_raw || ov_jpeg).then(|| overlay_image(r, &labels));
+    // The same picture as the recorded video: tinted masks, boxes, "k command score", descriptions.
+    let overlay = (ov_raw || ov_jpeg).then(|| crate::sink::annotate(r));
     if mask_raw {
         let msg = Image { header: header.clone(), height: h, width: w, encoding: "mono8".into(), is_bigendian: 0, step: w, data: labels };
         if let Err(e) = out.mask.publisher.publish(msg) {

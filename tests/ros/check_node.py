@@ -209,6 +209,8 @@ class Checker:
         jpg = self.got["overlay_c"][-1][1]
         ov = PILImage.open(io.BytesIO(bytes(jpg.data)))
         check("~/overlay/compressed is a JPEG at camera resolution", ov.format == "JPEG" and ov.size == (W, H), f"{ov.format} {ov.size}")
+        if self.a.save_overlay:
+            ov.convert("RGB").save(self.a.save_overlay)
         if self.got["overlay"]:
             o = self.got["overlay"][-1][1]
             check("~/overlay is rgb8 at camera resolution", o.encoding == "rgb8" and len(o.data) == W * H * 3, o.encoding)
@@ -362,6 +364,7 @@ def main():
     ap.add_argument("--expect-content", action="store_true", help="the mask must cover the red circle")
     ap.add_argument("--no-raw-overlay", action="store_true")
     ap.add_argument("--report", default=None)
+    ap.add_argument("--save-overlay", default=None, help="write the last ~/overlay/compressed frame here (PNG)")
     ap.add_argument("--steps", default="graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services")
     a = ap.parse_args()
     rclpy.init()

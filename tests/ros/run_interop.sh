@@ -29,7 +29,8 @@ run_case() {
   # shellcheck disable=SC2086
   ROS_DOMAIN_ID="$domain" "$BIN" run --model "$MODEL" --no-progress $node_args > "out/ros_$name.log" 2>&1 &
   local pid=$!
-  ROS_DOMAIN_ID="$domain" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_node.py "$@" --report "out/ros_$name.json" || failed=1
+  ROS_DOMAIN_ID="$domain" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_node.py "$@" --report "out/ros_$name.json" \
+    --save-overlay "out/ros_${name}_overlay.png" || failed=1
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$pid" 2>/dev/null || true

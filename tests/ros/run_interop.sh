@@ -37,6 +37,8 @@ run_case() {
   wait "$pid" 2>/dev/null || true
   if [ "$failed" -ne 0 ]; then tail -20 "out/ros_$name.log" >&2; fi
 }
+echo "== launch file command line (stubbed launch modules)" >&2
+"$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_launch.py || failed=1
 D=$(( 20 + $$ % 40 ))
 run_case sample_clip "$D" \
   "--source models/sample/tabletop.webm --loop --realtime --ros-args -r __ns:=/itest -r __node:=seg -p frame_id:=itest_cam" \

@@ -131,3 +131,47 @@ fn source_that_cannot_start_is_one_clear_line() {
     let line = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line: {stderr}"));
     assert!(line.contains("corrupt.webm") && line.contains("cannot start"), "{line}");
 }
+
+#[test]
+fn commands_change_while_running_from_the_file_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cmds, jsonl) = (dir.path().join("commands.txt"), dir.path().join("live.jsonl"));
+    std::fs::write(&cmds, "# live commands\nfind the red circle\n").unwrap();
+    let mut child = pixel_sail()
+        .args(["--source", "test:160x120@30", "--stdin", "--no-describe", "--duration-secs", "60"])
+        .arg("--prompts-file")
+        .arg(&cmds)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let commands_of = |line: &serde_json::Value| -> Vec<String> {
+        line["results"].as_array().unwrap().iter().map(|r| r["command"].as_str().unwrap().to_string()).collect()
+    };
+    let wait_for = |want: &[&str]| {
+        let until = Instant::now() + Duration::from_secs(90);
+        loop {
+            if jsonl_lines(&jsonl).last().is_some_and(|l| commands_of(l) == want) {
+                return;
+            }
+            assert!(Instant::now() < until, "commands never became {want:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(&["find the red circle"]);
+    // The file is watched: rewriting it replaces the commands.
+    std::thread::sleep(Duration::from_millis(1100)); // a new modification time on coarse clocks
+    std::fs::write(&cmds, "grab the green cross\n").unwrap();
+    wait_for(&["grab the green cross"]);
+    // A stdin line replaces them again; `;` separates commands.
+    let stdin = child.stdin.as_mut().unwrap();
+    std::io::Write::write_all(stdin, b"find the blue square; where is the white triangle?\n").unwrap();
+    wait_for(&["find the blue square", "where is the white triangle?"]);
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"\n").unwrap();
+    wait_for(&[]);
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
+}

@@ -18,7 +18,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("pixel-sail-rt")
         .build()?;
-    runtime.block_on(run_async(args))
+    let outcome = runtime.block_on(run_async(args));
+    // A blocking stdin read (`--stdin`) cannot be cancelled; do not wait for it.
+    runtime.shutdown_background();
+    outcome
 }
 
 async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {

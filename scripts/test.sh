@@ -17,8 +17,9 @@ export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 echo "== cargo test" >&2
 cargo test --quiet
 
-echo "== ROS interop: pixel-sail run against rclpy over Fast DDS" >&2
+echo "== ROS interop: pixel-sail run against rclpy over Fast DDS (Jazzy wheels, then Kilted)" >&2
 tests/ros/run_interop.sh
+PIXEL_SAIL_ROS_DISTRO=kilted tests/ros/run_interop.sh
 
 echo "== python model tests" >&2
 .venv/bin/python -m pytest -q models/tests

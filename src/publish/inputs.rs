@@ -10,34 +10,23 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::images::frame_from_image;
-use super::link::{describe as ask, set_commands};
+use super::link::describe as ask;
 use super::msgs_std::{Image, PointStamped, StringMsg};
 use super::node::{Endpoints, In, SettingsRx, Shared};
-use super::services::check_count;
-use crate::app::{DescribeRequest, SetCommands};
+use super::services::Commands;
+use crate::app::DescribeRequest;
 use crate::capture::{CapturedFrame, FrameOutlet};
 use crate::frame::VisualPrompt;
 
-pub async fn prompts(
-    input: In<StringMsg>,
-    commands_tx: mpsc::Sender<SetCommands>,
-    settings: SettingsRx,
-    shared: Arc<Shared>,
-) {
+pub async fn prompts(input: In<StringMsg>, commands_tx: Commands) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
     while let Some(msg) = stream.next().await {
         let Ok((msg, _info)) = msg else { continue };
         let commands: Vec<String> = msg.data.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        let max = settings.borrow().max_prompts;
         let n = commands.len();
-        let outcome = match check_count(n, max) {
-            Ok(()) => set_commands(&commands_tx, commands).await,
-            Err(reason) => Err(reason),
-        };
-        match outcome {
+        match commands_tx.apply(commands).await {
             Ok(note) => {
-                shared.active_commands.store(n as u64, Ordering::Relaxed);
                 info!(topic = %input.topic, "{n} command(s) set{}", if note.is_empty() { String::new() } else { format!(": {note}") });
             }
             Err(reason) => warn!(topic = %input.topic, "commands refused: {reason}"),

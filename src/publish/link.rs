@@ -49,12 +49,12 @@ pub struct PipelineLink {
     pub frames: Option<Arc<dyn FrameOutlet>>,
 }
 
-/// Sends a command set and waits for the worker's answer: `Ok(note)` or `Err(reason)`.
-pub async fn set_commands(tx: &mpsc::Sender<SetCommands>, commands: Vec<String>) -> Result<String, String> {
+/// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.
+pub async fn set_commands(tx: &mpsc::Sender<SetCommands>, commands: Vec<String>) -> Result<(String, Vec<String>), String> {
     let (reply, rx) = oneshot::channel();
     tx.send(SetCommands { commands, reply: Some(reply) }).await.map_err(|_| "the pipeline is not running".to_owned())?;
     match tokio::time::timeout(SET_COMMANDS_TIMEOUT, rx).await {
-        Ok(Ok(ack)) if ack.accepted => Ok(ack.message),
+        Ok(Ok(ack)) if ack.accepted => Ok((ack.message, ack.active)),
         Ok(Ok(ack)) => Err(ack.message),
         Ok(Err(_)) => Err("the pipeline dropped the request".into()),
         Err(_) => Err(format!("no answer within {} s", SET_COMMANDS_TIMEOUT.as_secs())),

@@ -70,6 +70,8 @@ pub struct Shared {
     pub active_commands: AtomicU64,
     /// ROS input frames skipped to honour `max_rate`.
     pub rate_skipped: AtomicU64,
+    /// The commands the worker last accepted.
+    pub commands: Mutex<Vec<String>>,
 }
 
 /// The settings as they change at run time (parameter sets).
@@ -91,24 +93,28 @@ pub async fn run(
     let PipelineLink { commands, describe, results, stats, frames } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared { commands: Mutex::new(settings.prompts.clone()), ..Default::default() });
     let mut options = NodeOptions::new().enable_rosout(true);
     for (k, v) in settings.to_params() {
         options = options.declare_parameter(&k, v);
     }
     options = options.parameter_validator(Box::new(runtime_validator(&settings)));
     {
-        let (current, commands) = (current.clone(), commands.clone());
+        let (current, commands, shared) = (current.clone(), commands.clone(), shared.clone());
         options = options.parameter_set_action(Box::new(move |name, value| {
             let mut s = current.lock().map_err(|_| "settings lock poisoned".to_owned())?;
             let before = s.clone();
             s.apply(name, value).map_err(|e| e.to_string())?;
-            if name == "prompts" && before.prompts != s.prompts {
+            let active = shared.commands.lock().map(|c| c.clone()).unwrap_or_default();
+            if name == "prompts" && s.prompts != active {
                 services::check_count(s.prompts.len(), s.max_prompts)?;
                 // The worker answers on the log; parameter sets cannot wait for it.
                 commands
                     .try_send(crate::app::SetCommands::new(s.prompts.clone()))
                     .map_err(|_| "the pipeline is busy; try again".to_owned())?;
+                if let Ok(mut c) = shared.commands.lock() {
+                    c.clone_from(&s.prompts);
+                }
             }
             if before != *s {
                 info!("parameter {name} set to {value:?}");
@@ -156,9 +162,10 @@ pub async fn run(
         image: image.as_ref().map(match_count),
     });
     tasks.push(tokio::spawn(outputs::publish_results(results, endpoints.clone(), node.clone(), settings_rx.clone(), shared.clone())));
-    tasks.push(tokio::spawn(inputs::prompts(prompt, commands.clone(), settings_rx.clone(), shared.clone())));
+    let command_sink = services::Commands { tx: commands.clone(), settings: settings_rx.clone(), shared: shared.clone(), node: node.clone() };
+    tasks.push(tokio::spawn(inputs::prompts(prompt, command_sink.clone())));
     tasks.push(tokio::spawn(inputs::point_prompts(point, describe.clone(), endpoints.clone())));
-    tasks.push(tokio::spawn(services::set_prompts(set_prompts_srv, commands.clone(), settings_rx.clone(), shared.clone())));
+    tasks.push(tokio::spawn(services::set_prompts(set_prompts_srv, command_sink)));
     tasks.push(tokio::spawn(services::describe(describe_srv, describe.clone())));
     if let (Some(image), Some(frames)) = (image, frames) {
         tasks.push(tokio::spawn(inputs::images(image, frames, settings_rx.clone(), shared.clone())));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
-use ros2_client::Server;
+use ros2_client::{Node, ParameterValue, Server};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -16,6 +16,33 @@ use super::node::{SettingsRx, Shared};
 use crate::decode::{rle_decode, rle_encode};
 use crate::frame::{Rle, VisualPrompt};
 
+/// Where command sets from `~/prompt` and `~/set_prompts` go.
+#[derive(Clone)]
+pub struct Commands {
+    pub tx: mpsc::Sender<SetCommands>,
+    pub settings: SettingsRx,
+    pub shared: Arc<Shared>,
+    pub node: Arc<Node>,
+}
+
+impl Commands {
+    /// Checks `max_prompts`, waits for the worker's answer, then keeps the `prompts` parameter in
+    /// step with the active commands (its set action sees the same list and sends nothing).
+    pub async fn apply(&self, commands: Vec<String>) -> Result<String, String> {
+        let max = self.settings.borrow().max_prompts;
+        check_count(commands.len(), max)?;
+        let (note, active) = set_commands(&self.tx, commands).await?;
+        self.shared.active_commands.store(active.len() as u64, Ordering::Relaxed);
+        if let Ok(mut c) = self.shared.commands.lock() {
+            c.clone_from(&active);
+        }
+        if let Err(e) = self.node.set_parameter("prompts", ParameterValue::StringArray(active)) {
+            tracing::debug!("prompts parameter not updated: {e}");
+        }
+        Ok(note)
+    }
+}
+
 /// Refuses more commands than `max_prompts` (DESIGN §7), with the reason.
 pub fn check_count(n: usize, max: i64) -> Result<(), String> {
     if n as i64 > max {
@@ -25,12 +52,7 @@ pub fn check_count(n: usize, max: i64) -> Result<(), String> {
     }
 }
 
-pub async fn set_prompts(
-    server: Server<SetPromptsRequest, SetPromptsResponse>,
-    commands: mpsc::Sender<SetCommands>,
-    settings: SettingsRx,
-    shared: Arc<Shared>,
-) {
+pub async fn set_prompts(server: Server<SetPromptsRequest, SetPromptsResponse>, commands: Commands) {
     let requests = server.receive_request_stream();
     futures::pin_mut!(requests);
     while let Some(req) = requests.next().await {
@@ -43,14 +65,8 @@ pub async fn set_prompts(
         };
         let prompts: Vec<String> = req.prompts.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
         let n = prompts.len();
-        let max = settings.borrow().max_prompts;
-        let outcome = match check_count(n, max) {
-            Ok(()) => set_commands(&commands, prompts).await,
-            Err(reason) => Err(reason),
-        };
-        let resp = match outcome {
+        let resp = match commands.apply(prompts).await {
             Ok(note) => {
-                shared.active_commands.store(n as u64, Ordering::Relaxed);
                 let message = if n == 0 { "cleared all commands".to_owned() } else { format!("{n} command(s) active") };
                 SetPromptsResponse { accepted: true, message: if note.is_empty() { message } else { format!("{message}; {note}") } }
             }

@@ -272,6 +272,9 @@ class Checker:
         ok = self.spin_until(lambda: any(len(m.groundings) == 2 and m.groundings[0].command == "find the blue square"
                                          for _, m in self.got["detections"]), 60)
         check("~/detections then carries both commands", ok)
+        r = self.call(self.get_params, GetParameters.Request(names=["prompts"]))
+        check("the prompts parameter follows ~/set_prompts", r is not None and list(r.values[0].string_array_value)
+              == ["find the blue square", self.a.command], r and list(r.values[0].string_array_value))
         r = self.call(self.set_prompts, SetPrompts.Request(prompts=[f"object {i}" for i in range(20)]))
         check("~/set_prompts refuses too many commands with a reason", r is not None and not r.accepted and "max" in r.message,
               r and r.message)
@@ -319,6 +322,12 @@ class Checker:
               r and r.reason)
         r = set_one("max_prompts", ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=6))
         check("a good value is accepted", r is not None and r.successful, r and r.reason)
+        r = set_one("prompts", ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=["grab the green cross"]))
+        ok = r is not None and r.successful and self.spin_until(
+            lambda: any([g.command for g in m.groundings] == ["grab the green cross"] for _, m in self.got["detections"]), 30)
+        check("setting the prompts parameter replaces the commands", ok, r and r.reason)
+        self.prompt_pub.publish(String(data=self.a.command))
+        self.spin_until(lambda: any([g.command for g in m.groundings] == [self.a.command] for _, m in self.got["detections"][-3:]), 30)
 
     def qos_mismatch(self):
         # A RELIABLE reader on the best-effort ~/mask never matches; diagnostics must say so.

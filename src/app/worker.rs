@@ -17,6 +17,9 @@ use super::stats::Stats;
 use crate::capture::CapturedFrame;
 use crate::frame::{Description, Frame, FrameResult, Grounding, RegionDescription};
 
+/// No frame for this long is worth a warning.
+const STALL_WARNING: Duration = Duration::from_secs(3);
+
 /// When descriptions are (re)generated: on a new command set, then every N frames and/or every T.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribePolicy {
@@ -77,6 +80,8 @@ pub struct Worker<M: FrameModel> {
     last_description: Instant,
     last_frame: Option<Arc<Frame>>,
     last_model_time: Duration,
+    last_frame_at: Instant,
+    stall_warned: bool,
     last_error_log: Option<Instant>,
 }
 
@@ -92,6 +97,8 @@ impl<M: FrameModel> Worker<M> {
             last_description: Instant::now(),
             last_frame: None,
             last_model_time: Duration::ZERO,
+            last_frame_at: Instant::now(),
+            stall_warned: false,
             last_error_log: None,
             ch,
             cfg,
@@ -116,7 +123,10 @@ impl<M: FrameModel> Worker<M> {
                     self.describe_for(self.last_model_time.mul_f32(self.cfg.describe.share.max(0.0)));
                 }
                 // No frame waiting: the gap is ours.
-                Taken::Empty => self.step_description(),
+                Taken::Empty => {
+                    self.step_description();
+                    self.check_stall();
+                }
                 Taken::Closed => break,
             }
         }
@@ -161,6 +171,11 @@ impl<M: FrameModel> Worker<M> {
 
     fn process(&mut self, captured: CapturedFrame) {
         let started = Instant::now();
+        if self.stall_warned {
+            tracing::info!("frames are reaching the model again");
+            self.stall_warned = false;
+        }
+        self.last_frame_at = started;
         let CapturedFrame { frame, pulled_at } = captured;
         let frame = Arc::new(frame);
         self.last_frame = Some(frame.clone());
@@ -243,6 +258,16 @@ impl<M: FrameModel> Worker<M> {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
                 self.log_error(frame.seq, &e);
             }
+        }
+    }
+
+    /// Warns once when no frame has reached the worker for a while (a ROS image topic that went
+    /// quiet; GStreamer capture warns about its own source as well).
+    fn check_stall(&mut self) {
+        let silent = self.last_frame_at.elapsed();
+        if !self.stall_warned && silent >= STALL_WARNING {
+            tracing::warn!("no frame has reached the model for {:.1} s", silent.as_secs_f64());
+            self.stall_warned = true;
         }
     }
 

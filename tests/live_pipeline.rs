@@ -146,3 +146,39 @@ async fn commands_and_region_descriptions_through_the_handles() {
     }
     assert!(h.stats.processed.load(Ordering::Relaxed) > 0);
 }
+
+#[test]
+fn external_frames_feed_the_worker_without_gstreamer() {
+    // The ROS `image` source: frames pushed into the pipeline's outlet, newest wins.
+    let model = SlowModel { encode: Duration::from_millis(10), segment: Duration::from_millis(10), step: Duration::ZERO, steps: 1 };
+    let worker = config("test", &["red star"], no_describe()).worker;
+    let pipeline = Pipeline::start_external(model, worker).unwrap();
+    let (outlet, h) = (pipeline.frame_outlet(), pipeline.handles());
+    let mut rx = h.subscribe_results();
+    for seq in 0..50u64 {
+        let frame = pixel_sail::frame::Frame {
+            seq,
+            stamp: std::time::SystemTime::now(),
+            frame_id: "ros_cam".into(),
+            width: 32,
+            height: 24,
+            data: vec![0; 32 * 24 * 3],
+        };
+        outlet.push(pixel_sail::capture::CapturedFrame { frame, pulled_at: Instant::now() });
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let snap = h.stats.snapshot();
+    assert_eq!(snap.frames_in, 50);
+    assert!(snap.dropped > 0 && snap.frames_out + snap.dropped == 50, "{snap:?}");
+    let first = loop {
+        match rx.try_recv() {
+            Ok(r) => break r,
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(e) => panic!("no result: {e:?}"),
+        }
+    };
+    assert_eq!(first.frame_id, "ros_cam");
+    assert_eq!(first.groundings.len(), 1);
+    pipeline.shutdown();
+}

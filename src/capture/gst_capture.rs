@@ -60,6 +60,7 @@ impl GstCapture {
             .downcast::<gst::Pipeline>()
             .map_err(|_| start_err("the launch description must hold a source and an appsink".into()))?;
         let appsink = find_appsink(&pipeline).ok_or_else(|| start_err("the launch description has no appsink".into()))?;
+        lower_network_latency(&pipeline);
         appsink.set_max_buffers(1);
         appsink.set_drop(pacing == Pacing::NewestWins);
         // Live sources are already paced by the camera; files only when asked to play in real time.
@@ -208,6 +209,25 @@ impl Drop for GstCapture {
         self.stop();
     }
 }
+
+/// rtspsrc buffers 2 s by default, far too long for a robot: uridecodebin's RTSP sources get
+/// [`RTSP_LATENCY_MS`] of jitter buffer and drop what arrives later than that.
+fn lower_network_latency(pipeline: &gst::Pipeline) {
+    for decodebin in pipeline.iterate_all_by_element_factory_name("uridecodebin").into_iter().filter_map(Result::ok) {
+        decodebin.connect("source-setup", false, |args| {
+            let source = args.get(1).and_then(|v| v.get::<gst::Element>().ok())?;
+            if source.has_property_with_type("latency", u32::static_type()) && source.has_property("drop-on-latency") {
+                source.set_property("latency", RTSP_LATENCY_MS);
+                source.set_property("drop-on-latency", true);
+                tracing::debug!(latency_ms = RTSP_LATENCY_MS, "network source latency lowered");
+            }
+            None
+        });
+    }
+}
+
+/// Jitter buffer for RTSP sources, in milliseconds.
+pub const RTSP_LATENCY_MS: u32 = 200;
 
 /// The appsink capture reads: ours by name, else the last appsink in the user's description.
 fn find_appsink(pipeline: &gst::Pipeline) -> Option<gst_app::AppSink> {

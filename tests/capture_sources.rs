@@ -173,3 +173,42 @@ fn odd_sizes_are_repacked_to_tight_rows() {
         assert!(f.data.chunks_exact(3).all(|p| p == [0x33, 0x66, 0xcc]), "{format}: padding leaked into pixels");
     }
 }
+
+#[test]
+fn http_uri_plays_at_its_own_rate() {
+    // A file served over HTTP is a network source: paced by its timestamps, newest frame wins.
+    let dir = tempfile::tempdir().unwrap();
+    make_clip(&dir.path().join("clip.webm"), 60, 96, 64);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = std::process::Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let uri = format!("http://127.0.0.1:{port}/clip.webm");
+    let mut started = None;
+    for _ in 0..50 {
+        match CaptureRunner::start(CaptureConfig::new(&uri), Default::default(), Arc::new(Collector::default())) {
+            Ok(r) => {
+                r.stop();
+                let collector = Arc::new(Collector::default());
+                started = Some((CaptureRunner::start(CaptureConfig::new(&uri), Default::default(), collector.clone()).unwrap(), collector));
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)), // the server is still starting
+        }
+    }
+    let (runner, frames) = started.expect("no HTTP source");
+    let t0 = std::time::Instant::now();
+    assert!(frames.wait(Duration::from_secs(20), |f, _| f.len() >= 30), "too few frames over HTTP");
+    let took = t0.elapsed();
+    runner.stop();
+    let _ = server.kill();
+    // 30 frames at 30 fps take about a second when paced (decoding alone would take a few ms).
+    assert!(took >= Duration::from_millis(700), "not paced: 30 frames in {took:?}");
+    assert_eq!(frames.frames.lock().unwrap()[0].frame.width, 96);
+}

@@ -64,7 +64,7 @@ impl GstCapture {
         appsink.set_max_buffers(1);
         appsink.set_drop(pacing == Pacing::NewestWins);
         // Live sources are already paced by the camera; files only when asked to play in real time.
-        appsink.set_sync(spec.kind == SourceKind::File && realtime);
+        appsink.set_sync(spec.sync || (spec.kind == SourceKind::File && realtime));
         let mut capture = Self {
             pipeline,
             appsink,

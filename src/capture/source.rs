@@ -31,6 +31,9 @@ pub struct SourceSpec {
     pub kind: SourceKind,
     /// GStreamer launch description ending in an appsink.
     pub launch: String,
+    /// Deliver frames at their timestamps (appsink `sync`): an `http(s)://` URI may name a file,
+    /// which would otherwise decode as fast as the CPU allows and drop nearly every frame.
+    pub sync: bool,
 }
 
 impl SourceSpec {
@@ -49,12 +52,12 @@ impl SourceSpec {
             let launch = format!(
                 "videotestsrc is-live=true pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 ! {RGB_TAIL}"
             );
-            return Ok(Self { label, kind: SourceKind::Live, launch });
+            return Ok(Self { label, kind: SourceKind::Live, launch, sync: false });
         }
         if source.starts_with("/dev/video") {
             // decodebin passes raw formats through and decodes MJPEG webcams.
             let launch = format!("v4l2src device={} ! decodebin ! {RGB_TAIL}", quote(source));
-            return Ok(Self { label, kind: SourceKind::Live, launch });
+            return Ok(Self { label, kind: SourceKind::Live, launch, sync: false });
         }
         if source.contains('!') {
             let launch = if source.contains("appsink") {
@@ -62,12 +65,13 @@ impl SourceSpec {
             } else {
                 format!("{source} ! {RGB_TAIL}")
             };
-            return Ok(Self { label, kind: SourceKind::Live, launch });
+            return Ok(Self { label, kind: SourceKind::Live, launch, sync: false });
         }
         if let Some((scheme, _)) = source.split_once("://") {
             let kind = if scheme.eq_ignore_ascii_case("file") { SourceKind::File } else { SourceKind::Live };
+            let sync = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
             let launch = format!("uridecodebin uri={} ! {RGB_TAIL}", quote(source));
-            return Ok(Self { label, kind, launch });
+            return Ok(Self { label, kind, launch, sync });
         }
         let path = Path::new(source);
         if !path.is_file() {
@@ -76,7 +80,7 @@ impl SourceSpec {
         let abs = std::fs::canonicalize(path).map_err(|e| bad(format!("cannot resolve path: {e}")))?;
         let uri = gst::glib::filename_to_uri(&abs, None).map_err(|e| bad(format!("cannot make a URI: {e}")))?;
         let launch = format!("uridecodebin uri={} ! {RGB_TAIL}", quote(&uri));
-        Ok(Self { label, kind: SourceKind::File, launch })
+        Ok(Self { label, kind: SourceKind::File, launch, sync: false })
     }
 }
 

@@ -208,6 +208,7 @@ fn http_uri_plays_at_its_own_rate() {
     let took = t0.elapsed();
     runner.stop();
     let _ = server.kill();
+    let _ = server.wait();
     // 30 frames at 30 fps take about a second when paced (decoding alone would take a few ms).
     assert!(took >= Duration::from_millis(700), "not paced: 30 frames in {took:?}");
     assert_eq!(frames.frames.lock().unwrap()[0].frame.width, 96);

@@ -54,12 +54,12 @@ struct VecOutlet(Mutex<(Vec<Frame>, bool)>, usize, Mutex<Vec<Instant>>);
 
 impl FrameOutlet for VecOutlet {
     fn push(&self, f: CapturedFrame) {
-        if let Ok(mut g) = self.0.lock() {
-            if g.0.len() < self.1 {
-                g.0.push(f.frame);
-                if let Ok(mut t) = self.2.lock() {
-                    t.push(Instant::now());
-                }
+        if let Ok(mut g) = self.0.lock()
+            && g.0.len() < self.1
+        {
+            g.0.push(f.frame);
+            if let Ok(mut t) = self.2.lock() {
+                t.push(Instant::now());
             }
         }
     }

@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn pads_odd_sizes_by_repeating_edges() {
-        let rgb: Vec<u8> = (0..3 * 3 * 1).map(|v| v as u8).collect(); // 3x1
+        let rgb: Vec<u8> = (0..9).map(|v| v as u8).collect(); // 3x1 RGB
         let out = pad_even(&rgb, 3, 1, 4, 2);
         assert_eq!(out.len(), 4 * 2 * 3);
         assert_eq!(&out[9..12], &rgb[6..9]);

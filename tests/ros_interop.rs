@@ -136,7 +136,15 @@ async fn fake_worker(
                 let answer = match (&last, &req.prompt) {
                     (Some(f), VisualPrompt::Point { x, .. }) => {
                         let cmd = if *x < 320.0 { "red" } else { "blue" };
-                        let (m, b, text) = object_mask(cmd).expect("object");
+                        let (mut m, b, text) = object_mask(cmd).expect("object");
+                        if cmd == "blue" {
+                            // Ragged: its full-resolution RLE does not fit one datagram.
+                            for (i, v) in m.iter_mut().enumerate() {
+                                if i % 7 == 0 && (i / W as usize) % 2 == 0 {
+                                    *v = 0;
+                                }
+                            }
+                        }
                         Ok(RegionDescription {
                             description: Description { text: text.into(), stamp: f.stamp, seq: f.seq },
                             mask: Arc::new(Mask { width: W, height: H, data: m }), bbox: Some(b), frame_id: f.frame_id.clone(),

@@ -14,7 +14,7 @@ use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsReques
 use super::msgs_std::{Header, Time};
 use super::node::{SettingsRx, Shared};
 use crate::decode::{rle_decode, rle_encode};
-use crate::frame::{Rle, VisualPrompt};
+use crate::frame::{Mask, Rle, VisualPrompt};
 
 /// Where command sets from `~/prompt` and `~/set_prompts` go.
 #[derive(Clone)]
@@ -96,9 +96,16 @@ pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describ
                 Err(reason) => DescribeResponse { success: false, message: reason, ..Default::default() },
                 Ok(region) => {
                     let header = Header { stamp: Time::from_system(region.description.stamp), frame_id: region.frame_id.clone() };
-                    let rle = rle_encode(&region.mask);
+                    // The note that may follow is at most ~60 bytes: count it in.
+                    let budget = reply_mask_budget(&[&region.description.text, &region.frame_id, &" ".repeat(60)]);
+                    let (rle, factor) = reply_mask(&region.mask, budget);
+                    let message = if factor > 1 {
+                        format!("mask at 1/{factor} resolution ({}x{}) to fit one datagram", rle.size[1], rle.size[0])
+                    } else {
+                        String::new()
+                    };
                     DescribeResponse {
-                        success: true, message: String::new(), description: region.description.text.clone(), header,
+                        success: true, message, description: region.description.text.clone(), header,
                         bbox: region.bbox.unwrap_or_default(), mask_height: rle.size[0], mask_width: rle.size[1],
                         mask_rle_counts: rle.counts,
                     }
@@ -111,6 +118,42 @@ pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describ
         }
         tracing::debug!("describe response sent");
     }
+}
+
+/// Serialized bytes a Describe reply may take. Replies must fit one UDP datagram (~1.4 KB with the
+/// RTPS headers): RustDDS fragments anything larger, and a fragmented service reply never reaches a
+/// Fast DDS client (measured: rclpy times out, and the replies after it on that service stall too).
+pub const REPLY_BUDGET_BYTES: usize = 1100;
+
+/// RLE counts left for the mask once the reply's strings are in.
+pub fn reply_mask_budget(texts: &[&str]) -> usize {
+    let text: usize = texts.iter().map(|t| t.len() + 8).sum();
+    (REPLY_BUDGET_BYTES.saturating_sub(64 + text) / 4).max(16)
+}
+
+/// The reply's mask: full resolution when its RLE fits `max_counts`, else sampled on a coarser
+/// grid (every `factor`-th pixel), the smallest power-of-two factor that fits. Returns (RLE, factor).
+pub fn reply_mask(mask: &Mask, max_counts: usize) -> (Rle, u32) {
+    let mut factor = 1u32;
+    loop {
+        let grid = if factor == 1 { mask.clone() } else { subsample(mask, factor) };
+        let rle = rle_encode(&grid);
+        if rle.counts.len() <= max_counts || grid.width <= 1 || grid.height <= 1 {
+            return (rle, factor);
+        }
+        factor *= 2;
+    }
+}
+
+fn subsample(mask: &Mask, f: u32) -> Mask {
+    let (w, h) = (mask.width.div_ceil(f), mask.height.div_ceil(f));
+    let mut data = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            data.push(mask.data.get(((y * f) * mask.width + x * f) as usize).copied().unwrap_or(0));
+        }
+    }
+    Mask { width: w, height: h, data }
 }
 
 /// The visual prompt a Describe request names, or why it is malformed.
@@ -167,5 +210,19 @@ mod tests {
         r.mask_rle_counts = vec![1, 1];
         assert!(matches!(prompt_of(&r).unwrap(), VisualPrompt::Mask(m) if m.data == vec![0, 1]));
         assert!(check_count(9, 8).unwrap_err().contains("max_prompts is 8"));
+    }
+
+    #[test]
+    fn reply_masks_shrink_until_they_fit_one_datagram() {
+        let (w, h) = (640u32, 480u32);
+        let budget = reply_mask_budget(&["a large red circle on the left", "camera"]);
+        assert!((200..=260).contains(&budget), "{budget}");
+        let blob = Mask { width: w, height: h, data: (0..w * h).map(|i| u8::from((i % w) / 100 == 1 && (i / w) / 100 == 1)).collect() };
+        let (rle, f) = reply_mask(&blob, budget);
+        assert_eq!((f, rle.size), (1, [480, 640]));
+        let ragged = Mask { width: w, height: h, data: (0..w * h).map(|i| u8::from(i % 7 == 0)).collect() };
+        let (rle, f) = reply_mask(&ragged, budget);
+        assert!(f > 1 && rle.counts.len() <= budget, "factor {f}, {} counts", rle.counts.len());
+        assert_eq!(rle.size, [h.div_ceil(f), w.div_ceil(f)]);
     }
 }

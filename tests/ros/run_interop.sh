@@ -2,7 +2,8 @@
 # `pixel-sail run` (the real model) driven by a real rclpy node over Fast DDS (PyPI wheels), with
 # tests/ros/check_node.py: (1) the sample clip under a namespace and node name given by --ros-args,
 # (2) an rclpy camera publisher as the source (`image` remapped). Exit status 1 on any failed check.
-# Content checks (the mask covers the named object) run when models/<model>/model.json says trained.
+# Content checks run when models/<model>/model.json says trained: a mask the model gives for the
+# command must cover the object (IoU >= 0.5 with the rendered truth), descriptions must not be empty.
 # PIXEL_SAIL_ROS_DISTRO=kilted runs the same against the Kilted wheels (rclpy 9, Fast DDS 3); the
 # node is the default (Jazzy) build either way: on DDS the distros are wire-identical.
 set -euo pipefail
@@ -20,7 +21,7 @@ export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 export RUST_LOG="${RUST_LOG:-warn,pixel_sail=info,ros2_client=error,rustdds=error}"
 CONTENT=()
 if "$PIXEL_SAIL_ROS_PYTHON" -c "import json,sys; sys.exit(0 if json.load(open('$MODEL/model.json'))['provenance'].get('trained') else 1)"; then
-  CONTENT=(--expect-content)
+  CONTENT=(--model-content)
 fi
 mkdir -p out
 failed=0

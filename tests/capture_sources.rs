@@ -213,3 +213,19 @@ fn http_uri_plays_at_its_own_rate() {
     assert!(took >= Duration::from_millis(700), "not paced: 30 frames in {took:?}");
     assert_eq!(frames.frames.lock().unwrap()[0].frame.width, 96);
 }
+
+#[test]
+fn frames_lost_before_capture_are_counted() {
+    // identity throws away half the buffers: the gaps in buffer times are counted as lost.
+    let launch = "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=60/1 \
+                  ! identity drop-probability=0.5 ! videoconvert ! video/x-raw,format=RGB ! appsink";
+    let (runner, frames, stats) = start(CaptureConfig::new(launch));
+    assert!(frames.wait(Duration::from_secs(20), |f, _| f.len() >= 20));
+    runner.stop();
+    let got = frames.frames.lock().unwrap();
+    let lost = stats.lost_upstream.load(Ordering::Relaxed);
+    let span = got.last().unwrap().frame.stamp.duration_since(got[0].frame.stamp).unwrap();
+    let produced = (span.as_secs_f64() * 60.0).round() as u64 + 1;
+    assert!(lost > 0, "nothing counted as lost");
+    assert_eq!(got.len() as u64 + lost, produced, "delivered + lost = frames the source made");
+}

@@ -27,6 +27,9 @@ pub fn format_progress(s: &StatsSnapshot, fps_out: f64) -> String {
     if s.inference_errors > 0 || s.capture_restarts > 0 {
         line.push_str(&format!(" | errors {} restarts {}", s.inference_errors, s.capture_restarts));
     }
+    if s.lost_upstream > 0 {
+        line.push_str(&format!(" | lost before capture {}", s.lost_upstream));
+    }
     if s.sink_dropped > 0 {
         line.push_str(&format!(" | results a sink missed {}", s.sink_dropped));
     }

@@ -39,6 +39,8 @@ pub struct StatsSnapshot {
     pub inference_errors: u64,
     pub capture_restarts: u64,
     pub capture_frame_errors: u64,
+    /// Frames lost before capture (gaps in buffer times), not part of `frames_in`.
+    pub lost_upstream: u64,
     pub descriptions: u64,
     pub sink_dropped: u64,
     /// Capture-to-result latency percentiles over the recent window.
@@ -72,6 +74,7 @@ impl Stats {
             inference_errors: get(&self.inference_errors),
             capture_restarts: get(&self.capture.restarts),
             capture_frame_errors: get(&self.capture.frame_errors),
+            lost_upstream: get(&self.capture.lost_upstream),
             descriptions: get(&self.descriptions),
             sink_dropped: get(&self.sink_dropped),
             latency_p50,

@@ -41,6 +41,9 @@ pub struct GstCapture {
     frame_id: String,
     /// A sample pulled while checking that the source starts; handed out first.
     pending: Option<gst::Sample>,
+    /// PTS of the previous frame, to count frames lost before us (appsink drops, decoder skips).
+    last_pts: Option<gst::ClockTime>,
+    lost: u64,
 }
 
 impl GstCapture {
@@ -71,6 +74,8 @@ impl GstCapture {
             label: spec.label.clone(),
             frame_id: frame_id.to_string(),
             pending: None,
+            last_pts: None,
+            lost: 0,
         };
         if capture.pipeline.set_state(gst::State::Playing).is_err() {
             let message = capture.bus_error().unwrap_or_else(|| "the pipeline refused to start".into());
@@ -121,6 +126,7 @@ impl GstCapture {
             },
         };
         let pulled_at = Instant::now();
+        self.count_gap(&sample);
         let frame = self.frame_from_sample(&sample, seq)?;
         Ok(Pulled::Frame(CapturedFrame { frame, pulled_at }))
     }
@@ -152,6 +158,27 @@ impl GstCapture {
         })
     }
 
+    /// Frames missing between this buffer and the previous one, judged by PTS and frame duration
+    /// (a gap of more than 1.5 frame durations): the appsink dropped them or the source skipped them.
+    fn count_gap(&mut self, sample: &gst::Sample) {
+        let Some(buffer) = sample.buffer() else { return };
+        let (Some(pts), Some(duration)) = (buffer.pts(), buffer.duration()) else { return };
+        if let Some(last) = self.last_pts.replace(pts)
+            && duration.nseconds() > 0
+            && pts > last
+        {
+            let gap = (pts - last).nseconds() as f64 / duration.nseconds() as f64;
+            if gap > 1.5 {
+                self.lost += gap.round() as u64 - 1;
+            }
+        }
+    }
+
+    /// Frames lost before capture since the last call.
+    pub fn take_lost(&mut self) -> u64 {
+        std::mem::take(&mut self.lost)
+    }
+
     /// Buffer PTS → running time (segment) → clock time (+ base time) → wall clock.
     fn stamp_of(&self, sample: &gst::Sample, buffer: &gst::BufferRef) -> SystemTime {
         let now_wall = SystemTime::now();
@@ -172,6 +199,7 @@ impl GstCapture {
 
     /// Seeks back to the start after EOS (`--loop`).
     pub fn rewind(&mut self) -> Result<(), CaptureError> {
+        self.last_pts = None;
         self.pipeline
             .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO)
             .map_err(|e| CaptureError::Stream { name: self.label.clone(), message: format!("cannot loop: {e}") })

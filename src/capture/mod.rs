@@ -115,6 +115,9 @@ pub struct CaptureStats {
     pub restarts: AtomicU64,
     /// Frames skipped because they could not be converted.
     pub frame_errors: AtomicU64,
+    /// Frames that never reached capture (gaps in buffer times: the appsink dropped them while we
+    /// were busy, or the source skipped them).
+    pub lost_upstream: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 

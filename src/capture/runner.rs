@@ -162,6 +162,7 @@ impl CaptureLoop {
             match capture.pull(seq, Duration::from_millis(100)) {
                 Ok(Pulled::Frame(frame)) => {
                     self.next_seq += 1;
+                    self.stats.lost_upstream.fetch_add(capture.take_lost(), Ordering::Relaxed);
                     self.stats.frames.fetch_add(1, Ordering::Relaxed);
                     if tracing::enabled!(tracing::Level::TRACE) {
                         let age = std::time::SystemTime::now().duration_since(frame.frame.stamp).unwrap_or_default();

@@ -229,3 +229,15 @@ fn frames_lost_before_capture_are_counted() {
     assert!(lost > 0, "nothing counted as lost");
     assert_eq!(got.len() as u64 + lost, produced, "delivered + lost = frames the source made");
 }
+
+#[test]
+fn unusable_frames_are_counted_and_skipped() {
+    // I420 at the appsink cannot be turned into RGB rows by capture: every frame is a per-frame fault.
+    let launch = "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=60/1 ! appsink";
+    let (runner, frames, stats) = start(CaptureConfig::new(launch));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(runner.stop(), CaptureEnd::Stopped, "a bad frame must not end capture");
+    assert!(frames.seqs().is_empty());
+    assert!(stats.frame_errors.load(Ordering::Relaxed) >= 5);
+    assert!(stats.last_error().unwrap().contains("video/x-raw,format=RGB"), "{:?}", stats.last_error());
+}

@@ -44,7 +44,7 @@ impl CaptureRunner {
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
-                let mut pump = CaptureLoop { spec, config, stats, outlet: outlet.clone(), stop: thread_stop, next_seq: 0 };
+                let mut pump = CaptureLoop { spec, config, stats, outlet: outlet.clone(), stop: thread_stop, next_seq: 0, last_frame_error_log: None };
                 let end = pump.run(capture);
                 outlet.close();
                 end
@@ -93,6 +93,8 @@ struct CaptureLoop {
     stop: Arc<AtomicBool>,
     /// Sequence numbers run on across reopenings; a gap means a frame was lost before us.
     next_seq: u64,
+    /// Bad frames are logged at most every 5 s (the counter has the total).
+    last_frame_error_log: Option<Instant>,
 }
 
 impl CaptureLoop {
@@ -210,7 +212,11 @@ impl CaptureLoop {
                     self.stats.frame_errors.fetch_add(1, Ordering::Relaxed);
                     self.next_seq += 1;
                     self.stats.set_last_error(reason.clone());
-                    tracing::debug!(seq, "bad frame skipped: {reason}");
+                    if self.last_frame_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                        let total = self.stats.frame_errors.load(Ordering::Relaxed);
+                        tracing::warn!(seq, total, "bad frame skipped: {reason}");
+                        self.last_frame_error_log = Some(Instant::now());
+                    }
                 }
                 Err(e) => {
                     capture.stop();

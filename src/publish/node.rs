@@ -220,7 +220,9 @@ fn spawn_match_watchers(
         ($field:ident) => {{
             let (o, n) = (out.clone(), node.clone());
             tasks.push(tokio::spawn(async move {
-                o.$field.publisher.wait_for_subscription(&n).await;
+                // Each new wait first looks at the match table itself, so re-arming every second also
+                // covers a match event lost from ros2-client's bounded status channel at start-up.
+                while tokio::time::timeout(Duration::from_secs(1), o.$field.publisher.wait_for_subscription(&n)).await.is_err() {}
                 o.$field.ever_matched.store(true, Ordering::Relaxed);
             }));
         }};
@@ -242,7 +244,9 @@ fn spawn_match_watchers(
 
 fn input_waiter<M: 'static + Send + Sync>(i: &In<M>, node: &Arc<Node>) -> FirstMatch {
     let (sub, node) = (i.subscription.clone(), node.clone());
-    (i.ever_matched.clone(), Box::pin(async move { sub.wait_for_publisher(&node).await }))
+    (i.ever_matched.clone(), Box::pin(async move {
+        while tokio::time::timeout(Duration::from_secs(1), sub.wait_for_publisher(&node)).await.is_err() {}
+    }))
 }
 
 struct EndpointFactory<'a> {

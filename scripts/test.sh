@@ -11,7 +11,8 @@ scripts/setup.sh --all
 # rosbags) and pixel_sail_msgs built from msgs/ with plain CMake; exports PIXEL_SAIL_ROS_PYTHON and
 # PIXEL_SAIL_ROS_MSGS for tests/ros_msgs.rs (rosbags wire test) and tests/ros_interop.rs (rclpy).
 echo "== ROS test environment" >&2
-eval "$(tests/ros/setup_ros_env.sh)"
+ROS_ENV="$(tests/ros/setup_ros_env.sh)"  # a failed setup stops here (set -e)
+eval "$ROS_ENV"
 export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 
 echo "== cargo test" >&2

@@ -7,7 +7,8 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 SOURCE="${1:-test:640x480@30}"
 SECONDS_="${2:-20}"
-eval "$(tests/ros/setup_ros_env.sh)"
+ROS_ENV="$(tests/ros/setup_ros_env.sh)"  # a failed setup stops here (set -e)
+eval "$ROS_ENV"
 cargo build --release --quiet
 I="$PIXEL_SAIL_ROS_MSGS"
 VENV="$(dirname "$(dirname "$PIXEL_SAIL_ROS_PYTHON")")"

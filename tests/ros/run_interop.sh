@@ -9,7 +9,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-eval "$(tests/ros/setup_ros_env.sh)"
+ROS_ENV="$(tests/ros/setup_ros_env.sh)"  # a failed setup stops here (set -e)
+eval "$ROS_ENV"
 cargo build --quiet
 BIN="$ROOT/target/debug/pixel-sail"
 MODEL="${PIXEL_SAIL_MODEL:-models/tiny}"

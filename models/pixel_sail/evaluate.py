@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--model", default="models/tiny")
     ap.add_argument("--ckpt", default="")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--json-out", default="", help="also write the figures here (e.g. models/tiny/metrics.json)")
+    ap.add_argument("--split-name", default="test")
     a = ap.parse_args()
     if a.ckpt:
         from .export import load_checkpoint
@@ -89,6 +91,9 @@ def main():
     res = evaluate(ref, a.set_dir, a.limit or None)
     res["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(res, indent=1))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({a.split_name: res, "command": "python -m models.pixel_sail.evaluate " + a.set_dir}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class Config:
     rms_eps: float = 1e-6
     qkv_bias: bool = True
     distill_dim: int = 32
+    embed_scale: bool = True     # text embeddings × √C as inputs (tied head keeps them small) [ours]
 
     def to_dict(self):
         d = asdict(self)
@@ -161,6 +162,9 @@ class PixelSAIL(nn.Module):
         self.tokens = None  # dict of special ids, set by the builder
         # small embeddings (as Qwen, std 0.02): the LM head is tied, unit-variance rows would give huge logits
         nn.init.normal_(self.embed.weight, std=0.02)
+        # the VP map is E[<vp_i>] (std 0.02) times a learned gain, so the painted prompt starts on the scale of
+        # the patch embeddings (~0.6 per channel) instead of ~3 % of it [ours]
+        self.vp_gain = nn.Parameter(torch.tensor(25.0))
 
     # -- the three graphs -------------------------------------------------------------------------
     def vision(self, pixels, vp_masks, vp_ids):
@@ -170,10 +174,14 @@ class PixelSAIL(nn.Module):
         p = cfg.patch
         gh, gw = hh // p, ww // p
         patches = pixels.view(b, 3, gh, p, gw, p).permute(0, 2, 4, 1, 3, 5).reshape(b, gh * gw, 3 * p * p)
-        x = self.patch_embed(patches) + self.embed.weight[tok["vpatch"]]
+        pe = self.patch_embed(patches)
+        x = pe + self.embed.weight[tok["vpatch"]]
         vp_emb = self.embed(vp_ids)  # [B,K,C]
         if cfg.vp_mode == "inject":
-            x = x + torch.einsum("bkn,bkc->bnc", vp_masks.flatten(2), vp_emb)
+            x = x + self.vp_gain * torch.einsum("bkn,bkc->bnc", vp_masks.flatten(2), vp_emb)
+        else:  # ablation "pool": the plain baseline's region feature = mean patch embedding under prompt 1
+            w = vp_masks[:, 0].flatten(1)
+            self.vp_pooled = (w.unsqueeze(-1) * pe).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
         ends = self.embed.weight[[tok["vision"], tok["vision_end"]]].unsqueeze(0).expand(b, -1, -1)
         x = torch.cat([ends[:, :1], x, ends[:, 1:]], 1)
         rows = torch.arange(gh).view(gh, 1).expand(gh, gw).reshape(-1) + 1
@@ -203,12 +211,17 @@ class PixelSAIL(nn.Module):
             x = up(x, space_to_depth(pixels, stride) if up.skip is not None else None)
         return self.proj_out(x)
 
-    def text(self, input_ids, position_ids, attention_mask, past_keys, past_values):
-        """One chunk of text over a past cache (the image prefix, then any earlier text)."""
+    def text(self, input_ids, position_ids, attention_mask, past_keys, past_values, vp_embed=None):
+        """One chunk of text over a past cache (the image prefix, then any earlier text).
+        vp_embed [B,C] (pool ablation only) replaces the <vp_1> token's embedding."""
         cfg = self.cfg
         b, t = input_ids.shape
         p = past_keys.shape[3]
         x = self.embed(input_ids)
+        if cfg.embed_scale:  # put words on the residual scale of the patch embeddings
+            x = x * math.sqrt(cfg.hidden)
+        if vp_embed is not None:
+            x = torch.where((input_ids == self.tokens["vp"][0]).unsqueeze(-1), vp_embed.unsqueeze(1), x)
         cos, sin = rope_angles(cfg, position_ids, position_ids)
         qi = torch.arange(t).view(t, 1)
         kj = torch.arange(p + t).view(1, p + t)

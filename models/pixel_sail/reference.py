@@ -28,7 +28,10 @@ class TorchBackend:
 
     @torch.no_grad()
     def text(self, ids, pos, attn, pk, pv):
-        return [t.numpy() for t in self.model.text(*(torch.from_numpy(a) for a in (ids, pos, attn, pk, pv)))]
+        vp = None
+        if self.model.cfg.vp_mode == "pool":  # ablation: the last vision pass's pooled prompt feature
+            vp = self.model.vp_pooled.expand(ids.shape[0], -1)
+        return [t.numpy() for t in self.model.text(*(torch.from_numpy(a) for a in (ids, pos, attn, pk, pv)), vp)]
 
     @torch.no_grad()
     def mask_head(self, feats, seg):

@@ -39,7 +39,8 @@ def losses(model, batch, expert=None, dev="cpu"):
     bk, t = batch["input_ids"].shape
     attn = torch.cat([torch.ones(bk, pk.shape[3], dtype=torch.long), batch["attn"]], 1).to(dev)
     pos = text_positions(batch["grid"], t, bk).to(dev)
-    logits, hidden, _, _ = model.text(batch["input_ids"].to(dev), pos, attn, pk, pv)
+    vp_embed = model.vp_pooled[owners] if cfg.vp_mode == "pool" else None
+    logits, hidden, _, _ = model.text(batch["input_ids"].to(dev), pos, attn, pk, pv, vp_embed)
     tg = batch["targets"].to(dev)
     lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100)
     rows = torch.arange(bk, device=dev)
@@ -92,6 +93,8 @@ def main():
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
     ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--restart-schedule", action="store_true",
+                    help="on resume, start a fresh cosine (no warm-up) over --plan-minutes from here")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -108,15 +111,27 @@ def main():
                         "up_channels": CONFIGS[a.config].up_channels,
                         "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
     model = build(cfg, ids).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    late = ["vp_gain"]  # parameters added after a run started: resumed runs get them as a new group
+    opt = torch.optim.AdamW([p for n, p in model.named_parameters() if n not in late], lr=a.lr,
+                            betas=(0.9, 0.95), weight_decay=0.05)
     step, total, rng = 0, a.total_steps, np.random.default_rng(0)
     plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
+    extra = {"params": [p for n, p in model.named_parameters() if n in late], "weight_decay": 0.0}
+    fresh_group = state is not None and "vp_gain" not in state["model"]
+    if not fresh_group:
+        opt.add_param_group(extra)
     if state:
-        model.load_state_dict(state["model"])
+        missing = model.load_state_dict(state["model"], strict=False).missing_keys
         opt.load_state_dict(state["opt"])
+        if fresh_group:
+            opt.add_param_group(extra)
+            print(f"new parameters: {missing}", flush=True)
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
-        plan, trained_min = state.get("plan_minutes", 0.0), state.get("trained_minutes", 0.0)
+        plan = a.plan_minutes or state.get("plan_minutes", 0.0)  # a stretch may re-plan the end
+        trained_min = state.get("trained_minutes", 0.0)
+        if a.restart_schedule:
+            trained_min, plan = 0.0, a.plan_minutes
         rng.bit_generator.state = state["rng"]
         print(f"resumed at step {step}/{total}", flush=True)
     expert = None

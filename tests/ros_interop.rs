@@ -133,9 +133,15 @@ async fn fake_worker(
                 if let Some(reply) = req.reply { let _ = reply.send(ack); }
             }
             Some(req) = describe_rx.recv() => {
-                let answer = match (&last, &req.prompt) {
-                    (Some(f), VisualPrompt::Point { x, .. }) => {
-                        let cmd = if *x < 320.0 { "red" } else { "blue" };
+                // Where the prompt is: a point's x, a box's centre, a mask's first column.
+                let x = match &req.prompt {
+                    VisualPrompt::Point { x, .. } => Some(*x),
+                    VisualPrompt::Box { x0, x1, .. } => Some((x0 + x1) / 2.0),
+                    VisualPrompt::Mask(m) => m.data.iter().position(|&v| v != 0).map(|i| (i % m.width as usize) as f32),
+                };
+                let answer = match (&last, x) {
+                    (Some(f), Some(x)) => {
+                        let cmd = if x < 320.0 { "red" } else { "blue" };
                         let (mut m, b, text) = object_mask(cmd).expect("object");
                         if cmd == "blue" {
                             // Ragged: its full-resolution RLE does not fit one datagram.
@@ -151,7 +157,7 @@ async fn fake_worker(
                         })
                     }
                     (None, _) => Err("no frame yet".to_owned()),
-                    _ => Err("only points in this stand-in".to_owned()),
+                    (_, None) => Err("empty prompt".to_owned()),
                 };
                 let _ = req.reply.send(answer);
             }

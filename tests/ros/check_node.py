@@ -90,6 +90,17 @@ def rle_decode(h, w, counts):
     return flat.reshape((w, h)).T  # column-major
 
 
+def rle_encode(mask):
+    """COCO run-length counts, column-major, first run background."""
+    flat = mask.T.reshape(-1).astype(np.uint8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], change, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat[0] == 1:
+        counts = [0] + counts
+    return [int(c) for c in counts]
+
+
 def stamp_ns(stamp):
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
@@ -303,6 +314,19 @@ class Checker:
         check("~/describe (second object) answers", r is not None and r.success, r and f"{r.description!r} {r.message}")
         if r is not None and r.success:
             self.check_reply_mask("~/describe (second object) mask", r, (x0 + x1) // 2, (y0 + y1) // 2)
+        # A box around the circle, and the circle's own mask (RLE), as the other two prompt kinds.
+        req = Describe.Request(kind=Describe.Request.KIND_BOX)
+        req.box = [float(cx - 70), float(cy - 70), float(cx + 70), float(cy + 70)]
+        r = self.call(self.describe, req, timeout=60)
+        check("~/describe (box) answers", r is not None and r.success and (r.description != "" or not self.a.expect_content),
+              r and f"{r.description!r} {r.message}")
+        req = Describe.Request(kind=Describe.Request.KIND_MASK, mask_height=H, mask_width=W,
+                               mask_rle_counts=rle_encode(self.truth))
+        r = self.call(self.describe, req, timeout=60)
+        ok = r is not None and r.success and (r.description != "" or not self.a.expect_content)
+        if self.a.expect_content and ok:
+            ok = "red circle" in r.description
+        check("~/describe (mask) answers", ok, r and f"{r.description!r} {r.message}")
         bad = Describe.Request(kind=Describe.Request.KIND_BOX)
         bad.box = [50.0, 50.0, 10.0, 80.0]
         r = self.call(self.describe, bad)
@@ -377,8 +401,10 @@ class Checker:
                   "execution_provider", "model", f"subscribers.{self.base}/mask"):
             check(f"/diagnostics has {k}", k in keys, keys.get(k))
         check("/diagnostics frame_rate_out > 0", float(keys.get("frame_rate_out", "0")) > 0, keys.get("frame_rate_out"))
-        stamps = [m.header.stamp.sec for _, m in self.got["diag"]]
-        check("/diagnostics about 1 Hz", len(stamps) >= 2, f"{len(stamps)} messages")
+        first = self.got["diag"][0][0]
+        self.spin_until(lambda: len(self.got["diag"]) >= 4, 10)
+        n, span = len(self.got["diag"]), (self.got["diag"][-1][0] - first) / 1e9
+        check("/diagnostics about 1 Hz", n >= 4 and 0.5 <= (n - 1) / max(span, 1e-3) <= 2.0, f"{n} messages in {span:.1f} s")
 
 
 def main():

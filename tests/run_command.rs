@@ -138,7 +138,7 @@ fn commands_change_while_running_from_the_file_and_stdin() {
     let (cmds, jsonl) = (dir.path().join("commands.txt"), dir.path().join("live.jsonl"));
     std::fs::write(&cmds, "# live commands\nfind the red circle\n").unwrap();
     let mut child = pixel_sail()
-        .args(["--source", "test:160x120@30", "--stdin", "--no-describe", "--duration-secs", "60"])
+        .args(["--source", "test:160x120@30", "--stdin", "--no-describe", "--duration-secs", "600"])
         .arg("--prompts-file")
         .arg(&cmds)
         .arg("--jsonl")

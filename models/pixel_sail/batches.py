@@ -10,9 +10,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .expressions import describe_object, no_target_expression, referring_expression, visual_prompt, wrap
+from .expressions import (describe_object, no_target_expression, place_of, referring_expression, visual_prompt,
+                          wrap)
 from .preprocess import MEAN, STD, vp_grid
-from .vocab import TEMPLATES
+from .vocab import COLOURS, PLACES, SHAPES, SIZES, TEMPLATES
 
 K_PROMPTS = 4
 VP_RATE = 0.35
@@ -87,6 +88,29 @@ def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return (x * (1 - blur) + xb * blur).clamp(0, 255)
 
 
+PLACE_LIST = [p for row in PLACES for p in row]
+
+
+def patch_attributes(scene, lab, gh, gw, patch, min_share=0.2):
+    """[gh,gw,4] class ids (colour, shape, size, place; 0 = background) of the object that covers
+    the most of each patch, if it covers at least min_share of it."""
+    full = np.zeros((gh * patch, gw * patch), np.int64)
+    full[:lab.shape[0], :lab.shape[1]] = lab
+    n = len(scene.objects) + 1
+    cells = full.reshape(gh, patch, gw, patch).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
+    counts = (cells[..., None] == np.arange(n)).sum(2)[..., 1:]  # [gh,gw,objects]
+    table = np.zeros((n, 4), np.int64)
+    for i, o in enumerate(scene.objects):
+        place = place_of(o.cx, o.cy)
+        table[i + 1] = (COLOURS.index(o.colour) + 1, SHAPES.index(o.shape) + 1, SIZES.index(o.size) + 1,
+                        PLACE_LIST.index(place) + 1)
+    if counts.shape[-1] == 0:
+        return np.zeros((gh, gw, 4), np.int64)
+    best = counts.argmax(-1) + 1
+    best[counts.max(-1) < min_share * patch * patch] = 0
+    return table[best]
+
+
 def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
     ids = enc.ids
     b = len(idxs)
@@ -102,8 +126,10 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
     vp_masks = torch.zeros(b, 1, gh, gw)
     vp_ids = torch.full((b, 1), ids["vp"][0], dtype=torch.long)
     rows, owners = [], []
+    attrs = torch.zeros(b, gh, gw, 4, dtype=torch.long)
     for n, i in enumerate(idxs):
         lab = labs[i]
+        attrs[n] = torch.from_numpy(patch_attributes(scenes[i], lab, gh, gw, cfg.patch))
         prompts, vp = scene_prompts(scenes[i], lab, rng, enc)
         if vp is not None:
             j, prompt = vp
@@ -137,5 +163,5 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
         "pixels": pixels, "vp_masks": vp_masks, "vp_ids": vp_ids, "input_ids": input_ids,
         "targets": targets, "attn": attn, "owners": torch.tensor(owners), "seg_pos": seg_pos,
         "decide_pos": decide_pos, "has_mask": has_mask, "soft_masks": soft, "valid": valid,
-        "grid": (gh, gw), "labels_idx": idxs,
+        "grid": (gh, gw), "labels_idx": idxs, "patch_attrs": attrs,
     }

@@ -53,6 +53,10 @@ CONFIGS = {
 }
 
 
+# classes of the patch-attribute auxiliary head: background + colours, shapes, sizes, places
+ATTR_CLASSES = (9, 7, 3, 10)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps):
         super().__init__()
@@ -159,6 +163,8 @@ class PixelSAIL(nn.Module):
         self.proj_out = nn.Conv2d(cin if cfg.upsampler else c, cfg.feat_dim, 1)
         self.seg_mlp = nn.Sequential(nn.Linear(c, c), nn.GELU(), nn.Linear(c, cfg.feat_dim + 1))
         self.distill = nn.Conv2d(cfg.feat_dim, cfg.distill_dim, 1)  # training only
+        # training only: each patch state predicts colour/shape/size/place of the object under it [ours]
+        self.attr_head = nn.Linear(c, sum(ATTR_CLASSES))
         self.tokens = None  # dict of special ids, set by the builder
         # small embeddings (as Qwen, std 0.02): the LM head is tied, unit-variance rows would give huge logits
         nn.init.normal_(self.embed.weight, std=0.02)
@@ -198,6 +204,7 @@ class PixelSAIL(nn.Module):
             keys.append(k)
             values.append(v)
         h = self.norm(x)[:, 1:-1]  # F_l: patch states after the final norm
+        self.patch_states = h  # read by the training loss only
         fl = h.transpose(1, 2).reshape(b, cfg.hidden, gh, gw)
         feats = self.features(fl, pixels)
         return torch.stack(keys), torch.stack(values), feats

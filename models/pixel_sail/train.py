@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from . import cache as scene_cache
 from .batches import Encoder, make_batch
 from .expert import Expert
-from .model import CONFIGS, Config, build
+from .model import ATTR_CLASSES, CONFIGS, Config, build
 from .tokenizer import token_ids
 from tokenizers import Tokenizer
 
@@ -61,13 +61,16 @@ def losses(model, batch, expert=None, dev="cpu"):
         p = torch.sigmoid(ml) * valid
         dice = 1 - (2 * (p * tgt).sum((1, 2)) + 1) / (p.sum((1, 2)) + tgt.sum((1, 2)) + 1)
         out["bce"], out["dice"] = bce, dice.mean()
+    logits_attr = model.attr_head(model.patch_states).split(list(ATTR_CLASSES), -1)
+    pa = batch["patch_attrs"].to(dev).flatten(1, 2)  # [B, gh*gw, 4]
+    out["attr"] = sum(F.cross_entropy(lg.flatten(0, 1), pa[..., g].flatten()) for g, lg in enumerate(logits_attr)) / 4
     if expert is not None:
         target = expert.targets(pixels)
         out["distill"] = F.mse_loss(model.distill(feats), target)
     return out
 
 
-WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5}
+WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5}
 
 
 def lr_at(step, frac, base, warmup=100):
@@ -89,7 +92,7 @@ def main():
     ap.add_argument("--plan-minutes", type=float, default=0.0,
                     help="schedule by wall-clock instead: the cosine ends after this much training time")
     ap.add_argument("--batch", type=int, default=24)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
     ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
     ap.add_argument("--threads", type=int, default=0)
@@ -111,22 +114,13 @@ def main():
                         "up_channels": CONFIGS[a.config].up_channels,
                         "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
     model = build(cfg, ids).to(dev)
-    late = ["vp_gain"]  # parameters added after a run started: resumed runs get them as a new group
-    opt = torch.optim.AdamW([p for n, p in model.named_parameters() if n not in late], lr=a.lr,
-                            betas=(0.9, 0.95), weight_decay=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
     step, total, rng = 0, a.total_steps, np.random.default_rng(0)
     plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
-    extra = {"params": [p for n, p in model.named_parameters() if n in late], "weight_decay": 0.0}
-    fresh_group = state is not None and "vp_gain" not in state["model"]
-    if not fresh_group:
-        opt.add_param_group(extra)
     if state:
-        missing = model.load_state_dict(state["model"], strict=False).missing_keys
+        model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        if fresh_group:
-            opt.add_param_group(extra)
-            print(f"new parameters: {missing}", flush=True)
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
         plan = a.plan_minutes or state.get("plan_minutes", 0.0)  # a stretch may re-plan the end
         trained_min = state.get("trained_minutes", 0.0)
@@ -159,9 +153,9 @@ def main():
 
     model.train()
     while step < total and progress() < 1.0 and time.time() - t0 < a.minutes * 60:
-        # curriculum: the first 10 % of steps draw half the scenes from the 1–3 object ones
-        pool_easy = step < 0.1 * total
-        idxs = np.where(rng.random(a.batch) < (0.5 if pool_easy else 0.0),
+        # curriculum: early on most scenes have 1–3 objects, fading to the natural mix by 20 % of the plan
+        easy_share = max(0.0, 0.7 * (1 - progress() / 0.2))
+        idxs = np.where(rng.random(a.batch) < easy_share,
                         easy[rng.integers(0, len(easy), a.batch)], rng.integers(0, len(scenes), a.batch))
         batch = make_batch(imgs, labs, scenes, idxs, rng, enc, cfg)
         for g in opt.param_groups:

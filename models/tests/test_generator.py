@@ -129,3 +129,33 @@ def test_visual_prompts_fall_on_their_object(kind):
         assert inside.mean() > 0.8
     else:
         assert vp == {"mask": True}
+
+
+@pytest.mark.parametrize("seed", list(SEEDS)[:20])
+def test_patch_attributes_name_the_object_under_each_patch(seed):
+    """The training-only patch-attribute targets: a patch mostly covered by an object carries that object's
+    colour, shape, size and place; a patch with no object pixels is background (0) in every group."""
+    from models.pixel_sail.batches import PLACE_LIST, patch_attributes
+    from models.pixel_sail.vocab import SIZES
+
+    scene = sample_scene(seed)
+    _, lab = render(scene, 320, 240)
+    p = 32
+    attrs = patch_attributes(scene, lab, 8, 10, p)
+    full = np.zeros((256, 320), lab.dtype)
+    full[:240] = lab
+    for r in range(8):
+        for c in range(10):
+            cell = full[r * p:(r + 1) * p, c * p:(c + 1) * p]
+            ids, counts = np.unique(cell[cell > 0], return_counts=True)
+            if len(ids) == 0:
+                assert (attrs[r, c] == 0).all()
+                continue
+            top = ids[counts.argmax()]
+            if counts.max() >= 0.5 * p * p:  # clearly one object's patch
+                o = scene.objects[top - 1]
+                want = [COLOURS.index(o.colour) + 1, SHAPES.index(o.shape) + 1, SIZES.index(o.size) + 1,
+                        PLACE_LIST.index(place_of(o.cx, o.cy)) + 1]
+                assert attrs[r, c].tolist() == want
+            elif counts.max() < 0.2 * p * p:
+                assert (attrs[r, c] == 0).all()

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The Python side of `pixel-sail bench`: the same three ONNX graphs on the same frames through onnxruntime's
-Python API, stage by stage, with the same commands and the same loop. Prints one JSON object (last line).
+"""The Python side of `pixel-sail bench`: the Python reference (models/pixel_sail/reference.py) over the same
+three ONNX graphs through onnxruntime's Python API, on the same frames, commands and loop as the Rust side,
+timed stage by stage. Prints one JSON object (last line).
 
     .venv/bin/python scripts/bench_python.py --model models/tiny --image tests/fixtures/tabletop_640x480.jpg
 
-Preprocessing is models/pixel_sail/preprocess.py (numpy); mask postprocessing is a numpy bilinear resize with
-half-pixel centres, as the Rust side does it.
+Stage times come from timing each graph call of the reference's backend; what an encode or segment call
+spends outside the graphs is preprocessing (numpy) or mask postprocessing (crop, bilinear resize, threshold).
 """
 
 from __future__ import annotations
@@ -19,124 +20,67 @@ import time
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
-from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from models.pixel_sail.preprocess import preprocess  # noqa: E402
+from models.pixel_sail.reference import OrtBackend, from_model_dir  # noqa: E402
 
 COMMANDS = ["pick up the green triangle", "grab the blue triangle", "find the red square", "where is the white circle?"]
 
 
-def bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) interpolation weights, align_corners=False."""
-    m = np.zeros((n_out, n_in), np.float32)
-    src = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0)
-    i0 = np.minimum(np.floor(src).astype(int), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    f = (src - i0).astype(np.float32)
-    m[np.arange(n_out), i0] += 1 - f
-    m[np.arange(n_out), i1] += f
-    return m
+class TimedBackend:
+    """The reference's ONNX Runtime backend with the milliseconds of every graph call recorded."""
+
+    def __init__(self, inner):
+        self.inner, self.tokens, self.calls = inner, inner.tokens, []
+
+    def _timed(self, graph, fn, *args):
+        t = time.perf_counter()
+        out = fn(*args)
+        self.calls.append((graph, (time.perf_counter() - t) * 1e3))
+        return out
+
+    def vision(self, *a):
+        return self._timed("vision", self.inner.vision, *a)
+
+    def text(self, *a):
+        return self._timed("text", self.inner.text, *a)
+
+    def mask_head(self, *a):
+        return self._timed("mask_head", self.inner.mask_head, *a)
+
+    def take(self):
+        calls, self.calls = self.calls, []
+        return calls
 
 
-class Bench:
-    def __init__(self, model_dir, threads, spin):
-        self.meta = json.load(open(f"{model_dir}/model.json"))
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        # Same setting as the Rust side (which turns spin-waiting off unless --spin).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        self.s = {g: ort.InferenceSession(f"{model_dir}/{self.meta['files'][g]}", opts, providers=["CPUExecutionProvider"])
-                  for g in ("vision", "text", "mask_head")}
-        self.tok = Tokenizer.from_file(f"{model_dir}/{self.meta['files']['tokenizer']}")
-        self.t = self.meta["tokens"]
-        self.max_prompt = self.meta["config"]["max_prompt_tokens"]
+def ms(graph, calls):
+    return sum(t for g, t in calls if g == graph)
 
-    def ids(self, template, text):
-        pre, _, post = template.partition("{text}")
-        enc = lambda s: self.tok.encode(s, add_special_tokens=False).ids if s else []
-        return enc(pre) + enc(text)[: self.max_prompt] + enc(post)
 
-    def encode(self, img):
-        t0 = time.perf_counter()
-        pixels, (rw, rh) = preprocess(img, self.meta["input"]["long_side"], self.meta["config"]["patch"])
-        t1 = time.perf_counter()
-        gh, gw = pixels.shape[2] // 32, pixels.shape[3] // 32
-        vpm = np.zeros((1, 1, gh, gw), np.float32)
-        vpi = np.array([[self.t["vp"][0]]], np.int64)
-        pk, pv, feats = self.s["vision"].run(None, {"pixels": pixels, "vp_masks": vpm, "vp_ids": vpi})
-        t2 = time.perf_counter()
-        st = {"pk": pk, "pv": pv, "feats": feats, "grid": (gh, gw), "resized": (rw, rh), "frame": img.shape[1::-1]}
-        return st, (t1 - t0) * 1e3, (t2 - t1) * 1e3
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t) * 1e3
 
-    def prefill(self, st, seqs):
-        b, t = len(seqs), max(len(s) for s in seqs)
-        s = st["pk"].shape[3]
-        ids = np.full((b, t), self.t["pad"], np.int64)
-        attn = np.zeros((b, s + t), np.int64)
-        attn[:, :s] = 1
-        for i, q in enumerate(seqs):
-            ids[i, : len(q)] = q
-            attn[i, s : s + len(q)] = 1
-        pos = np.broadcast_to(np.arange(t, dtype=np.int64) + max(st["grid"]) + 2, (b, t)).copy()
-        pk, pv = np.repeat(st["pk"], b, 1), np.repeat(st["pv"], b, 1)
-        out = self.s["text"].run(None, {"input_ids": ids, "position_ids": pos, "attention_mask": attn,
-                                        "past_keys": pk, "past_values": pv})
-        return out, attn, pos
 
-    def segment(self, st, cmds):
-        seqs = [self.ids(self.meta["templates"]["segment"], c) + [self.t["seg"]] for c in cmds]
-        t0 = time.perf_counter()
-        (logits, hidden, _, _), _, _ = self.prefill(st, seqs)
-        n = np.array([len(q) for q in seqs])
-        rows = np.arange(len(seqs))
-        margin = logits[rows, n - 2, self.t["seg"]] - logits[rows, n - 2, self.t["none"]]
-        seg_h = np.ascontiguousarray(hidden[rows, n - 1])
-        t1 = time.perf_counter()
-        ml = self.s["mask_head"].run(None, {"features": st["feats"], "seg_hidden": seg_h})[0]
-        t2 = time.perf_counter()
-        (w, h), (rw, rh) = st["frame"], st["resized"]
-        ch, cw = -(-rh // 4), -(-rw // 4)
-        my, mx = bilinear_matrix(ch, h), bilinear_matrix(cw, w)
-        masks = [(my @ ml[k, :ch, :cw] @ mx.T) > 0.0 for k in range(len(cmds))]
-        _ = [m.any() and margin[k] > 0 for k, m in enumerate(masks)]
-        t3 = time.perf_counter()
-        return (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3 / len(cmds)
+def frame(ref, be, img, cmds):
+    """One frame end to end: {stage: ms} with preprocess and postprocess as the time outside the graphs."""
+    st, enc_ms = timed(ref.encode, img)
+    vis = ms("vision", be.take())
+    _, seg_ms = timed(ref.segment, st, cmds)
+    calls = be.take()
+    prefill, head = ms("text", calls), ms("mask_head", calls)
+    return {"pre": enc_ms - vis, "vis": vis, "prefill": prefill, "head": head,
+            "post": (seg_ms - prefill - head) / len(cmds), "total": enc_ms + seg_ms}
 
-    def describe(self, st, cmds, max_tokens):
-        seqs = [self.ids(self.meta["templates"]["describe"], c) for c in cmds]
-        t0 = time.perf_counter()
-        (logits, _, pk, pv), attn, pos = self.prefill(st, seqs)
-        b = len(seqs)
-        n = np.array([len(q) for q in seqs])
-        last = logits[np.arange(b), n - 1]
-        done, tokens, steps = np.zeros(b, bool), 0, 0
-        next_pos = pos[:, 0] + n
-        t1 = time.perf_counter()
-        max_tokens = min(max_tokens, self.meta["config"]["max_new_tokens"])
-        counts = np.zeros(b, int)
-        while True:
-            nxt = last.argmax(-1)
-            for i in range(b):
-                if not done[i]:
-                    if nxt[i] == self.t["eot"]:
-                        done[i] = True
-                    else:
-                        counts[i] += 1
-                        tokens += 1
-                        done[i] = counts[i] >= max_tokens
-            if done.all():
-                break
-            attn = np.concatenate([attn, np.ones((b, 1), np.int64)], 1)
-            logits, _, pk, pv = self.s["text"].run(None, {
-                "input_ids": np.where(done, self.t["pad"], nxt).astype(np.int64)[:, None],
-                "position_ids": next_pos[:, None].astype(np.int64) + steps, "attention_mask": attn,
-                "past_keys": pk, "past_values": pv})
-            last = logits[:, 0]
-            steps += 1
-        t2 = time.perf_counter()
-        return tokens, (t2 - t0), steps, (t2 - t1)
+
+def describe(ref, be, img, cmds):
+    """(tokens generated, seconds in all, decoding steps, seconds in decoding steps) of one batched run."""
+    st = ref.encode(img)
+    be.take()
+    out, total = timed(ref.describe, st, cmds)
+    calls = [t for g, t in be.take() if g == "text"]
+    return sum(len(ids) for _, ids in out), total / 1e3, len(calls) - 1, sum(calls[1:]) / 1e3
 
 
 def main():
@@ -148,35 +92,30 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--spin", action="store_true")
     a = ap.parse_args()
-    b = Bench(a.model, a.threads, a.spin)
+    # Spin-waiting as on the Rust side, which turns it off unless --spin.
+    be = TimedBackend(OrtBackend(a.model, a.threads, a.spin))
+    ref = from_model_dir(a.model, be)
+    ref.max_new = min(a.max_tokens, ref.max_new)
     frames = [np.asarray(Image.open(p).convert("RGB")) for p in (a.image or ["tests/fixtures/tabletop_640x480.jpg"])]
     one, four = COMMANDS[:1], COMMANDS
     for f in frames:  # warm-up
-        st, _, _ = b.encode(f)
-        b.segment(st, four)
-        b.describe(st, one, 2)
-    rec = {k: [] for k in ("pre", "vis", "p1", "p4", "h1", "h4", "post", "f1", "f4")}
+        frame(ref, be, f, four)
+        describe(ref, be, f, one)
+    rec = {}
     for i in range(a.iters):
         for f in frames:
-            for n in ((1, 4) if i % 2 == 0 else (4, 1)):
-                t = time.perf_counter()
-                st, pre, vis = b.encode(f)
-                p, h, post = b.segment(st, one if n == 1 else four)
-                total = (time.perf_counter() - t) * 1e3
-                rec["pre"].append(pre)
-                rec["vis"].append(vis)
-                rec[f"p{n}"].append(p)
-                rec[f"h{n}"].append(h)
-                rec["post"].append(post)
-                rec[f"f{n}"].append(total)
+            for cmds in ((one, four) if i % 2 == 0 else (four, one)):
+                n = len(cmds)
+                for k, v in frame(ref, be, f, cmds).items():
+                    key = k if k in ("pre", "vis", "post") else f"{k}{n}"
+                    rec.setdefault(key, []).append(v)
     med = {k: float(np.median(v)) for k, v in rec.items()}
     desc = []
     for cmds in (one, four):
         tok = secs = steps = step_secs = 0
         runs = max(a.iters // 2, 3)
         for _ in range(runs):
-            st, _, _ = b.encode(frames[0])
-            t, s, n, ds = b.describe(st, cmds, a.max_tokens)
+            t, s, n, ds = describe(ref, be, frames[0], cmds)
             tok, secs, steps, step_secs = tok + t, secs + s, steps + n, step_secs + ds
         desc.append({"batch": len(cmds), "tokens_per_s": tok / max(secs, 1e-9),
                      "ms_per_step": step_secs * 1e3 / steps if steps else float("nan"),
@@ -184,11 +123,11 @@ def main():
     print(json.dumps({
         "onnxruntime": ort.__version__,
         "preprocess_ms": med["pre"], "vision_ms": med["vis"],
-        "text_prefill_1_ms": med["p1"], "text_prefill_4_ms": med["p4"],
-        "mask_head_1_ms": med["h1"], "mask_head_4_ms": med["h4"],
+        "text_prefill_1_ms": med["prefill1"], "text_prefill_4_ms": med["prefill4"],
+        "mask_head_1_ms": med["head1"], "mask_head_4_ms": med["head4"],
         "mask_postprocess_per_command_ms": med["post"],
-        "frame_1_command_ms": med["f1"], "frame_4_commands_ms": med["f4"],
-        "ratio_4_vs_1": med["f4"] / med["f1"], "describe": desc,
+        "frame_1_command_ms": med["total1"], "frame_4_commands_ms": med["total4"],
+        "ratio_4_vs_1": med["total4"] / med["total1"], "describe": desc,
     }))
 
 

@@ -91,6 +91,13 @@ def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 PLACE_LIST = [p for row in PLACES for p in row]
 
 
+def object_attributes(scene, i):
+    """Class ids (colour, shape, size, place), each counted from 1 (0 = background)."""
+    o = scene.objects[i]
+    return np.array([COLOURS.index(o.colour) + 1, SHAPES.index(o.shape) + 1, SIZES.index(o.size) + 1,
+                     PLACE_LIST.index(place_of(o.cx, o.cy)) + 1])
+
+
 def patch_attributes(scene, lab, gh, gw, patch, min_share=0.2):
     """[gh,gw,4] class ids (colour, shape, size, place; 0 = background) of the object that covers
     the most of each patch, if it covers at least min_share of it."""
@@ -100,10 +107,8 @@ def patch_attributes(scene, lab, gh, gw, patch, min_share=0.2):
     cells = full.reshape(gh, patch, gw, patch).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
     counts = (cells[..., None] == np.arange(n)).sum(2)[..., 1:]  # [gh,gw,objects]
     table = np.zeros((n, 4), np.int64)
-    for i, o in enumerate(scene.objects):
-        place = place_of(o.cx, o.cy)
-        table[i + 1] = (COLOURS.index(o.colour) + 1, SHAPES.index(o.shape) + 1, SIZES.index(o.size) + 1,
-                        PLACE_LIST.index(place) + 1)
+    for i in range(len(scene.objects)):
+        table[i + 1] = object_attributes(scene, i)
     if counts.shape[-1] == 0:
         return np.zeros((gh, gw, 4), np.int64)
     best = counts.argmax(-1) + 1
@@ -145,7 +150,14 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
     decide_pos = torch.zeros(bk, dtype=torch.long)
     has_mask = torch.zeros(bk, dtype=torch.bool)
     target_masks = torch.zeros(bk, hh, ww)
+    # training only: the state that must know which object is meant ([SEG] for segment prompts, the last
+    # prompt token for descriptions) also predicts that object's attributes
+    query_pos = torch.zeros(bk, dtype=torch.long)
+    query_attr = torch.full((bk, 4), -100, dtype=torch.long)
     for r, (inp, tg, kind, obj) in enumerate(rows):
+        if obj >= 0:
+            query_attr[r] = torch.from_numpy(object_attributes(scenes[idxs[owners[r]]], obj))
+            query_pos[r] = len(inp) - 1 if kind == "segment" else next(k for k, v in enumerate(tg) if v >= 0)
         input_ids[r, :len(inp)] = torch.tensor(inp)
         targets[r, :len(tg)] = torch.tensor(tg)
         attn[r, :len(inp)] = 1
@@ -164,4 +176,5 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
         "targets": targets, "attn": attn, "owners": torch.tensor(owners), "seg_pos": seg_pos,
         "decide_pos": decide_pos, "has_mask": has_mask, "soft_masks": soft, "valid": valid,
         "grid": (gh, gw), "labels_idx": idxs, "patch_attrs": attrs,
+        "query_pos": query_pos, "query_attr": query_attr,
     }

@@ -165,6 +165,9 @@ class PixelSAIL(nn.Module):
         self.distill = nn.Conv2d(cfg.feat_dim, cfg.distill_dim, 1)  # training only
         # training only: each patch state predicts colour/shape/size/place of the object under it [ours]
         self.attr_head = nn.Linear(c, sum(ATTR_CLASSES))
+        # training only: the [SEG] state (or a description's last prompt state) predicts the named object's
+        # attributes, a dense signal that starts grounding before the mask loss finds it [ours]
+        self.query_head = nn.Linear(c, sum(ATTR_CLASSES))
         self.tokens = None  # dict of special ids, set by the builder
         # small embeddings (as Qwen, std 0.02): the LM head is tied, unit-variance rows would give huge logits
         nn.init.normal_(self.embed.weight, std=0.02)

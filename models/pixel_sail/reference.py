@@ -39,11 +39,18 @@ class TorchBackend:
 
 
 class OrtBackend:
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, threads=0, spin=None):
+        """threads/spin: ONNX Runtime intra-op threads (0 = its default) and spin-waiting (None = its default);
+        the benchmark sets them as the Rust engine does."""
         import onnxruntime as ort
         meta = json.load(open(f"{model_dir}/model.json"))
         self.tokens = meta["tokens"]
-        self.s = {g: ort.InferenceSession(f"{model_dir}/{meta['files'][g]}", providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        if spin is not None:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        self.s = {g: ort.InferenceSession(f"{model_dir}/{meta['files'][g]}", opts, providers=["CPUExecutionProvider"])
                   for g in ("vision", "text", "mask_head")}
 
     def vision(self, pixels, vpm, vpi):

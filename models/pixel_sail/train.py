@@ -64,13 +64,18 @@ def losses(model, batch, expert=None, dev="cpu"):
     logits_attr = model.attr_head(model.patch_states).split(list(ATTR_CLASSES), -1)
     pa = batch["patch_attrs"].to(dev).flatten(1, 2)  # [B, gh*gw, 4]
     out["attr"] = sum(F.cross_entropy(lg.flatten(0, 1), pa[..., g].flatten()) for g, lg in enumerate(logits_attr)) / 4
+    qa = batch["query_attr"].to(dev)
+    if (qa[:, 0] >= 0).any():
+        qh = hidden[rows, batch["query_pos"].to(dev)]
+        logits_q = model.query_head(qh).split(list(ATTR_CLASSES), -1)
+        out["query"] = sum(F.cross_entropy(lg, qa[:, g], ignore_index=-100) for g, lg in enumerate(logits_q)) / 4
     if expert is not None:
         target = expert.targets(pixels)
         out["distill"] = F.mse_loss(model.distill(feats), target)
     return out
 
 
-WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5}
+WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5, "query": 0.5}
 
 
 def lr_at(step, frac, base, warmup=100):
@@ -118,9 +123,20 @@ def main():
     step, total, rng = 0, a.total_steps, np.random.default_rng(0)
     plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
+    groups = [[n for n, _ in model.named_parameters()]]  # parameter names per optimiser group
     if state:
-        model.load_state_dict(state["model"])
+        # parameters the checkpoint lacks (a head added mid-run) join the optimiser as a group of their own
+        groups = state.get("opt_groups") or [[n for n, _ in model.named_parameters() if n in state["model"]]]
+        added = [n for n, _ in model.named_parameters() if not any(n in g for g in groups)]
+        model.load_state_dict(state["model"], strict=not added)
+        params = dict(model.named_parameters())
+        opt = torch.optim.AdamW([{"params": [params[n] for n in g]} for g in groups], lr=a.lr,
+                                betas=(0.9, 0.95), weight_decay=0.05)
         opt.load_state_dict(state["opt"])
+        if added:
+            opt.add_param_group({"params": [params[n] for n in added]})
+            groups.append(added)
+            print(f"new parameters: {added}", flush=True)
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
         plan = a.plan_minutes or state.get("plan_minutes", 0.0)  # a stretch may re-plan the end
         trained_min = state.get("trained_minutes", 0.0)
@@ -140,7 +156,7 @@ def main():
 
     def save():
         os.makedirs(os.path.dirname(a.ckpt) or ".", exist_ok=True)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total,
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "opt_groups": groups, "step": step, "total_steps": total,
                     "config": cfg.to_dict(), "expert": expert_path, "rng": rng.bit_generator.state,
                     "plan_minutes": plan, "trained_minutes": trained_min + (time.time() - t0) / 60,
                     "tokens": ids}, a.ckpt + ".tmp")

@@ -1,6 +1,10 @@
 """Write a labelled set (DESIGN.md §4 form) for a split: scenes/, masks/, set.jsonl.
 
     python -m models.pixel_sail.write_set --split test --out /tmp/tabletop-test
+    python -m models.pixel_sail.write_set --split test --renderer b --out /tmp/testset_b
+
+`--renderer b` draws the same seeds with the independent second renderer (renderer_b.py); the queries are
+made by the same code from the same per-scene random stream, so only the look of the scenes changes.
 
 Splits are disjoint seed ranges: train 1,000,000+, val 2,000,000+, test 3,000,000+ (the tokenizer's corpus
 uses 10,000,000+). Per scene: two segment commands (the target drawn uniformly, ~10 % no-target), one
@@ -17,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .expressions import describe_object, no_target_expression, referring_expression, visual_prompt, wrap
-from .tabletop import render, sample_scene
+from . import renderer_b, tabletop
 
 SPLITS = {"train": 1_000_000, "val": 2_000_000, "test": 3_000_000}
 DEFAULT_SCENES = {"train": 2000, "val": 100, "test": 200}
@@ -48,7 +52,11 @@ def scene_queries(scene, labels, rng, mask_path):
     return queries
 
 
-def write(split: str, out: str, n_scenes: int | None = None, width=640, height=480):
+RENDERERS = {"tabletop": tabletop, "b": renderer_b}  # modules with sample_scene(seed) and render(scene, w, h)
+
+
+def write(split: str, out: str, n_scenes: int | None = None, width=640, height=480, renderer="tabletop"):
+    sample_scene, render = RENDERERS[renderer].sample_scene, RENDERERS[renderer].render
     base = SPLITS[split]
     n = n_scenes or DEFAULT_SCENES[split]
     os.makedirs(f"{out}/scenes", exist_ok=True)
@@ -80,5 +88,6 @@ if __name__ == "__main__":
     ap.add_argument("--split", default="test", choices=list(SPLITS))
     ap.add_argument("--out", required=True)
     ap.add_argument("--scenes", type=int, default=None)
+    ap.add_argument("--renderer", default="tabletop", choices=list(RENDERERS))
     a = ap.parse_args()
-    print(f"wrote {write(a.split, a.out, a.scenes)} queries to {a.out}/set.jsonl")
+    print(f"wrote {write(a.split, a.out, a.scenes, renderer=a.renderer)} queries to {a.out}/set.jsonl")

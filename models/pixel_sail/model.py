@@ -165,6 +165,9 @@ class PixelSAIL(nn.Module):
         self.distill = nn.Conv2d(cfg.feat_dim, cfg.distill_dim, 1)  # training only
         # training only: each patch state predicts colour/shape/size/place of the object under it [ours]
         self.attr_head = nn.Linear(c, sum(ATTR_CLASSES))
+        # the same at half depth: text tokens read the image's keys/values layer by layer, so what the last
+        # layer alone knows about a patch (its shape, its place) comes too late for them to gather [ours]
+        self.attr_head_mid = nn.Linear(c, sum(ATTR_CLASSES))
         # training only: the [SEG] state (or a description's last prompt state) predicts the named object's
         # attributes, a dense signal that starts grounding before the mask loss finds it [ours]
         self.query_head = nn.Linear(c, sum(ATTR_CLASSES))
@@ -202,10 +205,12 @@ class PixelSAIL(nn.Module):
         cos, sin = rope_angles(cfg, row, col)
         bias = torch.zeros(1, 1, 1, 1)  # image tokens attend to each other bidirectionally
         keys, values = [], []
-        for blk in self.blocks:
+        for i, blk in enumerate(self.blocks):
             x, k, v = blk(x, cos, sin, bias)
             keys.append(k)
             values.append(v)
+            if self.training and i == cfg.layers // 2 - 1:
+                self.patch_states_mid = self.norm(x)[:, 1:-1]  # read by the training loss only
         h = self.norm(x)[:, 1:-1]  # F_l: patch states after the final norm
         self.patch_states = h  # read by the training loss only
         fl = h.transpose(1, 2).reshape(b, cfg.hidden, gh, gw)

@@ -61,9 +61,12 @@ def losses(model, batch, expert=None, dev="cpu"):
         p = torch.sigmoid(ml) * valid
         dice = 1 - (2 * (p * tgt).sum((1, 2)) + 1) / (p.sum((1, 2)) + tgt.sum((1, 2)) + 1)
         out["bce"], out["dice"] = bce, dice.mean()
-    logits_attr = model.attr_head(model.patch_states).split(list(ATTR_CLASSES), -1)
     pa = batch["patch_attrs"].to(dev).flatten(1, 2)  # [B, gh*gw, 4]
-    out["attr"] = sum(F.cross_entropy(lg.flatten(0, 1), pa[..., g].flatten()) for g, lg in enumerate(logits_attr)) / 4
+    for name, head, states in (("attr", model.attr_head, model.patch_states),
+                               ("attr_mid", model.attr_head_mid, model.patch_states_mid)):
+        logits_attr = head(states).split(list(ATTR_CLASSES), -1)
+        out[name] = sum(F.cross_entropy(lg.flatten(0, 1), pa[..., g].flatten())
+                        for g, lg in enumerate(logits_attr)) / 4
     qa = batch["query_attr"].to(dev)
     if (qa[:, 0] >= 0).any():
         qh = hidden[rows, batch["query_pos"].to(dev)]
@@ -75,7 +78,7 @@ def losses(model, batch, expert=None, dev="cpu"):
     return out
 
 
-WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5, "query": 0.5}
+WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5, "attr_mid": 0.5, "query": 0.5}
 
 
 def lr_at(step, frac, base, warmup=100):

@@ -36,6 +36,7 @@ class Config:
     qkv_bias: bool = True
     distill_dim: int = 32
     embed_scale: bool = True     # text embeddings × √C as inputs (tied head keeps them small) [ours]
+    abs_pos: bool = True         # learned row/column embeddings on the patches (RoPE alone is relative) [ours]
 
     def to_dict(self):
         d = asdict(self)
@@ -52,6 +53,8 @@ CONFIGS = {
                  feat_dim=256, up_channels=(1024, 512, 256), rope_theta=1e6, distill_dim=256),
 }
 
+
+MAX_GRID = 64  # patch rows/columns the absolute position tables cover (2048 px at P = 32)
 
 # classes of the patch-attribute auxiliary head: background + colours, shapes, sizes, places
 ATTR_CLASSES = (9, 7, 3, 10)
@@ -149,6 +152,11 @@ class PixelSAIL(nn.Module):
         c = cfg.hidden
         self.embed = nn.Embedding(cfg.vocab, c)
         self.patch_embed = nn.Linear(3 * cfg.patch * cfg.patch, c, bias=False)
+        if cfg.abs_pos:
+            # where a patch is on the frame ("in the top left", "the leftmost …") is absolute; 2-D RoPE only
+            # tells tokens how far apart they are. Zero-initialised: a no-op until training uses it.
+            self.row_embed = nn.Parameter(torch.zeros(MAX_GRID, c))
+            self.col_embed = nn.Parameter(torch.zeros(MAX_GRID, c))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = RMSNorm(c, cfg.rms_eps)
         n_up = int(math.log2(cfg.patch // 4))
@@ -187,6 +195,8 @@ class PixelSAIL(nn.Module):
         gh, gw = hh // p, ww // p
         patches = pixels.view(b, 3, gh, p, gw, p).permute(0, 2, 4, 1, 3, 5).reshape(b, gh * gw, 3 * p * p)
         pe = self.patch_embed(patches)
+        if cfg.abs_pos:
+            pe = pe + (self.row_embed[:gh].unsqueeze(1) + self.col_embed[:gw].unsqueeze(0)).reshape(gh * gw, -1)
         x = pe + self.embed.weight[tok["vpatch"]]
         vp_emb = self.embed(vp_ids)  # [B,K,C]
         if cfg.vp_mode == "inject":

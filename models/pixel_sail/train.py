@@ -147,6 +147,20 @@ def main():
             trained_min, plan = 0.0, a.plan_minutes
         rng.bit_generator.state = state["rng"]
         print(f"resumed at step {step}/{total}", flush=True)
+    # the absolute position tables get a 10x learning rate and no decay: they start at zero, and at the base
+    # rate they stay ~1 % of the patch embeddings' scale for thousands of steps
+    pos_ids = {id(p) for n, p in model.named_parameters() if n in ("row_embed", "col_embed")}
+    if pos_ids:
+        mixed = [g for g in opt.param_groups if any(id(p) in pos_ids for p in g["params"])]
+        for g in mixed:
+            if all(id(p) in pos_ids for p in g["params"]):
+                g["lr_scale"], g["weight_decay"] = 10.0, 0.0
+            else:  # a fresh run: move them out of the main group
+                g["params"] = [p for p in g["params"] if id(p) not in pos_ids]
+                pos = [p for n, p in model.named_parameters() if id(p) in pos_ids]
+                opt.add_param_group({"params": pos, "lr_scale": 10.0, "weight_decay": 0.0})
+                groups[0] = [n for n in groups[0] if n not in ("row_embed", "col_embed")]
+                groups.append(["row_embed", "col_embed"])
     expert = None
     if expert_path:
         expert = Expert().to(dev)
@@ -178,7 +192,7 @@ def main():
                         easy[rng.integers(0, len(easy), a.batch)], rng.integers(0, len(scenes), a.batch))
         batch = make_batch(imgs, labs, scenes, idxs, rng, enc, cfg)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, progress(), a.lr)
+            g["lr"] = lr_at(step, progress(), a.lr) * g.get("lr_scale", 1.0)
         parts = losses(model, batch, expert, dev)
         loss = sum(WEIGHTS[k] * v for k, v in parts.items())
         opt.zero_grad()

@@ -1,10 +1,11 @@
 //! `~/set_prompts` and `~/describe` (pixel_sail_msgs services, Fast DDS "Enhanced" mapping).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
-use ros2_client::{Node, ParameterValue, Server};
+use ros2_client::{Message, Node, ParameterValue, Server};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -52,72 +53,83 @@ pub fn check_count(n: usize, max: i64) -> Result<(), String> {
     }
 }
 
-pub async fn set_prompts(server: Server<SetPromptsRequest, SetPromptsResponse>, commands: Commands) {
+/// Answers each request of a service in turn; a malformed request is logged and skipped.
+async fn serve<Q, P, F, Fut>(name: &str, server: Server<Q, P>, mut answer: F)
+where
+    Q: Message + 'static,
+    P: Message + 'static,
+    F: FnMut(Q) -> Fut,
+    Fut: Future<Output = P>,
+{
     let requests = server.receive_request_stream();
     futures::pin_mut!(requests);
     while let Some(req) = requests.next().await {
         let (id, req) = match req {
             Ok(r) => r,
             Err(e) => {
-                warn!("set_prompts: bad request: {e:?}");
+                warn!("{name}: bad request: {e:?}");
                 continue;
             }
         };
-        let prompts: Vec<String> = req.prompts.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
-        let n = prompts.len();
-        let resp = match commands.apply(prompts).await {
-            Ok(note) => {
-                let message = if n == 0 { "cleared all commands".to_owned() } else { format!("{n} command(s) active") };
-                SetPromptsResponse { accepted: true, message: if note.is_empty() { message } else { format!("{message}; {note}") } }
-            }
-            Err(reason) => SetPromptsResponse { accepted: false, message: reason },
-        };
+        let resp = answer(req).await;
         if let Err(e) = server.async_send_response(id, resp).await {
-            warn!("set_prompts response failed: {e:?}");
+            warn!("{name} response failed: {e:?}");
         }
     }
 }
 
-pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describe: mpsc::Sender<RegionRequest>) {
-    let requests = server.receive_request_stream();
-    futures::pin_mut!(requests);
-    while let Some(req) = requests.next().await {
-        let (id, req) = match req {
-            Ok(r) => r,
-            Err(e) => {
-                warn!("describe: bad request: {e:?}");
-                continue;
-            }
-        };
-        tracing::debug!(kind = req.kind, "describe request");
-        let resp = match prompt_of(&req) {
-            Err(reason) => DescribeResponse { success: false, message: reason, ..Default::default() },
-            Ok(prompt) => match ask(&describe, prompt).await {
-                Err(reason) => DescribeResponse { success: false, message: reason, ..Default::default() },
-                Ok(region) => {
-                    let header = Header { stamp: Time::from_system(region.description.stamp), frame_id: region.frame_id.clone() };
-                    // The note that may follow is at most ~60 bytes: count it in.
-                    let budget = reply_mask_budget(&[&region.description.text, &region.frame_id, &" ".repeat(60)]);
-                    let (rle, factor) = reply_mask(&region.mask, budget);
-                    let message = if factor > 1 {
-                        format!("mask at 1/{factor} resolution ({}x{}) to fit one datagram", rle.size[1], rle.size[0])
-                    } else {
-                        String::new()
-                    };
-                    DescribeResponse {
-                        success: true, message, description: region.description.text.clone(), header,
-                        bbox: region.bbox.unwrap_or_default(), mask_height: rle.size[0], mask_width: rle.size[1],
-                        mask_rle_counts: rle.counts,
-                    }
+pub async fn set_prompts(server: Server<SetPromptsRequest, SetPromptsResponse>, commands: Commands) {
+    serve("set_prompts", server, |req: SetPromptsRequest| {
+        let commands = commands.clone();
+        async move {
+            let prompts: Vec<String> =
+                req.prompts.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+            let n = prompts.len();
+            match commands.apply(prompts).await {
+                Ok(note) => {
+                    let message =
+                        if n == 0 { "cleared all commands".to_owned() } else { format!("{n} command(s) active") };
+                    let message = if note.is_empty() { message } else { format!("{message}; {note}") };
+                    SetPromptsResponse { accepted: true, message }
                 }
-            },
-        };
-        tracing::debug!(success = resp.success, "describe response");
-        if let Err(e) = server.async_send_response(id, resp).await {
-            warn!("describe response failed: {e:?}");
+                Err(reason) => SetPromptsResponse { accepted: false, message: reason },
+            }
         }
-        tracing::debug!("describe response sent");
-    }
+    })
+    .await
+}
+
+pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describe: mpsc::Sender<RegionRequest>) {
+    serve("describe", server, |req: DescribeRequest| {
+        let describe = describe.clone();
+        async move {
+            tracing::debug!(kind = req.kind, "describe request");
+            let prompt = match prompt_of(&req) {
+                Ok(p) => p,
+                Err(reason) => return DescribeResponse { success: false, message: reason, ..Default::default() },
+            };
+            let region = match ask(&describe, prompt).await {
+                Ok(r) => r,
+                Err(reason) => return DescribeResponse { success: false, message: reason, ..Default::default() },
+            };
+            let header =
+                Header { stamp: Time::from_system(region.description.stamp), frame_id: region.frame_id.clone() };
+            // The note that may follow is at most ~60 bytes: count it in.
+            let budget = reply_mask_budget(&[&region.description.text, &region.frame_id, &" ".repeat(60)]);
+            let (rle, factor) = reply_mask(&region.mask, budget);
+            let message = if factor > 1 {
+                format!("mask at 1/{factor} resolution ({}x{}) to fit one datagram", rle.size[1], rle.size[0])
+            } else {
+                String::new()
+            };
+            DescribeResponse {
+                success: true, message, description: region.description.text.clone(), header,
+                bbox: region.bbox.unwrap_or_default(), mask_height: rle.size[0], mask_width: rle.size[1],
+                mask_rle_counts: rle.counts,
+            }
+        }
+    })
+    .await
 }
 
 /// Serialized bytes a Describe reply may take. Replies must fit one UDP datagram (~1.4 KB with the

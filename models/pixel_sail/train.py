@@ -81,6 +81,16 @@ def losses(model, batch, expert=None, dev="cpu"):
 WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5, "attr_mid": 0.5, "query": 0.5}
 
 
+POSITION_TABLES = ("row_embed", "col_embed")
+
+
+def group_spec(params, names):
+    """An optimiser group over named parameters. The absolute position tables start at zero and at the base
+    rate stay ~1 % of the patch embeddings' scale for thousands of steps: 10x rate, no decay."""
+    extra = {"lr_scale": 10.0, "weight_decay": 0.0} if set(names) <= set(POSITION_TABLES) else {}
+    return {"params": [params[n] for n in names], **extra}
+
+
 def lr_at(step, frac, base, warmup=100):
     """Warm-up, then cosine to 2 % over the planned schedule; frac = progress through it (steps or time)."""
     if step < warmup:
@@ -122,22 +132,25 @@ def main():
                         "up_channels": CONFIGS[a.config].up_channels,
                         "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
     model = build(cfg, ids).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    params = dict(model.named_parameters())
     step, total, rng = 0, a.total_steps, np.random.default_rng(0)
     plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
-    groups = [[n for n, _ in model.named_parameters()]]  # parameter names per optimiser group
+    # parameter names per optimiser group; a checkpoint keeps its own, and parameters it lacks (a head added
+    # mid-run) join as a group of their own
+    groups = [[n for n in params if n not in POSITION_TABLES], [n for n in params if n in POSITION_TABLES]]
+    added = []
     if state:
-        # parameters the checkpoint lacks (a head added mid-run) join the optimiser as a group of their own
-        groups = state.get("opt_groups") or [[n for n, _ in model.named_parameters() if n in state["model"]]]
-        added = [n for n, _ in model.named_parameters() if not any(n in g for g in groups)]
+        groups = state.get("opt_groups") or [[n for n in params if n in state["model"]]]
+        added = [n for n in params if not any(n in g for g in groups)]
         model.load_state_dict(state["model"], strict=not added)
-        params = dict(model.named_parameters())
-        opt = torch.optim.AdamW([{"params": [params[n] for n in g]} for g in groups], lr=a.lr,
-                                betas=(0.9, 0.95), weight_decay=0.05)
+    groups = [g for g in groups if g]
+    opt = torch.optim.AdamW([group_spec(params, g) for g in groups], lr=a.lr, betas=(0.9, 0.95),
+                            weight_decay=0.05)
+    if state:
         opt.load_state_dict(state["opt"])
         if added:
-            opt.add_param_group({"params": [params[n] for n in added]})
+            opt.add_param_group(group_spec(params, added))
             groups.append(added)
             print(f"new parameters: {added}", flush=True)
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
@@ -147,20 +160,6 @@ def main():
             trained_min, plan = 0.0, a.plan_minutes
         rng.bit_generator.state = state["rng"]
         print(f"resumed at step {step}/{total}", flush=True)
-    # the absolute position tables get a 10x learning rate and no decay: they start at zero, and at the base
-    # rate they stay ~1 % of the patch embeddings' scale for thousands of steps
-    pos_ids = {id(p) for n, p in model.named_parameters() if n in ("row_embed", "col_embed")}
-    if pos_ids:
-        mixed = [g for g in opt.param_groups if any(id(p) in pos_ids for p in g["params"])]
-        for g in mixed:
-            if all(id(p) in pos_ids for p in g["params"]):
-                g["lr_scale"], g["weight_decay"] = 10.0, 0.0
-            else:  # a fresh run: move them out of the main group
-                g["params"] = [p for p in g["params"] if id(p) not in pos_ids]
-                pos = [p for n, p in model.named_parameters() if id(p) in pos_ids]
-                opt.add_param_group({"params": pos, "lr_scale": 10.0, "weight_decay": 0.0})
-                groups[0] = [n for n in groups[0] if n not in ("row_embed", "col_embed")]
-                groups.append(["row_embed", "col_embed"])
     expert = None
     if expert_path:
         expert = Expert().to(dev)

@@ -71,21 +71,39 @@ def scene_prompts(scene, labels, rng, enc):
     return out, vp
 
 
-def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Photometric jitter on 0..255 images [B,3,H,W]: brightness, contrast, gain, noise, blur."""
+def augment_params(b: int, rng: np.random.Generator) -> dict:
+    """Per-image photometric jitter, drawn where the batch is built (the data workers)."""
+    return {"gain": rng.uniform(0.88, 1.12, (b, 1, 1, 1)), "contrast": rng.uniform(0.85, 1.15, (b, 1, 1, 1)),
+            "channel": rng.uniform(0.95, 1.05, (b, 3, 1, 1)), "noise": rng.uniform(0, 6, (b, 1, 1, 1)),
+            "blur": (rng.random(b) < 0.3).reshape(b, 1, 1, 1)}
+
+
+def augment(x: torch.Tensor, params: dict) -> torch.Tensor:
+    """Photometric jitter on 0..255 images [B,3,H,W] wherever they are (the training device):
+    brightness, contrast, gain, noise, blur."""
     b = x.shape[0]
-    g = torch.from_numpy(rng.uniform(0.88, 1.12, (b, 1, 1, 1)).astype(np.float32))
-    c = torch.from_numpy(rng.uniform(0.85, 1.15, (b, 1, 1, 1)).astype(np.float32))
-    ch = torch.from_numpy(rng.uniform(0.95, 1.05, (b, 3, 1, 1)).astype(np.float32))
+    t = {k: torch.as_tensor(v).float().to(x.device) for k, v in params.items()}  # numpy or collated
     mean = x.mean((1, 2, 3), keepdim=True)
-    x = ((x - mean) * c + mean) * g * ch
-    sig = torch.from_numpy(rng.uniform(0, 6, (b, 1, 1, 1)).astype(np.float32))
-    x = x + torch.randn_like(x) * sig
-    blur = torch.from_numpy((rng.random(b) < 0.3).astype(np.float32)).view(b, 1, 1, 1)
-    k = torch.tensor([0.25, 0.5, 0.25])
+    x = ((x - mean) * t["contrast"] + mean) * t["gain"] * t["channel"]
+    x = x + torch.randn_like(x) * t["noise"]
+    k = torch.tensor([0.25, 0.5, 0.25], device=x.device)
     k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
     xb = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k2, groups=3)
-    return (x * (1 - blur) + xb * blur).clamp(0, 255)
+    return (x * (1 - t["blur"]) + xb * t["blur"]).clamp(0, 255).view(b, 3, *x.shape[2:])
+
+
+def model_pixels(batch: dict, cfg, dev="cpu") -> torch.Tensor:
+    """The batch's uint8 images → augmented (training), normalised, zero-padded model input on `dev`."""
+    x = batch["images"].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
+    if batch["aug"] is not None:
+        x = augment(x, batch["aug"])
+    mean = torch.from_numpy(MEAN).view(1, 3, 1, 1).to(dev)
+    std = torch.from_numpy(STD).view(1, 3, 1, 1).to(dev)
+    b, _, hh, ww = x.shape
+    gh, gw = batch["grid"]
+    pixels = torch.zeros(b, 3, gh * cfg.patch, gw * cfg.patch, device=dev)
+    pixels[:, :, :hh, :ww] = (x / 255.0 - mean) / std
+    return pixels
 
 
 PLACE_LIST = [p for row in PLACES for p in row]
@@ -104,8 +122,8 @@ def patch_attributes(scene, lab, gh, gw, patch, min_share=0.2):
     full = np.zeros((gh * patch, gw * patch), np.int64)
     full[:lab.shape[0], :lab.shape[1]] = lab
     n = len(scene.objects) + 1
-    cells = full.reshape(gh, patch, gw, patch).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
-    counts = (cells[..., None] == np.arange(n)).sum(2)[..., 1:]  # [gh,gw,objects]
+    cell = (np.arange(gh * patch)[:, None] // patch) * gw + np.arange(gw * patch)[None, :] // patch
+    counts = np.bincount((cell * n + full).ravel(), minlength=gh * gw * n).reshape(gh, gw, n)[..., 1:]
     table = np.zeros((n, 4), np.int64)
     for i in range(len(scene.objects)):
         table[i + 1] = object_attributes(scene, i)
@@ -122,12 +140,8 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
     hh, ww = imgs.shape[1], imgs.shape[2]
     hin, win = -(-hh // cfg.patch) * cfg.patch, -(-ww // cfg.patch) * cfg.patch
     gh, gw = hin // cfg.patch, win // cfg.patch
-    x = torch.from_numpy(np.ascontiguousarray(imgs[idxs])).permute(0, 3, 1, 2).float()
-    if train:
-        x = augment(x, rng)
-    x = (x / 255.0 - torch.from_numpy(MEAN).view(1, 3, 1, 1)) / torch.from_numpy(STD).view(1, 3, 1, 1)
-    pixels = torch.zeros(b, 3, hin, win)
-    pixels[:, :, :hh, :ww] = x
+    images = torch.from_numpy(np.ascontiguousarray(imgs[idxs]))  # uint8 [B,H,W,3]: model_pixels finishes them
+    aug = augment_params(b, rng) if train else None
     vp_masks = torch.zeros(b, 1, gh, gw)
     vp_ids = torch.full((b, 1), ids["vp"][0], dtype=torch.long)
     rows, owners = [], []
@@ -149,7 +163,7 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
     seg_pos = torch.zeros(bk, dtype=torch.long)
     decide_pos = torch.zeros(bk, dtype=torch.long)
     has_mask = torch.zeros(bk, dtype=torch.bool)
-    target_masks = torch.zeros(bk, hh, ww)
+    soft = torch.zeros(bk, hin // 4, win // 4)  # stride-4 share of each 4x4 cell inside the target
     # training only: the state that must know which object is meant ([SEG] for segment prompts, the last
     # prompt token for descriptions) also predicts that object's attributes
     query_pos = torch.zeros(bk, dtype=torch.long)
@@ -166,13 +180,12 @@ def make_batch(imgs, labs, scenes, idxs, rng, enc, cfg, train=True):
             decide_pos[r] = len(inp) - 2
         if kind == "segment":
             has_mask[r] = True
-            target_masks[r] = torch.from_numpy(labs[idxs[owners[r]]] == obj + 1)
-    soft = torch.zeros(bk, hin // 4, win // 4)
-    soft[:, :hh // 4, :ww // 4] = F.avg_pool2d(target_masks.unsqueeze(1), 4).squeeze(1)
+            m = labs[idxs[owners[r]]][:hh // 4 * 4, :ww // 4 * 4] == obj + 1
+            soft[r, :hh // 4, :ww // 4] = torch.from_numpy(m.reshape(hh // 4, 4, ww // 4, 4).mean((1, 3)))
     valid = torch.zeros(1, hin // 4, win // 4)
     valid[:, :hh // 4, :ww // 4] = 1
     return {
-        "pixels": pixels, "vp_masks": vp_masks, "vp_ids": vp_ids, "input_ids": input_ids,
+        "images": images, "aug": aug, "vp_masks": vp_masks, "vp_ids": vp_ids, "input_ids": input_ids,
         "targets": targets, "attn": attn, "owners": torch.tensor(owners), "seg_pos": seg_pos,
         "decide_pos": decide_pos, "has_mask": has_mask, "soft_masks": soft, "valid": valid,
         "grid": (gh, gw), "labels_idx": idxs, "patch_attrs": attrs,

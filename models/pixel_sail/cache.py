@@ -61,11 +61,14 @@ def build(n: int, path: str, workers: int = 2, offset: int = 0):
         pickle.dump(scenes, f)
 
 
-def load(path: str):
+def load(path: str, in_memory: bool = True):
+    """in_memory=False keeps the arrays memory-mapped: processes training side by side share one copy."""
     imgs = np.load(path + ".imgs.npy", mmap_mode="r")
     labs = np.load(path + ".labels.npy", mmap_mode="r")
     with open(path + ".scenes.pkl", "rb") as f:
         scenes = pickle.load(f)
+    if not in_memory:
+        return imgs, labs, scenes
     return np.ascontiguousarray(imgs), np.ascontiguousarray(labs), scenes
 
 

@@ -74,7 +74,7 @@ def rope_angles(cfg: Config, row: torch.Tensor, col: torch.Tensor) -> tuple[torc
     """cos/sin [..., head_dim] for 2-D positions: the first half of the frequencies follow the row,
     the second half the column (text tokens have row == col, which is plain 1-D RoPE)."""
     half = cfg.head_dim // 2
-    inv = 1.0 / (cfg.rope_theta ** (torch.arange(half, dtype=torch.float32) / half))
+    inv = 1.0 / (cfg.rope_theta ** (torch.arange(half, dtype=torch.float32, device=row.device) / half))
     split = half // 2
     ang = torch.cat([row.unsqueeze(-1).float() * inv[:split], col.unsqueeze(-1).float() * inv[split:]], -1)
     ang = torch.cat([ang, ang], -1)
@@ -206,14 +206,15 @@ class PixelSAIL(nn.Module):
             self.vp_pooled = (w.unsqueeze(-1) * pe).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
         ends = self.embed.weight[[tok["vision"], tok["vision_end"]]].unsqueeze(0).expand(b, -1, -1)
         x = torch.cat([ends[:, :1], x, ends[:, 1:]], 1)
-        rows = torch.arange(gh).view(gh, 1).expand(gh, gw).reshape(-1) + 1
-        cols = torch.arange(gw).view(1, gw).expand(gh, gw).reshape(-1) + 1
+        dev = pixels.device
+        rows = torch.arange(gh, device=dev).view(gh, 1).expand(gh, gw).reshape(-1) + 1
+        cols = torch.arange(gw, device=dev).view(1, gw).expand(gh, gw).reshape(-1) + 1
         end = torch.maximum(rows.max(), cols.max()).view(1) + 1  # tensor math keeps it dynamic in ONNX
-        zero = torch.zeros(1, dtype=torch.long)
+        zero = torch.zeros(1, dtype=torch.long, device=dev)
         row = torch.cat([zero, rows, end]).unsqueeze(0).expand(b, -1)
         col = torch.cat([zero, cols, end]).unsqueeze(0).expand(b, -1)
         cos, sin = rope_angles(cfg, row, col)
-        bias = torch.zeros(1, 1, 1, 1)  # image tokens attend to each other bidirectionally
+        bias = torch.zeros(1, 1, 1, 1, device=dev)  # image tokens attend to each other bidirectionally
         keys, values = [], []
         for i, blk in enumerate(self.blocks):
             x, k, v = blk(x, cos, sin, bias)
@@ -228,8 +229,9 @@ class PixelSAIL(nn.Module):
         return torch.stack(keys), torch.stack(values), feats
 
     def features(self, fl, pixels):
-        if not self.cfg.upsampler:
-            return self.proj_out(fl)
+        if not self.cfg.upsampler:  # plain baseline: stride-P features, bilinearly brought to the stride-4 contract
+            return F.interpolate(self.proj_out(fl), scale_factor=self.cfg.patch // 4, mode="bilinear",
+                                 align_corners=False)
         x = self.proj_in(fl)
         for i, up in enumerate(self.ups):
             stride = self.cfg.patch // 2 ** (i + 1)
@@ -248,8 +250,8 @@ class PixelSAIL(nn.Module):
         if vp_embed is not None:
             x = torch.where((input_ids == self.tokens["vp"][0]).unsqueeze(-1), vp_embed.unsqueeze(1), x)
         cos, sin = rope_angles(cfg, position_ids, position_ids)
-        qi = torch.arange(t).view(t, 1)
-        kj = torch.arange(p + t).view(1, p + t)
+        qi = torch.arange(t, device=x.device).view(t, 1)
+        kj = torch.arange(p + t, device=x.device).view(1, p + t)
         allowed = (kj <= qi + p).unsqueeze(0) & (attention_mask.view(b, 1, p + t) > 0)
         bias = torch.where(allowed, 0.0, -1e9).unsqueeze(1).to(x.dtype)
         keys, values = [], []

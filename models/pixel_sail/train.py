@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import time
 
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import cache as scene_cache
-from .batches import Encoder, make_batch
+from .batches import Encoder, make_batch, model_pixels
 from .expert import Expert
 from .model import ATTR_CLASSES, CONFIGS, Config, build
 from .tokenizer import token_ids
@@ -32,7 +33,7 @@ def text_positions(grid, t, b):
 
 def losses(model, batch, expert=None, dev="cpu"):
     cfg, ids = model.cfg, model.tokens
-    pixels = batch["pixels"].to(dev)
+    pixels = model_pixels(batch, cfg, dev)
     keys, values, feats = model.vision(pixels, batch["vp_masks"].to(dev), batch["vp_ids"].to(dev))
     owners = batch["owners"].to(dev)
     pk, pv = keys[:, owners], values[:, owners]
@@ -50,12 +51,12 @@ def losses(model, batch, expert=None, dev="cpu"):
     w = torch.where(dt == 1, 2.0, 1.0)
     decide = (F.cross_entropy(dl, dt, reduction="none") * w * dec_rows).sum() / dec_rows.sum().clamp(min=1)
     out = {"lm": lm, "decide": decide}
-    hm = batch["has_mask"].to(dev)
-    if hm.any():
-        r = rows[hm]
+    if batch["has_mask"].any():  # decided on the host: no device sync
+        hm = batch["has_mask"]
+        r = torch.nonzero(hm).squeeze(1).to(dev)
         seg_h = hidden[r, batch["seg_pos"].to(dev)[r]]
         ml = model.mask_head(feats[owners[r]], seg_h)
-        tgt = batch["soft_masks"].to(dev)[hm]
+        tgt = batch["soft_masks"][hm].to(dev)
         valid = batch["valid"].to(dev)
         bce = (F.binary_cross_entropy_with_logits(ml, tgt, reduction="none") * valid).sum() / (valid.sum() * len(r))
         p = torch.sigmoid(ml) * valid
@@ -67,8 +68,8 @@ def losses(model, batch, expert=None, dev="cpu"):
         logits_attr = head(states).split(list(ATTR_CLASSES), -1)
         out[name] = sum(F.cross_entropy(lg.flatten(0, 1), pa[..., g].flatten())
                         for g, lg in enumerate(logits_attr)) / 4
-    qa = batch["query_attr"].to(dev)
-    if (qa[:, 0] >= 0).any():
+    if (batch["query_attr"][:, 0] >= 0).any():
+        qa = batch["query_attr"].to(dev)
         qh = hidden[rows, batch["query_pos"].to(dev)]
         logits_q = model.query_head(qh).split(list(ATTR_CLASSES), -1)
         out["query"] = sum(F.cross_entropy(lg, qa[:, g], ignore_index=-100) for g, lg in enumerate(logits_q)) / 4
@@ -98,6 +99,33 @@ def lr_at(step, frac, base, warmup=100):
     return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
+class Batches(torch.utils.data.IterableDataset):
+    """Endless training batches, built in DataLoader workers (each with its own generator) so a GPU is not
+    kept waiting on Python; the curriculum's share of easy scenes comes from a value the loop updates."""
+
+    def __init__(self, cache_path, tokenizer, cfg, batch, seed):
+        tok = Tokenizer.from_file(tokenizer)
+        self.enc = Encoder(tok, token_ids(tok))
+        self.imgs, self.labs, self.scenes = scene_cache.load(cache_path, in_memory=False)
+        self.cfg, self.batch, self.seed = cfg, batch, seed
+        n_obj = np.array([len(s.objects) for s in self.scenes])
+        self.easy = np.nonzero(n_obj <= 3)[0]
+        self.easy_share = multiprocessing.Value("d", 0.7, lock=False)  # shared with forked workers
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([*self.seed, info.id if info else 0])
+        n, b = len(self.scenes), self.batch
+        while True:
+            idxs = np.where(rng.random(b) < self.easy_share.value,
+                            self.easy[rng.integers(0, len(self.easy), b)], rng.integers(0, n, b))
+            yield make_batch(self.imgs, self.labs, self.scenes, idxs, rng, self.enc, self.cfg)
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="tiny", choices=list(CONFIGS))
@@ -114,17 +142,21 @@ def main():
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
     ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=0, help="batch-building processes (0 = in the loop)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-every", type=float, default=180.0, help="seconds between checkpoint saves")
+    ap.add_argument("--weights-out", default="", help="also save the weights alone here (no optimiser state)")
     ap.add_argument("--restart-schedule", action="store_true",
                     help="on resume, start a fresh cosine (no warm-up) over --plan-minutes from here")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
+    if dev == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     tok = Tokenizer.from_file(a.tokenizer)
     ids = token_ids(tok)
-    enc = Encoder(tok, ids)
-    imgs, labs, scenes = scene_cache.load(a.cache)
-    state = torch.load(a.ckpt, weights_only=False) if os.path.exists(a.ckpt) else None
+    state = torch.load(a.ckpt, weights_only=False, map_location="cpu") if os.path.exists(a.ckpt) else None
     if state:
         cfg = Config(**{**state["config"], "up_channels": tuple(state["config"]["up_channels"])})
     else:
@@ -133,7 +165,7 @@ def main():
                         "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
     model = build(cfg, ids).to(dev)
     params = dict(model.named_parameters())
-    step, total, rng = 0, a.total_steps, np.random.default_rng(0)
+    step, total = 0, a.total_steps
     plan, trained_min = a.plan_minutes, 0.0
     expert_path = a.expert
     # parameter names per optimiser group; a checkpoint keeps its own, and parameters it lacks (a head added
@@ -146,7 +178,7 @@ def main():
         model.load_state_dict(state["model"], strict=not added)
     groups = [g for g in groups if g]
     opt = torch.optim.AdamW([group_spec(params, g) for g in groups], lr=a.lr, betas=(0.9, 0.95),
-                            weight_decay=0.05)
+                            weight_decay=0.05, fused=dev == "cuda")
     if state:
         opt.load_state_dict(state["opt"])
         if added:
@@ -156,27 +188,33 @@ def main():
         step, total, expert_path = state["step"], state["total_steps"], state["expert"]
         plan = a.plan_minutes or state.get("plan_minutes", 0.0)  # a stretch may re-plan the end
         trained_min = state.get("trained_minutes", 0.0)
-        if a.restart_schedule:
-            trained_min, plan = 0.0, a.plan_minutes
-        rng.bit_generator.state = state["rng"]
+        if a.restart_schedule:  # a fresh schedule from here: --plan-minutes of training, or --total-steps more
+            trained_min, plan, total = 0.0, a.plan_minutes, step + a.total_steps
         print(f"resumed at step {step}/{total}", flush=True)
     expert = None
     if expert_path:
         expert = Expert().to(dev)
-        expert.load_state_dict(torch.load(expert_path))
+        expert.load_state_dict(torch.load(expert_path, map_location="cpu"))
         expert.eval()
-    n_obj = np.array([len(s.objects) for s in scenes])
-    easy = np.nonzero(n_obj <= 3)[0]
+    data = Batches(a.cache, a.tokenizer, cfg, a.batch, (a.seed, step))  # a resumed run draws fresh batches
+    batches = iter(torch.utils.data.DataLoader(
+        data, batch_size=None, num_workers=a.workers, worker_init_fn=_worker_init, pin_memory=dev == "cuda",
+        prefetch_factor=4 if a.workers else None, persistent_workers=a.workers > 0))
     t0 = last_save = time.time()
-    hist = {}
+    sums, n_sum = {}, 0
 
     def save():
         os.makedirs(os.path.dirname(a.ckpt) or ".", exist_ok=True)
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "opt_groups": groups, "step": step, "total_steps": total,
-                    "config": cfg.to_dict(), "expert": expert_path, "rng": rng.bit_generator.state,
+                    "config": cfg.to_dict(), "expert": expert_path,
                     "plan_minutes": plan, "trained_minutes": trained_min + (time.time() - t0) / 60,
                     "tokens": ids}, a.ckpt + ".tmp")
         os.replace(a.ckpt + ".tmp", a.ckpt)
+        if a.weights_out:  # what export/evaluate need (load_checkpoint), a third of the size
+            torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "tokens": ids, "step": step,
+                        "expert": expert_path, "trained_minutes": trained_min + (time.time() - t0) / 60},
+                       a.weights_out + ".tmp")
+            os.replace(a.weights_out + ".tmp", a.weights_out)
 
     def progress():
         if plan:
@@ -186,10 +224,8 @@ def main():
     model.train()
     while step < total and progress() < 1.0 and time.time() - t0 < a.minutes * 60:
         # curriculum: early on most scenes have 1–3 objects, fading to the natural mix by 20 % of the plan
-        easy_share = max(0.0, 0.7 * (1 - progress() / 0.2))
-        idxs = np.where(rng.random(a.batch) < easy_share,
-                        easy[rng.integers(0, len(easy), a.batch)], rng.integers(0, len(scenes), a.batch))
-        batch = make_batch(imgs, labs, scenes, idxs, rng, enc, cfg)
+        data.easy_share.value = max(0.0, 0.7 * (1 - progress() / 0.2))
+        batch = next(batches)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress(), a.lr) * g.get("lr_scale", 1.0)
         parts = losses(model, batch, expert, dev)
@@ -199,13 +235,15 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        for k, v in parts.items():
-            hist[k] = hist.get(k, 0.0) * 0.95 + 0.05 * v.item()
+        for k, v in parts.items():  # summed on the device, read every 25 steps: no per-step sync
+            sums[k] = sums.get(k, 0.0) + v.detach()
+        n_sum += 1
         if step % 25 == 0:
             el = time.time() - t0
             print(f"step {step} {el / 60:.1f} min progress {progress():.3f} lr {lr_at(step, progress(), a.lr):.2e} "
-                  + " ".join(f"{k} {v:.3f}" for k, v in hist.items()), flush=True)
-        if time.time() - last_save > 180:
+                  + " ".join(f"{k} {float(v) / n_sum:.3f}" for k, v in sums.items()), flush=True)
+            sums, n_sum = {}, 0
+        if time.time() - last_save > a.save_every:
             save()
             last_save = time.time()
     save()

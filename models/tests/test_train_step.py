@@ -1,6 +1,10 @@
 """One training step's losses off the CPU: every tensor the loss and the model make must follow the model's
 device, or `train` breaks on CUDA. The meta device raises on any CPU/other mix, so this runs without a GPU."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -8,10 +12,14 @@ from tokenizers import Tokenizer
 
 from models.pixel_sail.batches import Encoder, make_batch
 from models.pixel_sail.cache import TRAIN_SEED0, render_one
+from models.pixel_sail.cache import build as build_cache
+from models.pixel_sail.export import load_checkpoint
 from models.pixel_sail.expert import Expert
 from models.pixel_sail.model import CONFIGS, Config, build
 from models.pixel_sail.tokenizer import token_ids
 from models.pixel_sail.train import WEIGHTS, losses
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def _batch(cfg):
@@ -50,3 +58,32 @@ def test_losses_are_finite_on_cpu():
     parts, model = _step("cpu")
     assert all(torch.isfinite(v) for v in parts.values())
     assert torch.isfinite(model.row_embed.grad).all() and model.row_embed.grad.abs().sum() > 0
+
+
+def _train(tmp_path, *args):
+    cmd = [sys.executable, "-m", "models.pixel_sail.train", "--cache", str(tmp_path / "cache"),
+           "--ckpt", str(tmp_path / "run.pt"), "--weights-out", str(tmp_path / "weights.pt"), "--batch", "2",
+           "--threads", "1", "--save-every", "5", "--expert", "", *args]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_training_command_saves_resumes_and_exports(tmp_path):
+    """The documented command end to end on a tiny cache: batches from a DataLoader worker, a checkpoint that
+    the next stretch resumes (the step count goes on), and a weights file that export's loader reads."""
+    build_cache(6, str(tmp_path / "cache"), workers=1)
+    first = _train(tmp_path, "--workers", "1", "--total-steps", "4", "--minutes", "2")
+    assert "saved step 4/4" in first
+    assert torch.load(tmp_path / "run.pt", weights_only=False)["step"] == 4
+    again = _train(tmp_path, "--total-steps", "2", "--restart-schedule", "--minutes", "2")  # 2 more
+    assert "resumed at step 4/" in again and "saved step 6/6" in again
+    model, state = load_checkpoint(str(tmp_path / "weights.pt"))
+    assert state["step"] == 6 and "opt" not in state
+    # a fresh schedule from those weights: new optimiser, the weights it starts from are the saved ones
+    os.remove(tmp_path / "run.pt")
+    init = _train(tmp_path, "--init-weights", str(tmp_path / "weights.pt"), "--total-steps", "1", "--lr", "0",
+                  "--minutes", "2")
+    assert "their step 6" in init and "saved step 1/1" in init
+    after, _ = load_checkpoint(str(tmp_path / "weights.pt"))
+    assert torch.equal(after.patch_embed.weight, model.patch_embed.weight)  # lr 0: unchanged

@@ -206,11 +206,25 @@ def main():
         expert = Expert().to(dev)
         expert.load_state_dict(torch.load(expert_path, map_location="cpu"))
         expert.eval()
+    t0 = last_save = time.time()
+
+    def progress():
+        if plan:
+            return (trained_min + (time.time() - t0) / 60) / plan
+        return max(0, step - 100) / max(1, total - 100)
+
+    # curriculum: early on most scenes have 1–3 objects, fading to the natural mix by 20 % of the plan; a run
+    # started from trained weights has no use for it (and its resumed stretches remember that)
+    curriculum = state.get("curriculum", True) if state else not init
+
+    def easy_share():
+        return max(0.0, 0.7 * (1 - progress() / 0.2)) if curriculum else 0.0
+
     data = Batches(a.cache, a.tokenizer, cfg, a.batch, (a.seed, step))  # a resumed run draws fresh batches
+    data.easy_share.value = easy_share()  # before the workers start prefetching
     batches = iter(torch.utils.data.DataLoader(
         data, batch_size=None, num_workers=a.workers, worker_init_fn=_worker_init, pin_memory=dev == "cuda",
         prefetch_factor=4 if a.workers else None, persistent_workers=a.workers > 0))
-    t0 = last_save = time.time()
     sums, n_sum = {}, 0
 
     def save():
@@ -218,7 +232,7 @@ def main():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "opt_groups": groups, "step": step, "total_steps": total,
                     "config": cfg.to_dict(), "expert": expert_path,
                     "plan_minutes": plan, "trained_minutes": trained_min + (time.time() - t0) / 60,
-                    "tokens": ids}, a.ckpt + ".tmp")
+                    "tokens": ids, "curriculum": curriculum}, a.ckpt + ".tmp")
         os.replace(a.ckpt + ".tmp", a.ckpt)
         if a.weights_out:  # what export/evaluate need (load_checkpoint), a third of the size
             weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -227,15 +241,9 @@ def main():
                        a.weights_out + ".tmp")
             os.replace(a.weights_out + ".tmp", a.weights_out)
 
-    def progress():
-        if plan:
-            return (trained_min + (time.time() - t0) / 60) / plan
-        return max(0, step - 100) / max(1, total - 100)
-
     model.train()
     while step < total and progress() < 1.0 and time.time() - t0 < a.minutes * 60:
-        # curriculum: early on most scenes have 1–3 objects, fading to the natural mix by 20 % of the plan
-        data.easy_share.value = 0.0 if init else max(0.0, 0.7 * (1 - progress() / 0.2))
+        data.easy_share.value = easy_share()
         batch = next(batches)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress(), a.lr) * g.get("lr_scale", 1.0)

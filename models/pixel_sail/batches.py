@@ -81,7 +81,6 @@ def augment_params(b: int, rng: np.random.Generator) -> dict:
 def augment(x: torch.Tensor, params: dict) -> torch.Tensor:
     """Photometric jitter on 0..255 images [B,3,H,W] wherever they are (the training device):
     brightness, contrast, gain, noise, blur."""
-    b = x.shape[0]
     t = {k: torch.as_tensor(v).float().to(x.device) for k, v in params.items()}  # numpy or collated
     mean = x.mean((1, 2, 3), keepdim=True)
     x = ((x - mean) * t["contrast"] + mean) * t["gain"] * t["channel"]
@@ -89,7 +88,7 @@ def augment(x: torch.Tensor, params: dict) -> torch.Tensor:
     k = torch.tensor([0.25, 0.5, 0.25], device=x.device)
     k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
     xb = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k2, groups=3)
-    return (x * (1 - t["blur"]) + xb * t["blur"]).clamp(0, 255).view(b, 3, *x.shape[2:])
+    return (x * (1 - t["blur"]) + xb * t["blur"]).clamp(0, 255)
 
 
 def model_pixels(batch: dict, cfg, dev="cpu") -> torch.Tensor:

@@ -5,7 +5,8 @@
 Metrics (DESIGN.md §4): cIoU = ΣI/ΣU over target-present commands; gIoU = mean per-command IoU with a
 no-target command scoring 1 when predicted empty, else 0; N-acc = share of no-target commands predicted
 empty; description accuracy (named object) and visual-prompt description accuracy = share of descriptions
-whose size, colour, shape and place all match.
+whose size, colour, shape and place all match. `description_attributes` breaks both down: the share right
+per attribute and the share that did not parse as a description at all (what the model has yet to learn).
 """
 
 from __future__ import annotations
@@ -25,13 +26,41 @@ def load_mask(set_dir, rel):
     return np.asarray(Image.open(f"{set_dir}/{rel}").convert("L")) > 127
 
 
-def evaluate(ref, set_dir, limit=None, by_kind=False):
+ATTRIBUTES = ("size", "colour", "shape", "place")
+
+
+class _DescriptionTally:
+    """Exact-match and per-attribute counts for one kind of description query."""
+
+    def __init__(self):
+        self.n, self.exact, self.unparsed = 0, 0, 0
+        self.right = np.zeros(len(ATTRIBUTES), dtype=int)
+
+    def add(self, text, truth):
+        got, want = parse_description(text), parse_description(truth)
+        self.n += 1
+        if got is None:
+            self.unparsed += 1
+            return
+        self.exact += int(got == want)
+        self.right += np.array([a == b for a, b in zip(got, want)], dtype=int)
+
+    def accuracy(self):
+        return self.exact / self.n if self.n else 0.0
+
+    def breakdown(self):
+        d = {k: round(float(v) / self.n, 3) if self.n else 0.0 for k, v in zip(ATTRIBUTES, self.right)}
+        d["unparsed"] = round(self.unparsed / self.n, 3) if self.n else 0.0
+        return d
+
+
+def evaluate(ref, set_dir, limit=None):
     queries = [json.loads(line) for line in open(f"{set_dir}/set.jsonl")]
     if limit:
         queries = queries[:limit]
     inter = union = 0
     g_ious, n_ok, n_total = [], 0, 0
-    desc_ok, desc_n, vp_ok, vp_n = 0, 0, 0, 0
+    named, vp = _DescriptionTally(), _DescriptionTally()
     cache = {}
     for q in queries:
         if q["image"] not in cache:
@@ -52,23 +81,20 @@ def evaluate(ref, set_dir, limit=None, by_kind=False):
                 g_ious.append(i / u if u else 1.0)
         elif "text" in q:
             text, _ = ref.describe(st, [q["text"]])[0]
-            desc_n += 1
-            desc_ok += int(parse_description(text) is not None
-                           and parse_description(text) == parse_description(q["description"]))
+            named.add(text, q["description"])
         else:
             prompt = {k: q[k] for k in ("point", "box") if k in q}
             vst = ref.encode(img, prompt)
             text, _ = ref.describe(vst, [""], vp=True)[0]
-            vp_n += 1
-            vp_ok += int(parse_description(text) is not None
-                         and parse_description(text) == parse_description(q["description"]))
+            vp.add(text, q["description"])
     return {
         "cIoU": inter / union if union else 0.0,
         "gIoU": float(np.mean(g_ious)) if g_ious else 0.0,
         "N-acc": n_ok / n_total if n_total else 0.0,
-        "description_acc": desc_ok / desc_n if desc_n else 0.0,
-        "vp_description_acc": vp_ok / vp_n if vp_n else 0.0,
-        "counts": {"segment": len(g_ious), "no_target": n_total, "describe": desc_n, "vp_describe": vp_n},
+        "description_acc": named.accuracy(),
+        "vp_description_acc": vp.accuracy(),
+        "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
+        "counts": {"segment": len(g_ious), "no_target": n_total, "describe": named.n, "vp_describe": vp.n},
     }
 
 
@@ -78,8 +104,10 @@ def main():
     ap.add_argument("--model", default="models/tiny")
     ap.add_argument("--ckpt", default="")
     ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument("--json-out", default="", help="also write the figures here (e.g. models/tiny/metrics.json)")
-    ap.add_argument("--split-name", default="test")
+    ap.add_argument("--json-out", default="",
+                    help="also write the figures here under --split-name (e.g. models/tiny/metrics.json); other "
+                         "sets already in the file are kept")
+    ap.add_argument("--split-name", default="test", help="e.g. test_renderer_b for the independent renderer")
     a = ap.parse_args()
     if a.ckpt:
         from .export import load_checkpoint
@@ -92,8 +120,17 @@ def main():
     res["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(res, indent=1))
     if a.json_out:
+        try:
+            with open(a.json_out) as f:
+                out = json.load(f)
+        except (FileNotFoundError, json.JSONDecodeError):
+            out = {}
+        out[a.split_name] = res
+        # "command" for the test split (what tests/eval_split.rs and the card quote), "command_<set>" for others
+        key = "command" if a.split_name == "test" else "command_" + a.split_name.removeprefix("test_")
+        out[key] = "python -m models.pixel_sail.evaluate " + a.set_dir
         with open(a.json_out, "w") as f:
-            json.dump({a.split_name: res, "command": "python -m models.pixel_sail.evaluate " + a.set_dir}, f, indent=1)
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

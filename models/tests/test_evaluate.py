@@ -1,0 +1,39 @@
+"""The scorer behind the model card's figures: exact-match descriptions, the per-attribute breakdown and
+metrics.json keeping the sets it already holds."""
+
+import json
+import subprocess
+import sys
+
+from models.pixel_sail.evaluate import _DescriptionTally
+from conftest import ROOT
+
+
+def test_description_tally_counts_exact_attributes_and_unparsed():
+    t = _DescriptionTally()
+    t.add("a small red ring at the bottom", "a small red ring at the bottom")      # all right
+    t.add("a small red circle at the bottom", "a small red ring at the bottom")    # shape wrong
+    t.add("a big red ring on the left", "a large red ring at the bottom")          # 'big' = large; place wrong
+    t.add("a small red", "a small red ring at the bottom")                         # not a description
+    assert t.accuracy() == 0.25
+    b = t.breakdown()
+    assert b == {"size": 0.75, "colour": 0.75, "shape": 0.5, "place": 0.5, "unparsed": 0.25}
+
+
+def test_json_out_keeps_other_sets(tmp_path):
+    set_dir, out = tmp_path / "set", tmp_path / "metrics.json"
+    out.write_text(json.dumps({"test_renderer_b": {"cIoU": 0.5}, "command_renderer_b": "kept"}))
+    run = lambda *args: subprocess.run([sys.executable, "-m", *args], cwd=ROOT, check=True, capture_output=True)
+    run("models.pixel_sail.write_set", "--split", "val", "--scenes", "2", "--out", str(set_dir))
+    run("models.pixel_sail.evaluate", str(set_dir), "--json-out", str(out))
+    m = json.loads(out.read_text())
+    assert m["test_renderer_b"] == {"cIoU": 0.5} and m["command_renderer_b"] == "kept"
+    assert m["command"].endswith(str(set_dir))
+    t = m["test"]
+    assert t["counts"]["describe"] == 2 and t["counts"]["vp_describe"] == 2  # one of each per scene
+    for kind in ("named", "vp"):
+        parts = t["description_attributes"][kind]
+        assert set(parts) == {"size", "colour", "shape", "place", "unparsed"}
+        assert all(0.0 <= v <= 1.0 for v in parts.values())
+    # exact matches can only be as common as the rarest attribute that is right
+    assert t["description_acc"] <= min(v for k, v in t["description_attributes"]["named"].items() if k != "unparsed")

@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
     ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
+    ap.add_argument("--patch", type=int, default=0,
+                    help="a fresh run's patch size in pixels (the config's, 32, by default; 16 = 4x the image tokens)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0, help="batch-building processes (0 = in the loop)")
     ap.add_argument("--seed", type=int, default=0)
@@ -169,7 +171,8 @@ def main():
     else:
         cfg = Config(**{**CONFIGS[a.config].to_dict(), "vocab": tok.get_vocab_size(),
                         "up_channels": CONFIGS[a.config].up_channels,
-                        "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject"})
+                        "upsampler": not a.no_upsampler, "vp_mode": "pool" if a.vp_pool else "inject",
+                        "patch": a.patch or CONFIGS[a.config].patch})
     model = build(cfg, ids).to(dev)
     params = dict(model.named_parameters())
     step, total = 0, a.total_steps

@@ -19,10 +19,11 @@ MODEL = os.path.join(ROOT, "models", "tiny")
 FIX = os.path.join(ROOT, "tests", "fixtures", "parity")
 
 
-def test_export_matches_pytorch(tmp_path):
+@pytest.mark.parametrize("patch", [32, 16])  # the shipped size, and the 16-px patches the next GPU run tries
+def test_export_matches_pytorch(tmp_path, patch):
     tok = Tokenizer.from_file(f"{MODEL}/tokenizer.json")
     base = CONFIGS["tiny"]
-    cfg = Config(**{**base.to_dict(), "up_channels": base.up_channels, "vocab": tok.get_vocab_size()})
+    cfg = Config(**{**base.to_dict(), "up_channels": base.up_channels, "vocab": tok.get_vocab_size(), "patch": patch})
     torch.manual_seed(5)
     model = build(cfg, token_ids(tok)).eval()
     export(model, str(tmp_path), f"{MODEL}/tokenizer.json", {"name": "test"})
@@ -32,6 +33,7 @@ def test_export_matches_pytorch(tmp_path):
     assert d["mask_head.iou"] >= 0.99
     meta = json.load(open(tmp_path / "model.json"))
     assert set(meta["tensors"]) == {"vision", "text", "mask_head"}
+    assert meta["config"]["patch"] == patch and meta["input"]["pad_multiple"] == patch
     for key, rng in meta["shapes"].items():
         assert all(a <= b <= c for a, b, c in zip(rng["min"], rng["opt"], rng["max"])), key
 

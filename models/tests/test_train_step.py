@@ -43,8 +43,9 @@ def _step(dev, **overrides):
     return parts, model
 
 
-# the shipped model and the model card's ablations (plain baseline without upsampler, pooled visual prompts)
-@pytest.mark.parametrize("overrides", [{}, {"upsampler": False}, {"vp_mode": "pool"}])
+# the shipped model, the model card's ablations (plain baseline without upsampler, pooled visual prompts) and
+# 16-px patches (what `scripts/gpu_train.sh` tries next for shape)
+@pytest.mark.parametrize("overrides", [{}, {"upsampler": False}, {"vp_mode": "pool"}, {"patch": 16}])
 def test_losses_follow_the_model_device(overrides):
     parts, model = _step("meta", **overrides)
     # every loss the schedule weighs is computed (a batch of 3 scenes × 4 prompts has masks and queries)
@@ -53,9 +54,10 @@ def test_losses_follow_the_model_device(overrides):
     assert model.patch_embed.weight.grad is not None and model.patch_embed.weight.grad.device.type == "meta"
 
 
-def test_losses_are_finite_on_cpu():
+@pytest.mark.parametrize("patch", [32, 16])
+def test_losses_are_finite_on_cpu(patch):
     torch.manual_seed(0)
-    parts, model = _step("cpu")
+    parts, model = _step("cpu", patch=patch)
     assert all(torch.isfinite(v) for v in parts.values())
     assert torch.isfinite(model.row_embed.grad).all() and model.row_embed.grad.abs().sum() > 0
 

@@ -2,7 +2,7 @@
 # One lease of a GPU machine, used whole: render a scene cache, then train side by side
 #   main-resume   the shipped checkpoint, resumed on a fresh cosine (batch 64)
 #   main-p16      from scratch with 16-px patches (4x the image tokens): the shipped model's descriptions miss
-#                 shape (visual-prompt shape right 31 % of the time, colour 97 %), which 32-px patches into a
+#                 shape (visual-prompt shape right 38 % of the time, colour 97 %), which 32-px patches into a
 #                 192-wide linear layer may not carry (batch 64)
 #   abl-*         the model card's ablations on one short schedule each (batch 24): the full model as the
 #                 control, no upsampler (plain baseline), pooled visual prompts, no distillation

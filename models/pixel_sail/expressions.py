@@ -81,8 +81,8 @@ def referring_expression(scene: Scene, idx: int, rng: np.random.Generator, redun
             attrs = unique[rng.integers(len(unique))]
             if redundant and k < 3 and rng.random() < redundant:  # no draw at 0: the splits stay as they were
                 extra = [key for key in ("colour", "shape", "size") if key not in attrs]
-                attrs = {**attrs, extra[rng.integers(len(extra))]: None}
-                attrs = {key: full[key] for key in attrs}
+                key = extra[rng.integers(len(extra))]
+                attrs = {**attrs, key: full[key]}
             return _phrase(attrs, rng), len(attrs), False
     phrase = _position_phrase(scene, idx, rng)
     return (phrase, 2, True) if phrase else None

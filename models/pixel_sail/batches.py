@@ -34,6 +34,9 @@ class Encoder:
 # share of target commands that name one needless true attribute ("the red circle", the only red thing): the
 # test split's phrases are minimal, and a model trained on minimal phrases alone answered "not there" to them
 REDUNDANT = 0.3
+# share of no-target commands that differ from a present object in one attribute ("the large red circle" beside
+# a small one): with needless attributes in target commands, a longer phrase must not come to mean "present"
+NEAR_MISS = 0.5
 
 
 def _pick_target(scene, rng):
@@ -64,7 +67,7 @@ def scene_prompts(scene, labels, rng, enc):
         r = rng.random()
         tgt = _pick_target(scene, rng) if r >= 0.22 else None
         if tgt is None:
-            p = enc(TEMPLATES["segment"].format(text=wrap(no_target_expression(scene, rng), rng)))
+            p = enc(TEMPLATES["segment"].format(text=wrap(no_target_expression(scene, rng, NEAR_MISS), rng)))
             out.append((p + [ids["none"]], [-100] * (len(p) - 1) + [ids["none"], -100], "none", -1))
         elif r < 0.75:
             p = enc(TEMPLATES["segment"].format(text=wrap(tgt[1][0], rng)))

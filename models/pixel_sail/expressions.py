@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from .tabletop import Scene
-from .vocab import COLOURS, PLACES, SHAPES, WRAPPERS, description
+from .vocab import COLOURS, PLACES, SHAPES, SIZES, WRAPPERS, description
 
 POS_GAP = 0.05  # minimum separation (fraction of the frame) for a position word to be unambiguous
 
@@ -88,8 +88,30 @@ def referring_expression(scene: Scene, idx: int, rng: np.random.Generator, redun
     return (phrase, 2, True) if phrase else None
 
 
-def no_target_expression(scene: Scene, rng: np.random.Generator) -> str:
-    """A phrase whose stated attributes match no object in the scene."""
+def _near_miss(scene: Scene, rng: np.random.Generator):
+    """A present object's attributes with one changed so nothing matches ("the large red circle" beside a small
+    red circle), in two or three words: the negative that teaches which attribute goes with which object."""
+    o = scene.objects[rng.integers(len(scene.objects))]
+    full = {"size": o.size, "colour": o.colour, "shape": o.shape}
+    key = ("size", "colour", "shape")[rng.integers(3)]
+    values = [v for v in {"size": SIZES, "colour": COLOURS, "shape": SHAPES}[key] if v != full[key]]
+    full[key] = values[rng.integers(len(values))]
+    keep = [k for k in full if k != key]
+    if rng.random() < 0.5:  # two words: the changed attribute and one that the object has
+        full.pop(keep[rng.integers(2)])
+    if "colour" not in full and "shape" not in full:
+        return None
+    return None if any(_matches(x, full) for x in scene.objects) else _phrase(full, rng)
+
+
+def no_target_expression(scene: Scene, rng: np.random.Generator, near_miss: float = 0.0) -> str:
+    """A phrase whose stated attributes match no object in the scene; with probability `near_miss` one that
+    differs from a present object in a single attribute (no draw at 0: the splits stay as they were)."""
+    if near_miss and rng.random() < near_miss:
+        for _ in range(20):
+            phrase = _near_miss(scene, rng)
+            if phrase:
+                return phrase
     for _ in range(100):
         kind = rng.integers(4)
         attrs = {"colour": COLOURS[rng.integers(8)], "shape": SHAPES[rng.integers(6)]}

@@ -8,7 +8,7 @@ import pytest
 from models.pixel_sail.expressions import (describe_object, no_target_expression, place_of,
                                            referring_expression, visual_prompt, wrap)
 from models.pixel_sail.tabletop import render, sample_scene
-from models.pixel_sail.vocab import COLOURS, SHAPES, WRAPPERS, parse_description
+from models.pixel_sail.vocab import COLOURS, SHAPES, SIZES, WRAPPERS, parse_description
 
 SEEDS = range(3_000_000, 3_000_150)
 
@@ -77,12 +77,25 @@ def test_every_expression_names_exactly_one_object(redundant):
     assert (longer > n // 2) if redundant else longer == 0
 
 
-def test_no_target_commands_name_nothing_present():
+@pytest.mark.parametrize("near_miss", [0.0, 1.0])  # the splits' no-target commands; training's near misses
+def test_no_target_commands_name_nothing_present(near_miss):
     rng = np.random.default_rng(1)
+    close = three = 0
     for s in SEEDS:
         sc = sample_scene(s)
-        phrase = no_target_expression(sc, rng)
+        phrase = no_target_expression(sc, rng, near_miss)
         assert interpret(phrase, sc) == [], (s, phrase)
+        words = phrase.split()
+        stated = {"size": "large" if "big" in words else next((w for w in words if w in SIZES), None),
+                  "colour": next((w for w in words if w in COLOURS), None),
+                  "shape": next((w for w in words if w in SHAPES), None)}
+        stated = {k: v for k, v in stated.items() if v}
+        # a near miss differs from some object in the scene in exactly one stated attribute
+        close += any(sum(getattr(o, k) != v for k, v in stated.items()) == 1 for o in sc.objects)
+        three += len(stated) == 3
+    # the splits never state three attributes in a no-target command; near misses often do, so that a longer
+    # phrase does not come to mean "present"
+    assert (close == len(SEEDS) and three > len(SEEDS) // 3) if near_miss else three == 0, (close, three)
 
 
 def test_wrappers_keep_the_phrase():

@@ -60,7 +60,8 @@ pub struct Grounding {
     pub bbox: Option<[u32; 4]>,
     pub mask: Arc<Mask>,
     pub rle: Rle,
-    /// Latest description of this command's object (may come from an earlier frame).
+    /// Latest description of this command's object, made from a frame that found it (its stamp and
+    /// seq say which; may be an earlier frame). None until one has been.
     pub description: Option<Description>,
 }
 

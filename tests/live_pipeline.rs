@@ -93,6 +93,35 @@ fn descriptions_fill_the_gaps_without_holding_masks_back() {
     }
 }
 
+#[test]
+fn only_what_a_frame_found_is_described() {
+    // "the absent cross" is never found and "the blinking star" only on even frames: describing
+    // them on other frames would describe something the model says is not there.
+    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(2), steps: 3 };
+    let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8, share: 0.25 };
+    let commands = ["red star", "the absent cross", "the blinking star"];
+    let pipeline = Pipeline::start(model, config("test:64x48@60", &commands, describe)).unwrap();
+    let mut events = pipeline.handles().subscribe_descriptions();
+    let got = collect(pipeline, Duration::from_secs(3));
+    assert!(got.len() >= 20, "too few results: {}", got.len());
+    for (_, r) in &got {
+        assert!(!r.groundings[1].found && r.groundings[1].description.is_none(), "frame {}: {:?}", r.seq, r.groundings[1]);
+        assert_eq!(r.groundings[2].found, r.seq % 2 == 0);
+    }
+    let mut described = std::collections::HashMap::<String, Vec<u64>>::new();
+    loop {
+        match events.try_recv() {
+            Ok(e) => described.entry(e.command).or_default().push(e.description.seq),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    assert!(!described.contains_key("the absent cross"), "{described:?}");
+    assert!(described.get("red star").is_some_and(|s| s.len() >= 3), "{described:?}");
+    let blinking = &described["the blinking star"];
+    assert!(!blinking.is_empty() && blinking.iter().all(|seq| seq % 2 == 0), "{blinking:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_and_region_descriptions_through_the_handles() {
     let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(1), steps: 2 };

@@ -1,9 +1,11 @@
-"""Minimal vs over-specified target phrases on test-split scenes (seeds 3,000,000+): found-rate and cIoU.
+"""Minimal vs over-specified target phrases on test-split scenes (seeds 3,000,000+): found-rate and cIoU; and
+the split's no-target commands vs near misses (one attribute off a present object): share answered "not there".
 
     python -m models.pixel_sail.overspecified WEIGHTS [WEIGHTS ...]   # --weights-out files of `train`
 
 The labelled test split uses the shortest phrase that singles an object out; people often say more ("the red
-circle" when it is the only red thing). This scores both phrasings of every object that has a longer one.
+circle" when it is the only red thing). This scores both phrasings of every object that has a longer one, and
+three no-target commands of each kind per scene (the test split has only 34 no-target commands).
 """
 import sys
 
@@ -12,12 +14,13 @@ import numpy as np
 from .export import load_checkpoint
 from .reference import TorchBackend, from_model_dir
 from .tabletop import sample_scene, render
-from .expressions import referring_expression, wrap
+from .expressions import no_target_expression, referring_expression, wrap
 
 
 def main(paths):
     refs = {ck: from_model_dir('models/tiny', TorchBackend(load_checkpoint(ck)[0])) for ck in paths}
     stats = {ck: {"minimal": [0, 0, 0, 0], "over-specified": [0, 0, 0, 0]} for ck in refs}  # found, n, I, U
+    absent = {ck: {"split no-target": [0, 0], "near miss": [0, 0]} for ck in refs}  # said "not there", n
     for s in range(3_000_000, 3_000_060):
         sc = sample_scene(s)
         img, lab = render(sc, 640, 480)
@@ -36,8 +39,17 @@ def main(paths):
                     a = stats[ck][k]
                     a[0], a[1] = a[0] + o["found"], a[1] + 1
                     a[2], a[3] = a[2] + int((gt & o["mask"]).sum()), a[3] + int((gt | o["mask"]).sum())
+        nrng = np.random.default_rng([s, 1])
+        cmds = {k: [wrap(no_target_expression(sc, nrng, near), nrng) for _ in range(3)]
+                for k, near in (("split no-target", 0.0), ("near miss", 1.0))}
+        for ck, ref in refs.items():
+            for k, texts in cmds.items():
+                out = ref.segment(states[ck], texts)
+                absent[ck][k][0] += sum(not o["found"] for o in out)
+                absent[ck][k][1] += len(out)
     for ck, d in stats.items():
         print(ck, {k: f"found {a[0]}/{a[1]} cIoU {a[2]/max(a[3],1):.3f}" for k, a in d.items()})
+        print(ck, {k: f"not there {a[0]}/{a[1]}" for k, a in absent[ck].items()})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! The inference worker: one thread that owns the model and turns the newest frame into masks for
 //! every active command, publishes them at once, and generates descriptions in the gaps: a pending
 //! description advances by decoding steps between two mask frames (a bounded share of the frame
-//! time) or whenever no frame is waiting, so it never holds a finished mask frame back.
+//! time) or whenever no frame is waiting, so it never holds a finished mask frame back. Only the
+//! commands a frame found are described from it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -205,10 +206,11 @@ impl<M: FrameModel> Worker<M> {
         self.ch.stats.record_frame(latency, model_time);
         tracing::trace!(seq = frame.seq, latency_ms = latency.as_millis() as u64, "result published");
         let _ = self.ch.results_tx.send(result.clone());
-        self.ch.latest_tx.send_replace(Some(result));
+        self.ch.latest_tx.send_replace(Some(result.clone()));
         self.frames_since_description += 1;
         if let Some(image) = image {
-            self.maybe_start_description(image, &frame);
+            let found: Vec<String> = result.groundings.iter().filter(|g| g.found).map(|g| g.command.clone()).collect();
+            self.maybe_start_description(image, &frame, found);
         }
     }
 
@@ -239,20 +241,23 @@ impl<M: FrameModel> Worker<M> {
         Ok((groundings, Some(image)))
     }
 
-    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame) {
+    /// Describes the commands whose object this frame found: describing one the model says is not
+    /// there would put words to a hallucination. Those keep their last description (its stamp says
+    /// when it was made), or none.
+    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame, found: Vec<String>) {
         let policy = &self.cfg.describe;
         let due = self.describe_new
             || policy.every_frames.is_some_and(|n| self.frames_since_description >= n)
             || policy.every.is_some_and(|t| self.last_description.elapsed() >= t);
-        if !policy.enabled || self.job.is_some() || self.commands.is_empty() || !due {
+        if !policy.enabled || self.job.is_some() || found.is_empty() || !due {
             return;
         }
-        match self.model.start_describe(image, &self.commands, policy.max_tokens) {
+        match self.model.start_describe(image, &found, policy.max_tokens) {
             Ok(state) => {
                 self.describe_new = false;
                 self.frames_since_description = 0;
                 self.last_description = Instant::now();
-                self.job = Some(Job { state, commands: self.commands.clone(), stamp: frame.stamp, seq: frame.seq });
+                self.job = Some(Job { state, commands: found, stamp: frame.stamp, seq: frame.seq });
             }
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);

@@ -78,7 +78,8 @@ pub fn make_clip(path: &Path, frames: u32, width: u32, height: u32) {
 }
 
 /// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes `steps`
-/// steps of `step` each. Every command is "found" as a square in the frame's top-left quarter.
+/// steps of `step` each. A command is "found" as a square in the frame's top-left quarter, except
+/// that one saying "absent" never is and one saying "blinking" only on even frames.
 #[derive(Clone)]
 pub struct SlowModel {
     pub encode: Duration,
@@ -108,6 +109,11 @@ fn square(width: u32, height: u32) -> Segment {
     Segment { found: true, score: 0.9, bbox: bbox_of(&mask), rle: rle_encode(&mask), mask: Arc::new(mask) }
 }
 
+fn not_found(width: u32, height: u32) -> Segment {
+    let mask = Mask { width, height, data: vec![0; (width * height) as usize] };
+    Segment { found: false, score: 0.1, bbox: bbox_of(&mask), rle: rle_encode(&mask), mask: Arc::new(mask) }
+}
+
 impl FrameModel for SlowModel {
     type Image = FakeImage;
     type Describing = FakeDescribing;
@@ -119,7 +125,13 @@ impl FrameModel for SlowModel {
 
     fn segment(&mut self, image: &FakeImage, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
         std::thread::sleep(self.segment);
-        Ok(commands.iter().map(|_| square(image.width, image.height)).collect())
+        Ok(commands
+            .iter()
+            .map(|c| {
+                let seen = !c.contains("absent") && (!c.contains("blinking") || image.seq % 2 == 0);
+                if seen { square(image.width, image.height) } else { not_found(image.width, image.height) }
+            })
+            .collect())
     }
 
     fn start_describe(&mut self, image: FakeImage, commands: &[String], _max: usize) -> Result<FakeDescribing, ModelError> {

@@ -64,25 +64,29 @@ def _position_phrase(scene: Scene, idx: int, rng: np.random.Generator):
     return options[rng.integers(len(options))] if options else None
 
 
-def referring_expression(scene: Scene, idx: int, rng: np.random.Generator, redundant: float = 0.0):
+def referring_expression(scene: Scene, idx: int, rng: np.random.Generator, redundant: float = 0.0,
+                         full: float = 0.0):
     """(phrase, n_words_of_attributes, uses_position) naming object idx uniquely, or None.
     The phrase uses the fewest attributes that single the object out; with probability `redundant` it names
     one more true attribute, as people do ("the red circle" when it is the only red thing): a model that only
-    ever saw minimal phrases learns that a needless attribute means "not there"."""
+    ever saw minimal phrases learns that a needless attribute means "not there". With probability `full` it
+    states all three ("the small red circle"), so that three-word phrases are not mostly near misses."""
     t = scene.objects[idx]
-    full = {"size": t.size, "colour": t.colour, "shape": t.shape}
+    full_attrs = {"size": t.size, "colour": t.colour, "shape": t.shape}
     for k in (1, 2, 3):
         unique = []
         for keys in itertools.combinations(("colour", "shape", "size"), k):
-            attrs = {key: full[key] for key in keys}
+            attrs = {key: full_attrs[key] for key in keys}
             if sum(_matches(o, attrs) for o in scene.objects) == 1:
                 unique.append(attrs)
         if unique:
             attrs = unique[rng.integers(len(unique))]
-            if redundant and k < 3 and rng.random() < redundant:  # no draw at 0: the splits stay as they were
+            if full and k < 3 and rng.random() < full:  # no draw at 0, as below
+                attrs = full_attrs
+            elif redundant and k < 3 and rng.random() < redundant:  # no draw at 0: the splits stay as they were
                 extra = [key for key in ("colour", "shape", "size") if key not in attrs]
                 key = extra[rng.integers(len(extra))]
-                attrs = {**attrs, key: full[key]}
+                attrs = {**attrs, key: full_attrs[key]}
             return _phrase(attrs, rng), len(attrs), False
     phrase = _position_phrase(scene, idx, rng)
     return (phrase, 2, True) if phrase else None

@@ -15,6 +15,15 @@ from .export import load_checkpoint
 from .reference import TorchBackend, from_model_dir
 from .tabletop import sample_scene, render
 from .expressions import no_target_expression, referring_expression, wrap
+from .vocab import COLOURS, SHAPES
+
+
+def stated(text):
+    """Which attributes a command states, e.g. "colour+shape"."""
+    words = text.rstrip("?").split()
+    kinds = [k for k, vocab in (("size", ("small", "large", "big")), ("colour", COLOURS), ("shape", SHAPES))
+             if any(w in vocab for w in words)]
+    return "+".join(kinds)
 
 
 def main(paths):
@@ -35,10 +44,10 @@ def main(paths):
             cmds = {"minimal": wrap(m[0], rng), "over-specified": wrap(r[0], rng)}
             for ck, ref in refs.items():
                 out = ref.segment(states[ck], list(cmds.values()))
-                for (k, _), o in zip(cmds.items(), out):
-                    a = stats[ck][k]
-                    a[0], a[1] = a[0] + o["found"], a[1] + 1
-                    a[2], a[3] = a[2] + int((gt & o["mask"]).sum()), a[3] + int((gt | o["mask"]).sum())
+                for (k, text), o in zip(cmds.items(), out):
+                    for a in (stats[ck][k], stats[ck].setdefault(f"{k}: {stated(text)}", [0, 0, 0, 0])):
+                        a[0], a[1] = a[0] + o["found"], a[1] + 1
+                        a[2], a[3] = a[2] + int((gt & o["mask"]).sum()), a[3] + int((gt | o["mask"]).sum())
         nrng = np.random.default_rng([s, 1])
         cmds = {k: [wrap(no_target_expression(sc, nrng, near), nrng) for _ in range(3)]
                 for k, near in (("split no-target", 0.0), ("near miss", 1.0))}
@@ -47,9 +56,12 @@ def main(paths):
                 out = ref.segment(states[ck], texts)
                 absent[ck][k][0] += sum(not o["found"] for o in out)
                 absent[ck][k][1] += len(out)
+                for text, o in zip(texts, out):  # and by what the command states
+                    a = absent[ck].setdefault(f"{k}: {stated(text)}", [0, 0])
+                    a[0], a[1] = a[0] + (not o["found"]), a[1] + 1
     for ck, d in stats.items():
-        print(ck, {k: f"found {a[0]}/{a[1]} cIoU {a[2]/max(a[3],1):.3f}" for k, a in d.items()})
-        print(ck, {k: f"not there {a[0]}/{a[1]}" for k, a in absent[ck].items()})
+        print(ck, {k: f"found {a[0]}/{a[1]} cIoU {a[2]/max(a[3],1):.3f}" for k, a in sorted(d.items())})
+        print(ck, {k: f"not there {a[0]}/{a[1]}" for k, a in sorted(absent[ck].items())})
 
 
 if __name__ == "__main__":

@@ -58,23 +58,25 @@ def test_scene_matches_design_ranges():
         assert 2 <= sc.noise <= 10 and 0 <= sc.blur <= 1.2
 
 
-@pytest.mark.parametrize("redundant", [0.0, 1.0])  # the splits' minimal phrases; training's over-specified ones
-def test_every_expression_names_exactly_one_object(redundant):
+# the splits' minimal phrases; training's over-specified ones and its full "the small red circle" ones
+@pytest.mark.parametrize("redundant,full", [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
+def test_every_expression_names_exactly_one_object(redundant, full):
     rng = np.random.default_rng(0)
     n = longer = 0
     for s in SEEDS:
         sc = sample_scene(s)
         for i in range(len(sc.objects)):
-            r = referring_expression(sc, i, rng, redundant)
+            r = referring_expression(sc, i, rng, redundant, full)
             if r is None:
                 continue
             n += 1
             assert interpret(r[0], sc) == [i], (s, r[0])
+            assert r[1] == 3 or r[2] or not full, (s, r[0])
             minimal = referring_expression(sc, i, np.random.default_rng(s))
             longer += r[1] > minimal[1]
     assert n > 300
     # with redundant=1 every phrase that can take one more true attribute does; without, none is longer
-    assert (longer > n // 2) if redundant else longer == 0
+    assert (longer > n // 2) if redundant or full else longer == 0
 
 
 @pytest.mark.parametrize("near_miss", [0.0, 1.0])  # the splits' no-target commands; training's near misses

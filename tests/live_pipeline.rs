@@ -122,6 +122,27 @@ fn only_what_a_frame_found_is_described() {
     assert!(!blinking.is_empty() && blinking.iter().all(|seq| seq % 2 == 0), "{blinking:?}");
 }
 
+#[test]
+fn an_object_that_appears_later_is_described_when_first_found() {
+    // Descriptions only when the command set changes: "the late cross" is not in view then, and is
+    // described from the first frame that finds it (10); nothing else starts a description.
+    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(2), steps: 3 };
+    let describe = DescribePolicy { enabled: true, every_frames: None, every: None, max_tokens: 8, share: 0.25 };
+    let pipeline = Pipeline::start(model, config("test:64x48@30", &["red star", "the late cross"], describe)).unwrap();
+    let mut events = pipeline.handles().subscribe_descriptions();
+    let got = collect(pipeline, Duration::from_secs(2));
+    assert!(got.iter().any(|(_, r)| r.seq >= 12), "too few frames: {}", got.len());
+    let mut described = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        described.push((e.command, e.description.seq));
+    }
+    let late: Vec<_> = described.iter().filter(|(c, _)| c == "the late cross").collect();
+    assert!(late.len() == 1 && late[0].1 >= 10, "{described:?}");
+    // two descriptions in all: the new command set's, and the late cross's first sighting
+    let frames: std::collections::HashSet<u64> = described.iter().map(|(_, seq)| *seq).collect();
+    assert_eq!(frames.len(), 2, "{described:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_and_region_descriptions_through_the_handles() {
     let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(1), steps: 2 };

@@ -243,10 +243,12 @@ impl<M: FrameModel> Worker<M> {
 
     /// Describes the commands whose object this frame found: describing one the model says is not
     /// there would put words to a hallucination. Those keep their last description (its stamp says
-    /// when it was made), or none.
+    /// when it was made), or none; one found for the first time is described at once, whatever the
+    /// policy's period.
     fn maybe_start_description(&mut self, image: M::Image, frame: &Frame, found: Vec<String>) {
         let policy = &self.cfg.describe;
         let due = self.describe_new
+            || found.iter().any(|c| !self.descriptions.contains_key(c))
             || policy.every_frames.is_some_and(|n| self.frames_since_description >= n)
             || policy.every.is_some_and(|t| self.last_description.elapsed() >= t);
         if !policy.enabled || self.job.is_some() || found.is_empty() || !due {

@@ -79,7 +79,8 @@ pub fn make_clip(path: &Path, frames: u32, width: u32, height: u32) {
 
 /// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes `steps`
 /// steps of `step` each. A command is "found" as a square in the frame's top-left quarter, except
-/// that one saying "absent" never is and one saying "blinking" only on even frames.
+/// that one saying "absent" never is, one saying "blinking" only on even frames and one saying
+/// "late" only from frame 10 on.
 #[derive(Clone)]
 pub struct SlowModel {
     pub encode: Duration,
@@ -128,7 +129,9 @@ impl FrameModel for SlowModel {
         Ok(commands
             .iter()
             .map(|c| {
-                let seen = !c.contains("absent") && (!c.contains("blinking") || image.seq % 2 == 0);
+                let seen = !c.contains("absent")
+                    && (!c.contains("blinking") || image.seq % 2 == 0)
+                    && (!c.contains("late") || image.seq >= 10);
                 if seen { square(image.width, image.height) } else { not_found(image.width, image.height) }
             })
             .collect())

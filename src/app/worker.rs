@@ -209,8 +209,7 @@ impl<M: FrameModel> Worker<M> {
         self.ch.latest_tx.send_replace(Some(result.clone()));
         self.frames_since_description += 1;
         if let Some(image) = image {
-            let found: Vec<String> = result.groundings.iter().filter(|g| g.found).map(|g| g.command.clone()).collect();
-            self.maybe_start_description(image, &frame, found);
+            self.maybe_start_description(image, &frame, &result.groundings);
         }
     }
 
@@ -245,13 +244,18 @@ impl<M: FrameModel> Worker<M> {
     /// there would put words to a hallucination. Those keep their last description (its stamp says
     /// when it was made), or none; one found for the first time is described at once, whatever the
     /// policy's period.
-    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame, found: Vec<String>) {
+    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame, groundings: &[Grounding]) {
         let policy = &self.cfg.describe;
         let due = self.describe_new
-            || found.iter().any(|c| !self.descriptions.contains_key(c))
+            || groundings.iter().any(|g| g.found && !self.descriptions.contains_key(&g.command))
             || policy.every_frames.is_some_and(|n| self.frames_since_description >= n)
             || policy.every.is_some_and(|t| self.last_description.elapsed() >= t);
-        if !policy.enabled || self.job.is_some() || found.is_empty() || !due {
+        if !policy.enabled || self.job.is_some() || !due {
+            return;
+        }
+        // only now, on the frames that start a description, the found commands are copied out
+        let found: Vec<String> = groundings.iter().filter(|g| g.found).map(|g| g.command.clone()).collect();
+        if found.is_empty() {
             return;
         }
         match self.model.start_describe(image, &found, policy.max_tokens) {

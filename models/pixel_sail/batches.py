@@ -86,15 +86,28 @@ def augment_params(b: int, rng: np.random.Generator) -> dict:
     """Per-image photometric jitter, drawn where the batch is built (the data workers)."""
     return {"gain": rng.uniform(0.88, 1.12, (b, 1, 1, 1)), "contrast": rng.uniform(0.85, 1.15, (b, 1, 1, 1)),
             "channel": rng.uniform(0.95, 1.05, (b, 3, 1, 1)), "noise": rng.uniform(0, 6, (b, 1, 1, 1)),
-            "blur": (rng.random(b) < 0.3).reshape(b, 1, 1, 1)}
+            "blur": (rng.random(b) < 0.3).reshape(b, 1, 1, 1),
+            # from the sixth session: the look of another renderer (renderer b) cost 0.17 of description
+            # accuracy, so light that falls across the frame, saturation, and coarse table grain vary too
+            "light": rng.uniform(-0.3, 0.3, (b, 2, 1, 1)), "saturation": rng.uniform(0.75, 1.25, (b, 1, 1, 1)),
+            "grain": rng.uniform(0, 8, (b, 1, 1, 1))}
 
 
 def augment(x: torch.Tensor, params: dict) -> torch.Tensor:
     """Photometric jitter on 0..255 images [B,3,H,W] wherever they are (the training device):
-    brightness, contrast, gain, noise, blur."""
+    brightness, contrast, gain, saturation, a linear lighting gradient, fine noise, coarse grain, blur."""
     t = {k: torch.as_tensor(v).float().to(x.device) for k, v in params.items()}  # numpy or collated
+    b, _, h, w = x.shape
     mean = x.mean((1, 2, 3), keepdim=True)
     x = ((x - mean) * t["contrast"] + mean) * t["gain"] * t["channel"]
+    if "light" in t:  # batches built before the sixth session's augmentation lack these keys
+        grey = x.mean(1, keepdim=True)
+        x = grey + (x - grey) * t["saturation"]
+        v = torch.linspace(-0.5, 0.5, h, device=x.device).view(1, 1, h, 1)
+        u = torch.linspace(-0.5, 0.5, w, device=x.device).view(1, 1, 1, w)
+        x = x * (1 + t["light"][:, :1] * u + t["light"][:, 1:] * v)
+        coarse = torch.randn(b, 1, (h + 7) // 8, (w + 7) // 8, device=x.device)
+        x = x + F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False) * t["grain"]
     x = x + torch.randn_like(x) * t["noise"]
     k = torch.tensor([0.25, 0.5, 0.25], device=x.device)
     k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)

@@ -10,14 +10,15 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from models.pixel_sail.batches import Encoder, make_batch
+from models.pixel_sail.batches import Encoder, augment, make_batch
 from models.pixel_sail.cache import TRAIN_SEED0, render_one
 from models.pixel_sail.cache import build as build_cache
 from models.pixel_sail.export import load_checkpoint
 from models.pixel_sail.expert import Expert
 from models.pixel_sail.model import CONFIGS, Config, build
 from models.pixel_sail.tokenizer import token_ids
-from models.pixel_sail.train import WEIGHTS, losses
+from models.pixel_sail.train import SHAPE_TOKEN_WEIGHT, WEIGHTS, losses, shape_token_weights
+from models.pixel_sail.vocab import SHAPES
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -89,3 +90,45 @@ def test_training_command_saves_resumes_and_exports(tmp_path):
     assert "their step 6" in init and "saved step 1/1" in init
     after, _ = load_checkpoint(str(tmp_path / "weights.pt"))
     assert torch.equal(after.patch_embed.weight, model.patch_embed.weight)  # lr 0: unchanged
+
+
+def test_shape_words_weigh_more_in_the_answer_loss():
+    """The answer loss with unit weights is the plain mean, and `shape_token_weights` raises exactly the six
+    shape words (a description's shape is what the model misses most)."""
+    cfg = CONFIGS["tiny"]
+    batch, ids = _batch(cfg)
+    torch.manual_seed(0)
+    model = build(cfg, ids).train()  # train mode keeps the patch states the attribute heads read
+    tok = Tokenizer.from_file("models/tiny/tokenizer.json")
+    weights = shape_token_weights(tok, cfg.vocab)
+    raised = {tok.id_to_token(i) for i in torch.nonzero(weights != 1).flatten().tolist()}
+    assert raised == set(SHAPES) and (weights[weights != 1] == SHAPE_TOKEN_WEIGHT).all()
+    with torch.no_grad():
+        plain = losses(model, batch)["lm"]
+        unit = losses(model, batch, token_weights=torch.ones(cfg.vocab))["lm"]
+        shaped = losses(model, batch, token_weights=weights)["lm"]
+    assert torch.allclose(plain, unit, rtol=1e-4)
+    assert not torch.allclose(plain, shaped)  # the batch's descriptions name shapes
+
+
+def _neutral(b, **changes):
+    p = {"gain": np.ones((b, 1, 1, 1)), "contrast": np.ones((b, 1, 1, 1)), "channel": np.ones((b, 3, 1, 1)),
+         "noise": np.zeros((b, 1, 1, 1)), "blur": np.zeros((b, 1, 1, 1), bool), "light": np.zeros((b, 2, 1, 1)),
+         "saturation": np.ones((b, 1, 1, 1)), "grain": np.zeros((b, 1, 1, 1))}
+    return {**p, **changes}
+
+
+def test_augmentation_lights_across_the_frame_and_varies_saturation():
+    x = torch.full((1, 3, 24, 32), 100.0)
+    x[:, 0] = 160.0  # a reddish flat image
+    assert torch.allclose(augment(x, _neutral(1)), x)  # neutral parameters leave the image alone
+    lit = augment(x, _neutral(1, light=np.array([0.3, 0.0]).reshape(1, 2, 1, 1)))
+    # brighter on the right than the left by ~30 %, the same down each column
+    ratio = lit[0, :, :, -1].mean() / lit[0, :, :, 0].mean()
+    assert 1.2 < ratio < 1.4 and torch.allclose(lit[0, :, 0], lit[0, :, -1])
+    grey = augment(x, _neutral(1, saturation=np.zeros((1, 1, 1, 1))))
+    assert torch.allclose(grey[0, 0], grey[0, 1]) and torch.allclose(grey[0, 1], grey[0, 2])
+    grain = augment(x, _neutral(1, grain=np.full((1, 1, 1, 1), 8.0)))
+    # coarse grain: neighbouring pixels move together (unlike the per-pixel noise)
+    d = grain - x
+    assert d.std() > 1 and (d[..., 1:] - d[..., :-1]).abs().mean() < 0.5 * d.abs().mean()

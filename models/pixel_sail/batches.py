@@ -100,14 +100,13 @@ def augment(x: torch.Tensor, params: dict) -> torch.Tensor:
     b, _, h, w = x.shape
     mean = x.mean((1, 2, 3), keepdim=True)
     x = ((x - mean) * t["contrast"] + mean) * t["gain"] * t["channel"]
-    if "light" in t:  # batches built before the sixth session's augmentation lack these keys
-        grey = x.mean(1, keepdim=True)
-        x = grey + (x - grey) * t["saturation"]
-        v = torch.linspace(-0.5, 0.5, h, device=x.device).view(1, 1, h, 1)
-        u = torch.linspace(-0.5, 0.5, w, device=x.device).view(1, 1, 1, w)
-        x = x * (1 + t["light"][:, :1] * u + t["light"][:, 1:] * v)
-        coarse = torch.randn(b, 1, (h + 7) // 8, (w + 7) // 8, device=x.device)
-        x = x + F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False) * t["grain"]
+    grey = x.mean(1, keepdim=True)
+    x = grey + (x - grey) * t["saturation"]
+    v = torch.linspace(-0.5, 0.5, h, device=x.device).view(1, 1, h, 1)
+    u = torch.linspace(-0.5, 0.5, w, device=x.device).view(1, 1, 1, w)
+    x = x * (1 + t["light"][:, :1] * u + t["light"][:, 1:] * v)
+    coarse = torch.randn(b, 1, (h + 7) // 8, (w + 7) // 8, device=x.device)
+    x = x + F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False) * t["grain"]
     x = x + torch.randn_like(x) * t["noise"]
     k = torch.tensor([0.25, 0.5, 0.25], device=x.device)
     k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)

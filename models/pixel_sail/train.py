@@ -32,6 +32,14 @@ def text_positions(grid, t, b):
     return (start + torch.arange(t)).unsqueeze(0).expand(b, -1)
 
 
+# from the sixth session on, shape counts double in the attribute heads (colour, shape, size, place) and a
+# description's shape word three times in the answer loss: shape was what held descriptions, visual-prompt
+# descriptions and shape-only no-target commands back (VP descriptions named the right shape 45 % of the time,
+# size and colour over 95 %)
+ATTR_GROUP_WEIGHTS = (1.0, 2.0, 1.0, 1.0)
+SHAPE_TOKEN_WEIGHT = 3.0
+
+
 def losses(model, batch, expert=None, dev="cpu", token_weights=None):
     """The weighted parts of the training loss. token_weights: per vocabulary entry, how much an answer token's
     cross-entropy counts (shape words more, `shape_token_weights`); None = a plain mean."""
@@ -101,12 +109,6 @@ def shape_token_weights(tok, vocab: int) -> torch.Tensor:
     return w
 
 
-# from the sixth session on, shape counts double in the attribute heads (colour, shape, size, place) and a
-# description's shape word three times in the answer loss: shape was what held descriptions, visual-prompt
-# descriptions and shape-only no-target commands back (VP descriptions named the right shape 45 % of the time,
-# size and colour over 95 %)
-ATTR_GROUP_WEIGHTS = (1.0, 2.0, 1.0, 1.0)
-SHAPE_TOKEN_WEIGHT = 3.0
 WEIGHTS = {"lm": 1.0, "decide": 1.0, "bce": 2.0, "dice": 0.5, "distill": 0.5, "attr": 0.5, "attr_mid": 0.5, "query": 0.5}
 
 

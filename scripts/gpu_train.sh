@@ -17,7 +17,8 @@ OUT=${OUT:-/tmp/gpu_out}
 DEADLINE=${DEADLINE:-540}
 SCENES=${SCENES:-12000}
 PY=${PY:-python3}
-WORK=${WORK:-/tmp/pixel_sail_gpu}
+# in memory where there is /dev/shm: the lease's disk may be what made its render slow (the cache log says)
+WORK=${WORK:-$( [ -d /dev/shm ] && echo /dev/shm/pixel_sail_gpu || echo /tmp/pixel_sail_gpu )}
 # not `nproc`: it honours OMP_NUM_THREADS, which the GPU image sets to 1 (the first lease rendered the cache on
 # one core: 503 s instead of ~30)
 CORES=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')

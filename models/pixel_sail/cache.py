@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import time
 from multiprocessing import Pool
 
 import numpy as np
@@ -48,9 +49,11 @@ def _chunk(args):
 
 
 def build(n: int, path: str, workers: int = 2, offset: int = 0):
+    t0 = time.time()
     chunks = [(offset + s, min(250, n - s)) for s in range(0, n, 250)]
     with Pool(workers) as pool:
         parts = pool.map(_chunk, chunks)
+    t1 = time.time()
     imgs = np.concatenate([p[0] for p in parts])
     labs = np.concatenate([p[1] for p in parts])
     scenes = [s for p in parts for s in p[2]]
@@ -59,6 +62,9 @@ def build(n: int, path: str, workers: int = 2, offset: int = 0):
     np.save(path + ".labels.npy", labs)
     with open(path + ".scenes.pkl", "wb") as f:
         pickle.dump(scenes, f)
+    # the two apart: a GPU lease's 12,000 scenes took 410 s on 16 cores, the pace of one core here
+    print(f"cache: rendered {n} scenes in {t1 - t0:.0f} s ({workers} processes), wrote "
+          f"{(imgs.nbytes + labs.nbytes) / 1e9:.1f} GB in {time.time() - t1:.0f} s", flush=True)
 
 
 def load(path: str, in_memory: bool = True):

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# One lease of a GPU machine, used whole: render a scene cache, then train side by side
-#   main-a        the shipped checkpoint resumed on a fresh cosine: batch 64, lr 5e-4 (the CPU stretches' peak)
-#   main-b        the same with batch 128, lr 8e-4 (a hedge: which of the two generalises better is measured
-#                 afterwards on the test split and renderer b, and the better one is shipped)
-#   abl-*         the model card's ablations on one schedule each (batch 24): the full model as the control,
-#                 no upsampler (plain baseline), pooled visual prompts, no distillation
-# and leave each run's weights (checkpoint minus optimiser state) and one log under $OUT.
+# One lease of a GPU machine, used whole: render a scene cache, then train
+#   main          the shipped checkpoint resumed on a fresh cosine: batch 128, lr 5e-4, every spare core
+#                 building batches (alone on an H100: 10 steps/s, ~55x the 2-core CPU; side by side with five
+#                 other runs it managed 7 steps/s of 64)
+#   abl-*         with ABLATIONS=1, beside it: the model card's ablations on one schedule each (batch 24): the
+#                 full model as the control, no upsampler (plain baseline), pooled visual prompts, no distillation
+# and leave each run's weights (checkpoint minus optimiser state) and one log under $OUT. The machine stays
+# warm after the command with the cache and checkpoints in $WORK: a second command can resume from them.
 # Every run ends, saved, DEADLINE seconds after the script starts however long the cache took (the device
 # tool kills a command at 600 s, and the third session's lease lost its training to a slow render).
 # Usage (repository root, python3 with torch/tokenizers/numpy/pillow):
-#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=12000 bash scripts/gpu_train.sh
+#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=8000 [ABLATIONS=1] bash scripts/gpu_train.sh
 # Needs models/checkpoints/expert.pt, and models/checkpoints/tiny.pt for the resumed runs.
 set -u
 START=$(date +%s)
 OUT=${OUT:-/tmp/gpu_out}
 DEADLINE=${DEADLINE:-540}
-SCENES=${SCENES:-12000}
+SCENES=${SCENES:-8000}
+ABLATIONS=${ABLATIONS:-0}
 PY=${PY:-python3}
 # in memory where there is /dev/shm: the lease's disk may be what made its render slow (the cache log says)
 WORK=${WORK:-$( [ -d /dev/shm ] && echo /dev/shm/pixel_sail_gpu || echo /tmp/pixel_sail_gpu )}
@@ -37,7 +39,8 @@ echo "cache: $SCENES scenes in $(( $(date +%s) - START )) s on $CORES cores" | t
 # training minutes: what is left before the deadline, less ~45 s for start-up (imports, CUDA, loading) and saving
 MINUTES=$($PY -c "print(round(max(0.5, ($START + $DEADLINE - $(date +%s) - 45) / 60), 2))")
 echo "training $MINUTES min per run" | tee -a "$log"
-main_workers=$(( (CORES - 8) / 2 )); [ "$main_workers" -lt 1 ] && main_workers=1
+# batch workers for the main run: every core but its own and the ablations' (each builds batches in its loop)
+main_workers=$(( CORES - 2 - (ABLATIONS == 1 ? 4 : 0) )); [ "$main_workers" -lt 1 ] && main_workers=1
 run() {  # name, then train arguments; killed 60 s past its budget if it has not exited by then
   local name=$1; shift
   timeout -k 10 "$($PY -c "print(int($MINUTES * 60 + 60))")" \
@@ -45,19 +48,20 @@ run() {  # name, then train arguments; killed 60 s past its budget if it has not
     --weights-out "$OUT/$name.pt" --minutes "$MINUTES" --plan-minutes "$MINUTES" --total-steps 1000000 \
     --save-every 60 "$@" 2>&1 | sed -u "s/^/[$name] /" >> "$log" &
 }
-mains=""
+runs=""
 if [ -f models/checkpoints/tiny.pt ]; then
-  cp models/checkpoints/tiny.pt "$WORK/main-a.ckpt"
-  cp models/checkpoints/tiny.pt "$WORK/main-b.ckpt"
-  run main-a --restart-schedule --lr 5e-4 --batch 64 --workers "$main_workers" --threads 2 --seed 31
-  run main-b --restart-schedule --lr 8e-4 --batch 128 --workers $(( main_workers + 1 )) --threads 2 --seed 32
-  mains="main-a main-b"
+  cp models/checkpoints/tiny.pt "$WORK/main.ckpt"
+  run main --restart-schedule --lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31
+  runs="main"
 fi
-abl="--batch 24 --workers 0 --threads 1"
-run abl-control $abl --seed 21
-run abl-no-upsampler $abl --seed 22 --no-upsampler
-run abl-vp-pool $abl --seed 23 --vp-pool
-run abl-no-distill $abl --seed 24 --expert ''
+if [ "$ABLATIONS" = 1 ]; then
+  abl="--batch 24 --workers 0 --threads 1"
+  run abl-control $abl --seed 21
+  run abl-no-upsampler $abl --seed 22 --no-upsampler
+  run abl-vp-pool $abl --seed 23 --vp-pool
+  run abl-no-distill $abl --seed 24 --expert ''
+  runs="$runs abl-control abl-no-upsampler abl-vp-pool abl-no-distill"
+fi
 for s in 40 120; do
   sleep "$s"
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /' | tee -a "$log"
@@ -66,7 +70,7 @@ done
 wait
 echo "all runs done $(( $(date +%s) - START )) s after the start" | tee -a "$log"
 grep -E "saved step|Error|error|Traceback" "$log" | tail -20
-for n in $mains abl-control abl-no-upsampler abl-vp-pool abl-no-distill; do
+for n in $runs; do
   grep "^\[$n\] step" "$log" | tail -1
 done
 ls -la "$OUT"

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use ros2_client::Node;
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{debug, warn};
 
@@ -46,7 +47,14 @@ pub async fn publish_results(
             frame_id: if frame_id_override.is_empty() { result.frame_id.clone() } else { frame_id_override },
         };
         shared.active_commands.store(result.groundings.len() as u64, Ordering::Relaxed);
-        publish_one(&result, &header, overlay_on, &out, &node, &mut described);
+        // PNG/JPEG encoding and DDS writes are CPU work: off the runtime's one worker, so the diagnostics
+        // tick and the services keep time on a loaded machine (a loaded CI run once saw /diagnostics at 0.3 Hz)
+        let mut publish = || publish_one(&result, &header, overlay_on, &out, &node, &mut described);
+        if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(publish);
+        } else {
+            publish();
+        }
         shared.frames_published.fetch_add(1, Ordering::Relaxed);
         if let Ok(age) = SystemTime::now().duration_since(result.stamp)
             && let Ok(mut w) = shared.latency.lock()

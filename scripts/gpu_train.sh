@@ -11,18 +11,19 @@
 # tool kills a command at 600 s, and the third session's lease lost its training to a slow render).
 # Usage (repository root, python3 with torch/tokenizers/numpy/pillow):
 #   OUT=/tmp/gpu_out DEADLINE=540 SCENES=8000 [ABLATIONS=1] bash scripts/gpu_train.sh
-# Needs models/checkpoints/expert.pt, and models/checkpoints/tiny.pt for the resumed runs.
-set -u
+# Needs models/checkpoints/expert.pt, and models/checkpoints/tiny.pt for the resumed run.
+set -u -o pipefail
 START=$(date +%s)
 OUT=${OUT:-/tmp/gpu_out}
 DEADLINE=${DEADLINE:-540}
 SCENES=${SCENES:-8000}
 ABLATIONS=${ABLATIONS:-0}
 PY=${PY:-python3}
-# in memory where there is /dev/shm: the lease's disk may be what made its render slow (the cache log says)
+# in memory where there is /dev/shm: the seventh lease's 410-s render may have been its disk (train.log keeps
+# cache.py's render and write times apart)
 WORK=${WORK:-$( [ -d /dev/shm ] && echo /dev/shm/pixel_sail_gpu || echo /tmp/pixel_sail_gpu )}
-# not `nproc`: it honours OMP_NUM_THREADS, which the GPU image sets to 1 (the first lease rendered the cache on
-# one core: 503 s instead of ~30)
+# not `nproc`: it honours OMP_NUM_THREADS, which the GPU image sets to 1 (the third session's lease rendered on
+# one process; the seventh's 16 processes were no faster, hence the timing above)
 CORES=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$WORK"
@@ -32,8 +33,8 @@ nvidia-smi -L 2>/dev/null || echo "no nvidia-smi: training on the CPU"
 $PY -c "import torch, numpy, tokenizers; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
 'numpy', numpy.__version__, 'tokenizers', tokenizers.__version__)" | tee -a "$log"
 
-$PY -m models.pixel_sail.cache --n "$SCENES" --offset 100000 --workers "$CORES" --out "$WORK/cache/train" \
-  || { echo "cache build failed" | tee -a "$log"; exit 1; }
+$PY -m models.pixel_sail.cache --n "$SCENES" --offset 100000 --workers "$CORES" --out "$WORK/cache/train" 2>&1 \
+  | tee -a "$log" || { echo "cache build failed" | tee -a "$log"; exit 1; }
 echo "cache: $SCENES scenes in $(( $(date +%s) - START )) s on $CORES cores" | tee -a "$log"
 
 # training minutes: what is left before the deadline, less ~45 s for start-up (imports, CUDA, loading) and saving
@@ -47,7 +48,9 @@ run() {  # name, then train arguments; killed 60 s past its budget if it has not
     $PY -m models.pixel_sail.train --cache "$WORK/cache/train" --ckpt "$WORK/$name.ckpt" \
     --weights-out "$OUT/$name.pt" --minutes "$MINUTES" --plan-minutes "$MINUTES" --total-steps 1000000 \
     --save-every 60 "$@" 2>&1 | sed -u "s/^/[$name] /" >> "$log" &
+  pids+=($!)
 }
+pids=()
 runs=""
 if [ -f models/checkpoints/tiny.pt ]; then
   cp models/checkpoints/tiny.pt "$WORK/main.ckpt"
@@ -62,12 +65,15 @@ if [ "$ABLATIONS" = 1 ]; then
   run abl-no-distill $abl --seed 24 --expert ''
   runs="$runs abl-control abl-no-upsampler abl-vp-pool abl-no-distill"
 fi
+# a look at the load while the runs train, given up as soon as they end (a run that fails at once frees the lease)
 for s in 40 120; do
   sleep "$s"
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /' | tee -a "$log"
   uptime | tee -a "$log"
-done
-wait
+done &
+monitor=$!
+wait "${pids[@]}"
+kill "$monitor" 2>/dev/null
 echo "all runs done $(( $(date +%s) - START )) s after the start" | tee -a "$log"
 grep -E "saved step|Error|error|Traceback" "$log" | tail -20
 for n in $runs; do

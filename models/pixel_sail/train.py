@@ -22,6 +22,7 @@ from . import cache as scene_cache
 from .batches import Encoder, make_batch, model_pixels
 from .expert import Expert
 from .model import ATTR_CLASSES, CONFIGS, Config, build
+from .repatch import halve_patch
 from .tokenizer import token_ids
 from .vocab import SHAPES
 from tokenizers import Tokenizer
@@ -172,7 +173,8 @@ def main():
     ap.add_argument("--no-upsampler", action="store_true", help="ablation: the plain baseline")
     ap.add_argument("--vp-pool", action="store_true", help="ablation: pooled visual prompts")
     ap.add_argument("--patch", type=int, default=0,
-                    help="a fresh run's patch size in pixels (the config's, 32, by default; 16 = 4x the image tokens)")
+                    help="a fresh run's patch size in pixels (the config's, 32, by default; 16 = 4x the image tokens); "
+                         "with --init-weights of twice this patch, the weights are converted (repatch.py)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0, help="batch-building processes (0 = in the loop)")
     ap.add_argument("--seed", type=int, default=0)
@@ -195,6 +197,12 @@ def main():
     if state or init:
         saved = (state or init)["config"]
         cfg = Config(**{**saved, "up_channels": tuple(saved["up_channels"])})
+        if init and a.patch and a.patch != cfg.patch:
+            if a.patch * 2 != cfg.patch:
+                raise SystemExit(f"--patch {a.patch} with --init-weights of {cfg.patch}-px patches: only halving "
+                                 f"is supported (--patch {cfg.patch // 2})")
+            init["model"], cfg = halve_patch(init["model"], cfg)
+            print(f"converted the {cfg.patch * 2}-px weights to {cfg.patch}-px patches (repatch.py)", flush=True)
     else:
         cfg = Config(**{**CONFIGS[a.config].to_dict(), "vocab": tok.get_vocab_size(),
                         "up_channels": CONFIGS[a.config].up_channels,

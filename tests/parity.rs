@@ -159,13 +159,23 @@ from PIL import Image
 from models.pixel_sail.preprocess import preprocess, vp_grid
 img = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
 h, w = img.shape[:2]
-px, (rw, rh) = preprocess(img, 320, 32)
+long_side, patch = int(sys.argv[3]), int(sys.argv[4])
+px, (rw, rh) = preprocess(img, long_side, patch)
 px.astype(np.float32).tofile(sys.argv[2] + "/pixels.f32")
 for name, p in [("point", {"point": [63, 207]}), ("box", {"box": [10.4, 20.5, 200.5, 131.0]})]:
-    vp_grid(p, None, w, h, rw, rh, 32).astype(np.float32).tofile(sys.argv[2] + f"/{name}.f32")
+    vp_grid(p, None, w, h, rw, rh, patch).astype(np.float32).tofile(sys.argv[2] + f"/{name}.f32")
 print(rw, rh)
 "#;
-    let out = std::process::Command::new(&py).arg("-c").arg(script).arg(&frame_path).arg(tmp.path()).current_dir(root()).output();
+    // the shipped model's long side and patch size (model.json), on both sides
+    let engine = engine();
+    let params = engine.model_info().preprocess_params();
+    let out = std::process::Command::new(&py)
+        .args(["-c", script])
+        .arg(&frame_path)
+        .arg(tmp.path())
+        .args([params.long_side.to_string(), params.patch.to_string()])
+        .current_dir(root())
+        .output();
     let Ok(out) = out.map_err(|e| eprintln!("skipped: {e}")) else { return };
     if !out.status.success() {
         eprintln!("skipped: python preprocessing unavailable: {}", String::from_utf8_lossy(&out.stderr));
@@ -174,8 +184,6 @@ print(rw, rh)
     let read = |name: &str| -> Vec<f32> {
         std::fs::read(tmp.path().join(name)).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     };
-    let engine = engine();
-    let params = engine.model_info().preprocess_params();
     let frame = load_frame(&frame_path).unwrap();
     let input = preprocess(&frame, &params).unwrap();
     let reference = read("pixels.f32");
@@ -189,7 +197,7 @@ print(rw, rh)
         ("box.f32", VisualPrompt::Box { x0: 10.4, y0: 20.5, x1: 200.5, y1: 131.0 }),
     ];
     for (file, vp) in prompts {
-        let ours = rasterize_visual_prompt(&vp, &g, 32).unwrap();
+        let ours = rasterize_visual_prompt(&vp, &g, params.patch).unwrap();
         let theirs = read(file);
         assert_eq!(ours.len(), theirs.len(), "{file}");
         for (a, b) in ours.iter().zip(&theirs) {

@@ -88,19 +88,20 @@ def shape_ranges(cfg: Config, long_side: int):
     L, kvh, hd, c, e = cfg.layers, cfg.kv_heads, cfg.head_dim, cfg.hidden, cfg.feat_dim
     p = cfg.patch
     g_max = long_side // p
-    s_opt, s_max = 8 * 10 + 2, g_max * g_max + 2
+    oh, ow = -(-240 // p), 320 // p  # the grid of the typical input: a 4:3 frame at long side 320, padded
+    s_opt, s_max = oh * ow + 2, g_max * g_max + 2
     p_max = s_max + MAX_PROMPT_TOKENS + 8 + MAX_NEW_TOKENS
     mx = MAX_COMMANDS
     return {
-        "vision.pixels": {"min": [1, 3, p, p], "opt": [1, 3, 256, 320], "max": [1, 3, long_side, long_side]},
-        "vision.vp_masks": {"min": [1, 1, 1, 1], "opt": [1, 1, 8, 10], "max": [1, 4, g_max, g_max]},
+        "vision.pixels": {"min": [1, 3, p, p], "opt": [1, 3, oh * p, ow * p], "max": [1, 3, long_side, long_side]},
+        "vision.vp_masks": {"min": [1, 1, 1, 1], "opt": [1, 1, oh, ow], "max": [1, 4, g_max, g_max]},
         "vision.vp_ids": {"min": [1, 1], "opt": [1, 1], "max": [1, 4]},
         "text.input_ids": {"min": [1, 1], "opt": [4, 16], "max": [mx, MAX_PROMPT_TOKENS + 8]},
         "text.position_ids": {"min": [1, 1], "opt": [4, 16], "max": [mx, MAX_PROMPT_TOKENS + 8]},
         "text.attention_mask": {"min": [1, 4], "opt": [4, s_opt + 16], "max": [mx, p_max]},
         "text.past_keys": {"min": [L, 1, kvh, 3, hd], "opt": [L, 4, kvh, s_opt, hd], "max": [L, mx, kvh, p_max, hd]},
         "text.past_values": {"min": [L, 1, kvh, 3, hd], "opt": [L, 4, kvh, s_opt, hd], "max": [L, mx, kvh, p_max, hd]},
-        "mask_head.features": {"min": [1, e, p // 4, p // 4], "opt": [1, e, 64, 80],
+        "mask_head.features": {"min": [1, e, p // 4, p // 4], "opt": [1, e, oh * p // 4, ow * p // 4],
                                "max": [1, e, long_side // 4, long_side // 4]},
         "mask_head.seg_hidden": {"min": [1, c], "opt": [4, c], "max": [mx, c]},
     }

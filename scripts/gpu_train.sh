@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One lease of a GPU machine, used whole: render a scene cache, then train
 #   main          the shipped checkpoint resumed on a fresh cosine: batch 128, lr 5e-4, every spare core
-#                 building batches (alone on an H100: 10 steps/s, ~55x the 2-core CPU; side by side with five
-#                 other runs it managed 7 steps/s of 64)
+#                 building batches (alone on an H100 with the 32-px model: 10 steps/s, ~55x the 2-core CPU; side
+#                 by side with five other runs 7 steps/s of 64; the 16-px model shipped since costs ~1.8x per step
+#                 on the CPU, unmeasured on a GPU)
 #   abl-*         with ABLATIONS=1, beside it: the model card's ablations on one schedule each (batch 24): the
 #                 full model as the control, no upsampler (plain baseline), pooled visual prompts, no distillation
 # and leave each run's weights (checkpoint minus optimiser state) and one log under $OUT. The machine stays

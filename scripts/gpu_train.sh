@@ -12,7 +12,8 @@
 # tool kills a command at 600 s, and the third session's lease lost its training to a slow render).
 # Usage (repository root, python3 with torch/tokenizers/numpy/pillow):
 #   OUT=/tmp/gpu_out DEADLINE=540 SCENES=8000 [ABLATIONS=1] bash scripts/gpu_train.sh
-# Needs models/checkpoints/expert.pt, and models/checkpoints/tiny.pt for the resumed run.
+# Resumes models/checkpoints/tiny.pt where there is one, otherwise starts from the committed models/tiny's
+# weights (import_onnx.py); the ablations need models/checkpoints/expert.pt.
 set -u -o pipefail
 START=$(date +%s)
 OUT=${OUT:-/tmp/gpu_out}
@@ -53,9 +54,16 @@ run() {  # name, then train arguments; killed 60 s past its budget if it has not
 }
 pids=()
 runs=""
+main_args=(--lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31)
 if [ -f models/checkpoints/tiny.pt ]; then
   cp models/checkpoints/tiny.pt "$WORK/main.ckpt"
-  run main --restart-schedule --lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31
+  run main --restart-schedule "${main_args[@]}"
+  runs="main"
+elif $PY -m models.pixel_sail.import_onnx --model models/tiny --out "$WORK/shipped_w.pt" 2>&1 | grep -v Warn | tail -1 \
+    | tee -a "$log" | grep -q "bit-exactly"; then
+  # a fresh clone: the committed model's own weights (import_onnx.py), a new optimiser and warm-up
+  expert=(); [ -f models/checkpoints/expert.pt ] || expert=(--expert '')
+  run main --init-weights "$WORK/shipped_w.pt" "${expert[@]}" "${main_args[@]}"
   runs="main"
 fi
 if [ "$ABLATIONS" = 1 ]; then

@@ -240,6 +240,9 @@ def main():
             trained_min, plan, total = 0.0, a.plan_minutes, step + a.total_steps
         print(f"resumed at step {step}/{total}", flush=True)
     expert = None
+    if expert_path and not os.path.exists(expert_path):
+        raise SystemExit(f"the distillation teacher {expert_path} is missing: train it first "
+                         f"(python -m models.pixel_sail.expert --minutes 6) or pass --expert '' to train without it")
     if expert_path:
         expert = Expert().to(dev)
         expert.load_state_dict(torch.load(expert_path, map_location="cpu"))

@@ -1,7 +1,8 @@
 """Training batches: for each cached scene, one image (optionally with a painted visual prompt) and K prompts.
 
-Mix per prompt (after a scene's visual-prompt pair): ~22 % no-target segment commands, ~53 % segment
-commands with hard expressions (two attributes or a position word) oversampled 3:1, ~25 % descriptions.
+Mix per prompt (after a scene's visual-prompt pair, in VP_RATE of the scenes): ~22 % no-target segment
+commands, ~53 % segment commands with hard expressions (two attributes or a position word) oversampled 3:1,
+~25 % descriptions (the defaults; `train --vp-rate/--describe-share` shift them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from .preprocess import MEAN, STD, vp_grid
 from .vocab import COLOURS, PLACES, SHAPES, SIZES, TEMPLATES
 
 K_PROMPTS = 4
-VP_RATE = 0.35
+VP_RATE = 0.35  # share of scenes with a painted visual prompt (a describe + segment pair)
+NO_TARGET = 0.22  # shares of the other prompts: no-target commands, descriptions, and target commands between
+DESCRIBE = 0.25  # train --vp-rate / --describe-share change these for a run
 
 
 class Encoder:
@@ -68,11 +71,11 @@ def scene_prompts(scene, labels, rng, enc):
         out.append((p + [ids["seg"]], [-100] * (len(p) - 1) + [ids["seg"], -100], "segment", j))
     while len(out) < K_PROMPTS:
         r = rng.random()
-        tgt = _pick_target(scene, rng) if r >= 0.22 else None
+        tgt = _pick_target(scene, rng) if r >= NO_TARGET else None
         if tgt is None:
             p = enc(TEMPLATES["segment"].format(text=wrap(no_target_expression(scene, rng, NEAR_MISS), rng)))
             out.append((p + [ids["none"]], [-100] * (len(p) - 1) + [ids["none"], -100], "none", -1))
-        elif r < 0.75:
+        elif r < 1.0 - DESCRIBE:
             p = enc(TEMPLATES["segment"].format(text=wrap(tgt[1][0], rng)))
             out.append((p + [ids["seg"]], [-100] * (len(p) - 1) + [ids["seg"], -100], "segment", tgt[0]))
         else:

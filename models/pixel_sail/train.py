@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import batches as mix
 from . import cache as scene_cache
 from .batches import Encoder, make_batch, model_pixels
 from .expert import Expert
@@ -184,7 +185,20 @@ def main():
                     help="a fresh run (new optimiser, warm-up, schedule) starting from these weights (--weights-out)")
     ap.add_argument("--restart-schedule", action="store_true",
                     help="on resume, start a fresh cosine (no warm-up) over --plan-minutes from here")
+    ap.add_argument("--vp-rate", type=float, default=None, help=f"share of scenes with a visual prompt "
+                    f"(default {mix.VP_RATE})")
+    ap.add_argument("--describe-share", type=float, default=None, help=f"share of the other prompts that are "
+                    f"descriptions (default {mix.DESCRIBE})")
     a = ap.parse_args()
+    if a.vp_rate is not None:
+        mix.VP_RATE = a.vp_rate
+    if a.describe_share is not None:
+        if not 0.0 <= a.describe_share <= 1.0 - mix.NO_TARGET:
+            raise SystemExit(f"--describe-share must lie in [0, {1.0 - mix.NO_TARGET:.2f}] "
+                             f"({mix.NO_TARGET} of the prompts are no-target commands)")
+        mix.DESCRIBE = a.describe_share
+    print(f"prompt mix: visual prompts in {mix.VP_RATE:.2f} of scenes; no-target {mix.NO_TARGET:.2f}, "
+          f"descriptions {mix.DESCRIBE:.2f} of the other prompts", flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = "cuda" if torch.cuda.is_available() else "cpu"

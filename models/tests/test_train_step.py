@@ -10,7 +10,8 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from models.pixel_sail.batches import Encoder, augment, make_batch
+from models.pixel_sail import batches as mix
+from models.pixel_sail.batches import Encoder, augment, make_batch, scene_prompts
 from models.pixel_sail.cache import TRAIN_SEED0, render_one
 from models.pixel_sail.cache import build as build_cache
 from models.pixel_sail.export import load_checkpoint
@@ -86,8 +87,9 @@ def test_training_command_saves_resumes_and_exports(tmp_path):
     # a fresh schedule from those weights: new optimiser, the weights it starts from are the saved ones
     os.remove(tmp_path / "run.pt")
     init = _train(tmp_path, "--init-weights", str(tmp_path / "weights.pt"), "--total-steps", "1", "--lr", "0",
-                  "--minutes", "2")
+                  "--minutes", "2", "--describe-share", "0.4", "--vp-rate", "0.5")
     assert "their step 6" in init and "saved step 1/1" in init
+    assert "visual prompts in 0.50 of scenes; no-target 0.22, descriptions 0.40" in init
     after, _ = load_checkpoint(str(tmp_path / "weights.pt"))
     assert torch.equal(after.patch_embed.weight, model.patch_embed.weight)  # lr 0: unchanged
 
@@ -132,3 +134,29 @@ def test_augmentation_lights_across_the_frame_and_varies_saturation():
     # coarse grain: neighbouring pixels move together (unlike the per-pixel noise)
     d = grain - x
     assert d.std() > 1 and (d[..., 1:] - d[..., :-1]).abs().mean() < 0.5 * d.abs().mean()
+
+
+def test_prompt_mix_follows_its_settings(monkeypatch):
+    """--describe-share / --vp-rate move the mix the way they say, and leave no-target commands alone."""
+    tok = Tokenizer.from_file("models/tiny/tokenizer.json")
+    enc = Encoder(tok, token_ids(tok))
+    scenes = [render_one(TRAIN_SEED0 + i) for i in range(40)]
+
+    def shares(vp_rate, describe):
+        monkeypatch.setattr(mix, "VP_RATE", vp_rate)
+        monkeypatch.setattr(mix, "DESCRIBE", describe)
+        rng, kinds, vps = np.random.default_rng(3), [], 0
+        for _ in range(5):
+            for img, lab, scene in scenes:
+                out, vp = scene_prompts(scene, lab, rng, enc)
+                vps += vp is not None
+                kinds += [kind for _, _, kind, _ in out[2 if vp else 0:]]  # the prompts after the visual-prompt pair
+        n = len(kinds)
+        return vps / (5 * len(scenes)), kinds.count("describe") / n, kinds.count("none") / n
+
+    vp0, d0, none0 = shares(0.35, 0.25)
+    vp1, d1, none1 = shares(1.0, 0.45)
+    assert 0.2 < vp0 < 0.5 and vp1 == 1.0
+    assert 0.17 < d0 < 0.33 and 0.37 < d1 < 0.53
+    assert abs(none0 - none1) < 0.08 and 0.15 < none1 < 0.3
+    assert shares(0.0, 0.0)[:2] == (0.0, 0.0)

@@ -34,8 +34,8 @@ TRAINING_ONLY = ("distill.", "attr_head.", "attr_head_mid.", "query_head.")
 CODE_BASE = 1_000_003  # codes start far from the small literal constants a graph holds (1.0, 2.0, 0.5 …)
 
 
-class ImportError_(RuntimeError):
-    pass
+class OnnxImportError(RuntimeError):
+    """The graphs do not match model.json or this exporter, or a weight inference reads did not come back whole."""
 
 
 def config_of(model_dir: str, base: str) -> tuple[Config, dict, dict]:
@@ -63,7 +63,7 @@ def _export(model, tok_path: str, out_dir: str):
 
 
 def recover(model_dir: str, base: str = "tiny", seed: int = 0) -> tuple[dict, Config, dict, dict]:
-    """→ (state dict, config, tokens, report). Raises ImportError_ when an inference weight is not recovered."""
+    """→ (state dict, config, tokens, report). Raises OnnxImportError when an inference weight is not recovered."""
     cfg, tokens, meta = config_of(model_dir, base)
     tok_path = os.path.join(model_dir, "tokenizer.json")
     probe = build(cfg, tokens)
@@ -73,7 +73,7 @@ def recover(model_dir: str, base: str = "tiny", seed: int = 0) -> tuple[dict, Co
         for name, p in params.items():
             n = p.numel()
             if offset + n >= 2 ** 24:
-                raise ImportError_(f"{sum(q.numel() for q in params.values())} parameters is too many to code "
+                raise OnnxImportError(f"{sum(q.numel() for q in params.values())} parameters is too many to code "
                                    f"exactly in fp32 (at most {2 ** 24 - CODE_BASE}); import works for small configs")
             p.copy_(torch.arange(offset, offset + n, dtype=torch.float32).view_as(p))
             spans[name] = (offset, n)
@@ -86,13 +86,13 @@ def recover(model_dir: str, base: str = "tiny", seed: int = 0) -> tuple[dict, Co
         for g in GRAPHS:
             coded, shipped = constants(f"{tmp}/{g}.onnx"), constants(os.path.join(model_dir, f"{g}.onnx"))
             if set(coded) != set(shipped):
-                raise ImportError_(f"{g}.onnx: its constants are not the ones this exporter writes "
+                raise OnnxImportError(f"{g}.onnx: its constants are not the ones this exporter writes "
                                    f"(expected {len(coded)}, found {len(shipped)}; exported with torch "
                                    f"{meta.get('provenance', {}).get('torch')}, this is torch {torch.__version__})")
             for key, c in coded.items():
                 s = shipped[key]
                 if c.shape != s.shape:
-                    raise ImportError_(f"{g}.onnx constant {key}: expected shape {list(c.shape)}, found {list(s.shape)}")
+                    raise OnnxImportError(f"{g}.onnx constant {key}: expected shape {list(c.shape)}, found {list(s.shape)}")
                 c, s = c.reshape(-1).astype(np.float64), s.reshape(-1)
                 if c.size == 0 or not np.all(c == np.round(c)) or c.min() < CODE_BASE or c.max() >= offset:
                     continue  # not (all) parameter elements: a folded product, a RoPE table, a literal
@@ -104,7 +104,7 @@ def recover(model_dir: str, base: str = "tiny", seed: int = 0) -> tuple[dict, Co
                 prev = values[name][pos]
                 clash = ~np.isnan(prev) & (prev != s)
                 if clash.any():
-                    raise ImportError_(f"{name}: two graphs disagree on {int(clash.sum())} of its values")
+                    raise OnnxImportError(f"{name}: two graphs disagree on {int(clash.sum())} of its values")
                 values[name][pos] = s
     torch.manual_seed(seed)
     fresh = build(cfg, tokens)
@@ -120,7 +120,7 @@ def recover(model_dir: str, base: str = "tiny", seed: int = 0) -> tuple[dict, Co
         else:
             report["partial"].append(f"{name} ({int(got.sum())}/{got.size})")
     if report["partial"]:
-        raise ImportError_(f"weights inference reads but the graphs did not give whole: {report['partial']}")
+        raise OnnxImportError(f"weights inference reads but the graphs did not give whole: {report['partial']}")
     return state, cfg, tokens, report
 
 
@@ -146,7 +146,7 @@ def main():
     a = ap.parse_args()
     try:
         state, cfg, tokens, report = recover(a.model, a.config)
-    except ImportError_ as e:
+    except OnnxImportError as e:
         raise SystemExit(f"import_onnx: {a.model}: {e}")
     worst = check_roundtrip(state, cfg, tokens, a.model)
     if worst > 0.0:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models.pixel_sail import export as ex
-from models.pixel_sail.import_onnx import TRAINING_ONLY, ImportError_, check_roundtrip, recover
+from models.pixel_sail.import_onnx import TRAINING_ONLY, OnnxImportError, check_roundtrip, recover
 from models.pixel_sail.model import CONFIGS, Config, build
 from models.pixel_sail.tokenizer import token_ids
 from tokenizers import Tokenizer
@@ -55,5 +55,5 @@ def test_refuses_graphs_that_do_not_match_model_json(tmp_path):
     meta["config"]["intermediate"] = 128  # the graphs were exported with 96
     with open(path, "w") as f:
         json.dump(meta, f)
-    with pytest.raises(ImportError_, match=r"expected shape \[.*128.*\], found \[.*96.*\]"):
+    with pytest.raises(OnnxImportError, match=r"expected shape \[.*128.*\], found \[.*96.*\]"):
         recover(out)

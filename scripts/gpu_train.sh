@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One lease of a GPU machine, used whole: render a scene cache, then train
 #   main          the local checkpoint (or the committed weights, import_onnx) on a fresh cosine: batch 128, lr 5e-4,
-#                 stretch 15's prompt mix (--vp-rate 0.55 --describe-share 0.45), every spare core
+#                 stretch 16's prompt mix (--vp-rate 0.6 --describe-share 0.45), every spare core
 #                 building batches (alone on an H100 with the 32-px model: 10 steps/s, ~55x the 2-core CPU; side
 #                 by side with five other runs 7 steps/s of 64; the 16-px model shipped since costs ~1.8x per step
 #                 on the CPU, unmeasured on a GPU)
@@ -55,7 +55,7 @@ run() {  # name, then train arguments; killed 60 s past its budget if it has not
 }
 pids=()
 runs=""
-main_args=(--lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31 --vp-rate 0.55 --describe-share 0.45)
+main_args=(--lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31 --vp-rate 0.6 --describe-share 0.45)
 if [ -f models/checkpoints/tiny.pt ]; then
   cp models/checkpoints/tiny.pt "$WORK/main.ckpt"
   run main --restart-schedule "${main_args[@]}"

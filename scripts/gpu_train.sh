@@ -10,16 +10,18 @@
 # and leave each run's weights (checkpoint minus optimiser state) and one log under $OUT. The machine stays
 # warm after the command with the cache and checkpoints in $WORK: a second command can resume from them.
 # Every run ends, saved, DEADLINE seconds after the script starts however long the cache took (the device
-# tool kills a command at 600 s, and the third session's lease lost its training to a slow render).
+# tool kills a command at 600 s, and the third session's lease lost its training to a slow render); the render
+# itself stops after RENDER_SECONDS and trains on the scenes done by then.
 # Usage (repository root, python3 with torch/tokenizers/numpy/pillow):
-#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=8000 [ABLATIONS=1] bash scripts/gpu_train.sh
+#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=16000 RENDER_SECONDS=120 [ABLATIONS=1] bash scripts/gpu_train.sh
 # Resumes models/checkpoints/tiny.pt where there is one, otherwise starts from the committed models/tiny's
 # weights (import_onnx.py); the ablations need models/checkpoints/expert.pt.
 set -u -o pipefail
 START=$(date +%s)
 OUT=${OUT:-/tmp/gpu_out}
 DEADLINE=${DEADLINE:-540}
-SCENES=${SCENES:-8000}
+SCENES=${SCENES:-16000}
+RENDER_SECONDS=${RENDER_SECONDS:-120}
 ABLATIONS=${ABLATIONS:-0}
 PY=${PY:-python3}
 # in memory where there is /dev/shm: the seventh lease's 410-s render may have been its disk (train.log keeps
@@ -36,9 +38,13 @@ nvidia-smi -L 2>/dev/null || echo "no nvidia-smi: training on the CPU"
 $PY -c "import torch, numpy, tokenizers; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
 'numpy', numpy.__version__, 'tokenizers', tokenizers.__version__)" | tee -a "$log"
 
-$PY -m models.pixel_sail.cache --n "$SCENES" --offset 100000 --workers "$CORES" --out "$WORK/cache/train" 2>&1 \
+# what the render has to work with (the seventh lease's 16 processes rendered at one core's pace)
+echo "cpus: affinity $CORES, nproc $(nproc), cgroup cpu.max $(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo -)" \
+  | tee -a "$log"
+$PY -m models.pixel_sail.cache --n "$SCENES" --offset 100000 --workers "$CORES" --max-seconds "$RENDER_SECONDS" \
+  --out "$WORK/cache/train" 2>&1 \
   | tee -a "$log" || { echo "cache build failed" | tee -a "$log"; exit 1; }
-echo "cache: $SCENES scenes in $(( $(date +%s) - START )) s on $CORES cores" | tee -a "$log"
+echo "cache ready $(( $(date +%s) - START )) s after the start" | tee -a "$log"
 
 # training minutes: what is left before the deadline, less ~45 s for start-up (imports, CUDA, loading) and saving
 MINUTES=$($PY -c "print(round(max(0.5, ($START + $DEADLINE - $(date +%s) - 45) / 60), 2))")
@@ -83,7 +89,7 @@ for s in 40 120; do
 done &
 monitor=$!
 wait "${pids[@]}"
-kill "$monitor" 2>/dev/null
+pkill -P "$monitor" 2>/dev/null; kill "$monitor" 2>/dev/null  # its sleep too: it holds the output open
 echo "all runs done $(( $(date +%s) - START )) s after the start" | tee -a "$log"
 grep -E "saved step|Error|error|Traceback" "$log" | tail -20
 for n in $runs; do

@@ -21,6 +21,7 @@ from .tabletop import render, sample_scene
 W, H = 320, 240
 CAMERA_SIZES = [(480, 360), (640, 480), (800, 600)]
 TRAIN_SEED0 = 1_000_000  # train scenes: seeds TRAIN_SEED0 + i; val/test use other ranges (splits.py)
+CHUNK = 100  # scenes per pool task: the granularity of build's max_seconds
 
 
 def _labels_resize(lab: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -43,28 +44,43 @@ def render_one(seed: int):
 
 
 def _chunk(args):
-    start, n = args
-    out = [render_one(TRAIN_SEED0 + start + i) for i in range(n)]
-    return (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out])
+    """Render seeds [start, start + n) straight into the shared .npy files at rows [row, row + n): only the
+    scenes travel back through the pool's pipe, not ~75 MB of pixels a chunk."""
+    path, row, start, n = args
+    imgs = np.load(path + ".imgs.npy", mmap_mode="r+")
+    labs = np.load(path + ".labels.npy", mmap_mode="r+")
+    scenes = []
+    for i in range(n):
+        img, lab, scene = render_one(TRAIN_SEED0 + start + i)
+        imgs[row + i], labs[row + i] = img, lab
+        scenes.append(scene)
+    imgs.flush()
+    labs.flush()
+    return scenes
 
 
-def build(n: int, path: str, workers: int = 2, offset: int = 0):
+def build(n: int, path: str, workers: int = 2, offset: int = 0, max_seconds: float = 0.0):
+    """max_seconds > 0 stops the render there and keeps the chunks finished in order: a GPU lease's training
+    time must not hang on how fast its CPUs render (load() reads only as many rows as there are scenes)."""
     t0 = time.time()
-    chunks = [(offset + s, min(250, n - s)) for s in range(0, n, 250)]
-    with Pool(workers) as pool:
-        parts = pool.map(_chunk, chunks)
-    t1 = time.time()
-    imgs = np.concatenate([p[0] for p in parts])
-    labs = np.concatenate([p[1] for p in parts])
-    scenes = [s for p in parts for s in p[2]]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    np.save(path + ".imgs.npy", imgs)
-    np.save(path + ".labels.npy", labs)
+    np.lib.format.open_memmap(path + ".imgs.npy", mode="w+", dtype=np.uint8, shape=(n, H, W, 3)).flush()
+    np.lib.format.open_memmap(path + ".labels.npy", mode="w+", dtype=np.uint8, shape=(n, H, W)).flush()
+    chunks = [(path, s, offset + s, min(CHUNK, n - s)) for s in range(0, n, CHUNK)]
+    scenes = []
+    with Pool(workers) as pool:
+        for part in pool.imap(_chunk, chunks):
+            scenes.extend(part)
+            if max_seconds > 0 and time.time() - t0 > max_seconds and len(scenes) < n:
+                print(f"cache: stopped at {max_seconds:.0f} s with {len(scenes)} of {n} scenes", flush=True)
+                pool.terminate()
+                break
     with open(path + ".scenes.pkl", "wb") as f:
         pickle.dump(scenes, f)
-    # the two apart: a GPU lease's 12,000 scenes took 410 s on 16 cores, the pace of one core here
-    print(f"cache: rendered {n} scenes in {t1 - t0:.0f} s ({workers} processes), wrote "
-          f"{(imgs.nbytes + labs.nbytes) / 1e9:.1f} GB in {time.time() - t1:.0f} s", flush=True)
+    # a GPU lease's 12,000 scenes once took 410 s on 16 cores (pixels pickled back through the pool), the pace
+    # of one core here
+    print(f"cache: {len(scenes)} scenes in {time.time() - t0:.0f} s ({workers} processes, "
+          f"{len(scenes) / max(1e-9, time.time() - t0):.1f} scenes/s)", flush=True)
 
 
 def load(path: str, in_memory: bool = True):
@@ -73,6 +89,8 @@ def load(path: str, in_memory: bool = True):
     labs = np.load(path + ".labels.npy", mmap_mode="r")
     with open(path + ".scenes.pkl", "rb") as f:
         scenes = pickle.load(f)
+    # a render stopped early (build's max_seconds) leaves unused rows at the end
+    imgs, labs = imgs[: len(scenes)], labs[: len(scenes)]
     if not in_memory:
         return imgs, labs, scenes
     return np.ascontiguousarray(imgs), np.ascontiguousarray(labs), scenes
@@ -84,5 +102,6 @@ if __name__ == "__main__":
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--out", default="models/cache/train")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--max-seconds", type=float, default=0.0, help="stop rendering here, keep what is done")
     a = ap.parse_args()
-    build(a.n, a.out, a.workers, a.offset)
+    build(a.n, a.out, a.workers, a.offset, a.max_seconds)

@@ -160,3 +160,21 @@ def test_prompt_mix_follows_its_settings(monkeypatch):
     assert 0.17 < d0 < 0.33 and 0.37 < d1 < 0.53
     assert abs(none0 - none1) < 0.08 and 0.15 < none1 < 0.3
     assert shares(0.0, 0.0)[:2] == (0.0, 0.0)
+
+
+def test_cache_rows_are_the_rendered_scenes_and_a_stopped_render_keeps_its_prefix(tmp_path, monkeypatch):
+    from models.pixel_sail import cache
+
+    monkeypatch.setattr(cache, "CHUNK", 2)
+    path = str(tmp_path / "c")
+    cache.build(5, path, workers=2, offset=3)
+    imgs, labs, scenes = cache.load(path)
+    assert imgs.shape == (5, cache.H, cache.W, 3) and labs.shape == (5, cache.H, cache.W) and len(scenes) == 5
+    for row in (0, 4):
+        img, lab, scene = render_one(TRAIN_SEED0 + 3 + row)
+        assert np.array_equal(imgs[row], img) and np.array_equal(labs[row], lab) and scenes[row] == scene
+    # a render over its time budget stops after the chunk in hand and keeps only finished, in-order rows
+    cache.build(6, path, workers=1, max_seconds=1e-6)
+    imgs, labs, scenes = cache.load(path, in_memory=False)
+    assert len(scenes) == 2 and imgs.shape[0] == 2 and labs.shape[0] == 2
+    assert np.array_equal(imgs[1], render_one(TRAIN_SEED0 + 1)[0])

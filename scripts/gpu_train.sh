@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One lease of a GPU machine, used whole: render a scene cache, then train
-#   main          the local checkpoint (or the committed weights, import_onnx) on a fresh cosine: batch 128, lr 5e-4,
+#   main          the local checkpoint (or the committed weights, import_onnx) on a fresh cosine: batch 128, lr LR (default 5e-4),
 #                 stretch 16's prompt mix (--vp-rate 0.6 --describe-share 0.45), every spare core
 #                 building batches (alone on an H100 with the 32-px model: 10 steps/s, ~55x the 2-core CPU; side
 #                 by side with five other runs 7 steps/s of 64; the 16-px model shipped since costs ~1.8x per step
@@ -22,13 +22,18 @@ OUT=${OUT:-/tmp/gpu_out}
 DEADLINE=${DEADLINE:-540}
 SCENES=${SCENES:-16000}
 RENDER_SECONDS=${RENDER_SECONDS:-120}
+SEED_OFFSET=${SEED_OFFSET:-100000}  # the cache's first scene past the train seeds' start: a later lease can pick new ones
 ABLATIONS=${ABLATIONS:-0}
 PY=${PY:-python3}
+LR=${LR:-5e-4}
+# one BLAS thread per process: resize_rgb's matrix products in 16 render or batch processes, each with a thread
+# per core, oversubscribed the 16 cores (this session's lease: 23 scenes/s, load 58, the GPU 42-66 % busy); the
+# training process sets its own torch threads (--threads)
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # in memory where there is /dev/shm: the seventh lease's 410-s render may have been its disk (train.log keeps
 # cache.py's render and write times apart)
 WORK=${WORK:-$( [ -d /dev/shm ] && echo /dev/shm/pixel_sail_gpu || echo /tmp/pixel_sail_gpu )}
-# not `nproc`: it honours OMP_NUM_THREADS, which the GPU image sets to 1 (the third session's lease rendered on
-# one process; the seventh's 16 processes were no faster, hence the timing above)
+# not `nproc`: it honours OMP_NUM_THREADS (set to 1 above; the third session's lease rendered on one process)
 CORES=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$WORK"
@@ -41,7 +46,7 @@ $PY -c "import torch, numpy, tokenizers; print('torch', torch.__version__, 'cuda
 # what the render has to work with (the seventh lease's 16 processes rendered at one core's pace)
 echo "cpus: affinity $CORES, nproc $(nproc), cgroup cpu.max $(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo -)" \
   | tee -a "$log"
-$PY -m models.pixel_sail.cache --n "$SCENES" --offset 100000 --workers "$CORES" --max-seconds "$RENDER_SECONDS" \
+$PY -m models.pixel_sail.cache --n "$SCENES" --offset "$SEED_OFFSET" --workers "$CORES" --max-seconds "$RENDER_SECONDS" \
   --out "$WORK/cache/train" 2>&1 \
   | tee -a "$log" || { echo "cache build failed" | tee -a "$log"; exit 1; }
 echo "cache ready $(( $(date +%s) - START )) s after the start" | tee -a "$log"
@@ -61,7 +66,7 @@ run() {  # name, then train arguments; killed 60 s past its budget if it has not
 }
 pids=()
 runs=""
-main_args=(--lr 5e-4 --batch 128 --workers "$main_workers" --threads 2 --seed 31 --vp-rate 0.6 --describe-share 0.45)
+main_args=(--lr "$LR" --batch 128 --workers "$main_workers" --threads 2 --seed 31 --vp-rate 0.6 --describe-share 0.45)
 if [ -f models/checkpoints/tiny.pt ]; then
   cp models/checkpoints/tiny.pt "$WORK/main.ckpt"
   run main --restart-schedule "${main_args[@]}"

@@ -2,9 +2,8 @@
 # One lease of a GPU machine, used whole: render a scene cache, then train
 #   main          the local checkpoint (or the committed weights, import_onnx) on a fresh cosine: batch 128, lr LR (default 5e-4),
 #                 stretch 16's prompt mix (--vp-rate 0.6 --describe-share 0.45), every spare core
-#                 building batches (alone on an H100 with the 32-px model: 10 steps/s, ~55x the 2-core CPU; side
-#                 by side with five other runs 7 steps/s of 64; the 16-px model shipped since costs ~1.8x per step
-#                 on the CPU, unmeasured on a GPU)
+#                 building batches (the 16-px model alone on an H200: 12.4 steps/s, ~250x the 2-core CPU's scenes/s;
+#                 the 32-px one on an H100: 10 steps/s alone, 7 side by side with five other runs)
 #   abl-*         with ABLATIONS=1, beside it: the model card's ablations on one schedule each (batch 24): the
 #                 full model as the control, no upsampler (plain baseline), pooled visual prompts, no distillation
 # and leave each run's weights (checkpoint minus optimiser state) and one log under $OUT. The machine stays
@@ -13,7 +12,9 @@
 # tool kills a command at 600 s, and the third session's lease lost its training to a slow render); the render
 # itself stops after RENDER_SECONDS and trains on the scenes done by then.
 # Usage (repository root, python3 with torch/tokenizers/numpy/pillow):
-#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=16000 RENDER_SECONDS=120 [ABLATIONS=1] bash scripts/gpu_train.sh
+#   OUT=/tmp/gpu_out DEADLINE=540 SCENES=16000 RENDER_SECONDS=120 [LR=5e-4 SEED_OFFSET=100000 ABLATIONS=1] \
+#     bash scripts/gpu_train.sh
+# (16 cores render ~230 scenes/s: RENDER_SECONDS=70 gives the 16,000)
 # Resumes models/checkpoints/tiny.pt where there is one, otherwise starts from the committed models/tiny's
 # weights (import_onnx.py); the ablations need models/checkpoints/expert.pt.
 set -u -o pipefail

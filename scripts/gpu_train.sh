@@ -31,8 +31,7 @@ LR=${LR:-5e-4}
 # per core, oversubscribed the 16 cores (this session's lease: 23 scenes/s, load 58, the GPU 42-66 % busy); the
 # training process sets its own torch threads (--threads)
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-# in memory where there is /dev/shm: the seventh lease's 410-s render may have been its disk (train.log keeps
-# cache.py's render and write times apart)
+# in memory where there is /dev/shm: the runs read the cache memory-mapped from there
 WORK=${WORK:-$( [ -d /dev/shm ] && echo /dev/shm/pixel_sail_gpu || echo /tmp/pixel_sail_gpu )}
 # not `nproc`: it honours OMP_NUM_THREADS (set to 1 above; the third session's lease rendered on one process)
 CORES=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')

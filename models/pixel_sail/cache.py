@@ -45,7 +45,7 @@ def render_one(seed: int):
 
 def _chunk(args):
     """Render seeds [start, start + n) straight into the shared .npy files at rows [row, row + n): only the
-    scenes travel back through the pool's pipe, not ~75 MB of pixels a chunk."""
+    scenes travel back through the pool's pipe, not the pixels (~30 MB a chunk)."""
     path, row, start, n = args
     imgs = np.load(path + ".imgs.npy", mmap_mode="r+")
     labs = np.load(path + ".labels.npy", mmap_mode="r+")
@@ -77,8 +77,8 @@ def build(n: int, path: str, workers: int = 2, offset: int = 0, max_seconds: flo
                 break
     with open(path + ".scenes.pkl", "wb") as f:
         pickle.dump(scenes, f)
-    # a GPU lease's 12,000 scenes once took 410 s on 16 cores (pixels pickled back through the pool), the pace
-    # of one core here
+    # 12,000 scenes once took 410 s on a GPU lease's 16 cores: each process ran 16 BLAS threads (resize_rgb), so
+    # gpu_train.sh sets OMP_NUM_THREADS=1 — 231 scenes/s since
     print(f"cache: {len(scenes)} scenes in {time.time() - t0:.0f} s ({workers} processes, "
           f"{len(scenes) / max(1e-9, time.time() - t0):.1f} scenes/s)", flush=True)
 

@@ -63,7 +63,7 @@ fi
 have_version() { .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
 if ! have_version onnxruntime "$ORT_VERSION"; then
   say "installing onnxruntime==$ORT_VERSION into .venv"
-  .venv/bin/pip install -q "onnxruntime==$ORT_VERSION"
+  .venv/bin/pip install -q --no-cache-dir "onnxruntime==$ORT_VERSION"
 fi
 if [ "$WITH_TEST_DEPS" -eq 1 ]; then
   # Each pinned requirement checked by its installed version; pip only runs when one differs.
@@ -83,7 +83,8 @@ for line in open(sys.argv[1]):
 PY
   then
     say "installing models/requirements.txt into .venv (large: torch)"
-    .venv/bin/pip install -q -r models/requirements.txt
+    # --no-cache-dir: torch pulls ~4 GB of CUDA wheels; a cached second copy can fill a CI disk.
+    .venv/bin/pip install -q --no-cache-dir -r models/requirements.txt
   fi
 fi
 say "ok"

@@ -11,7 +11,9 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 ROS_ENV="$(tests/ros/setup_ros_env.sh)"  # a failed setup stops here (set -e)
 eval "$ROS_ENV"
-cargo build --quiet
+# The binary as `cargo test` builds it (dev-dependency features unified): a plain `cargo build` would
+# resolve features differently and rebuild rustdds and its dependants a second time.
+cargo test --quiet --no-run --test ros_interop
 BIN="$ROOT/target/debug/pixel-sail"
 MODEL="${PIXEL_SAIL_MODEL:-models/tiny}"
 I="$PIXEL_SAIL_ROS_MSGS"

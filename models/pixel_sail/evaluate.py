@@ -7,6 +7,7 @@ no-target command scoring 1 when predicted empty, else 0; N-acc = share of no-ta
 empty; description accuracy (named object) and visual-prompt description accuracy = share of descriptions
 whose size, colour, shape and place all match. `description_attributes` breaks both down: the share right
 per attribute and the share that did not parse as a description at all (what the model has yet to learn).
+`interval95` gives each figure's 95 % interval from a bootstrap over the set's scenes.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ class _DescriptionTally:
         self.n, self.exact, self.unparsed = 0, 0, 0
         self.right = np.zeros(len(ATTRIBUTES), dtype=int)
 
-    def add(self, text, truth):
+    def add(self, text, truth) -> bool:
+        """Counts one description; True when it matches the truth exactly."""
         got, want = parse_description(text), parse_description(truth)
         self.n += 1
         if got is None:
             self.unparsed += 1
-            return
+            return False
         self.exact += int(got == want)
         self.right += np.array([a == b for a, b in zip(got, want)], dtype=int)
+        return got == want
 
     def accuracy(self):
         return self.exact / self.n if self.n else 0.0
@@ -62,7 +65,10 @@ def evaluate(ref, set_dir, limit=None):
     g_ious, n_ok, n_total = [], 0, 0
     named, vp = _DescriptionTally(), _DescriptionTally()
     cache = {}
+    scene = {}  # per image: [inter, union, gIoU sum, gIoU n, no-target right, no-target n, named right, named n,
+    #                           vp right, vp n] — what the scene bootstrap resamples
     for q in queries:
+        row = scene.setdefault(q["image"], np.zeros(10))
         if q["image"] not in cache:
             cache.clear()
             img = np.asarray(Image.open(f"{set_dir}/{q['image']}").convert("RGB"))
@@ -74,19 +80,22 @@ def evaluate(ref, set_dir, limit=None):
                 n_total += 1
                 n_ok += int(not r["found"])
                 g_ious.append(float(not r["found"]))
+                row[4:6] += (not r["found"], 1)
             else:
                 gt = load_mask(set_dir, q["mask"])
                 i, u = int((gt & r["mask"]).sum()), int((gt | r["mask"]).sum())
                 inter, union = inter + i, union + u
                 g_ious.append(i / u if u else 1.0)
+                row[0:2] += (i, u)
+            row[2:4] += (g_ious[-1], 1)
         elif "text" in q:
             text, _ = ref.describe(st, [q["text"]])[0]
-            named.add(text, q["description"])
+            row[6:8] += (named.add(text, q["description"]), 1)
         else:
             prompt = {k: q[k] for k in ("point", "box") if k in q}
             vst = ref.encode(img, prompt)
             text, _ = ref.describe(vst, [""], vp=True)[0]
-            vp.add(text, q["description"])
+            row[8:10] += (vp.add(text, q["description"]), 1)
     return {
         "cIoU": inter / union if union else 0.0,
         "gIoU": float(np.mean(g_ious)) if g_ious else 0.0,
@@ -95,7 +104,25 @@ def evaluate(ref, set_dir, limit=None):
         "vp_description_acc": vp.accuracy(),
         "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
         "counts": {"segment": len(g_ious), "no_target": n_total, "describe": named.n, "vp_describe": vp.n},
+        "interval95": scene_bootstrap(np.array(list(scene.values()))),
     }
+
+
+def scene_bootstrap(rows, reps=2000, seed=0):
+    """95 % intervals of each figure, resampling whole scenes (a scene's queries share one image, so they are
+    not independent): with 200 scenes a description accuracy of 0.84 is 0.84 ± ~0.05."""
+    if len(rows) == 0:
+        return {}
+    pick = np.random.default_rng(seed).integers(0, len(rows), (reps, len(rows)))
+    sums = rows[pick].sum(1)  # [reps, 10]
+    out = {}
+    for name, (num, den) in {"cIoU": (0, 1), "gIoU": (2, 3), "N-acc": (4, 5), "description_acc": (6, 7),
+                             "vp_description_acc": (8, 9)}.items():
+        ok = sums[:, den] > 0
+        if ok.any():
+            lo, hi = np.percentile(sums[ok, num] / sums[ok, den], [2.5, 97.5])
+            out[name] = [round(float(lo), 3), round(float(hi), 3)]
+    return out
 
 
 def main():

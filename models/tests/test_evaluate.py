@@ -5,7 +5,9 @@ import json
 import subprocess
 import sys
 
-from models.pixel_sail.evaluate import _DescriptionTally
+import numpy as np
+
+from models.pixel_sail.evaluate import _DescriptionTally, scene_bootstrap
 from conftest import ROOT
 
 
@@ -18,6 +20,20 @@ def test_description_tally_counts_exact_attributes_and_unparsed():
     assert t.accuracy() == 0.25
     b = t.breakdown()
     assert b == {"size": 0.75, "colour": 0.75, "shape": 0.5, "place": 0.5, "unparsed": 0.25}
+
+
+def test_scene_bootstrap_intervals_are_as_wide_as_the_sample_allows():
+    # 100 scenes, each with one description: half right → 0.5 with a binomial 95 % interval of about ±0.1
+    rows = np.zeros((100, 10))
+    rows[:, 7] = 1
+    rows[:50, 6] = 1
+    rows[:, 0:2] = (30, 40)  # every scene's mask 0.75: no spread, so no interval width
+    iv = scene_bootstrap(rows)
+    lo, hi = iv["description_acc"]
+    assert lo < 0.5 < hi and 0.14 < hi - lo < 0.26
+    assert iv["cIoU"] == [0.75, 0.75]
+    assert "vp_description_acc" not in iv  # no such queries: no interval
+    assert scene_bootstrap(rows) == iv  # seeded: the card's intervals reproduce
 
 
 def test_json_out_keeps_other_sets(tmp_path):
@@ -35,5 +51,7 @@ def test_json_out_keeps_other_sets(tmp_path):
         parts = t["description_attributes"][kind]
         assert set(parts) == {"size", "colour", "shape", "place", "unparsed"}
         assert all(0.0 <= v <= 1.0 for v in parts.values())
+    assert set(t["interval95"]) == {"cIoU", "gIoU", "N-acc", "description_acc", "vp_description_acc"} - (
+        set() if t["counts"]["no_target"] else {"N-acc"})
     # exact matches can only be as common as the rarest attribute that is right
     assert t["description_acc"] <= min(v for k, v in t["description_attributes"]["named"].items() if k != "unparsed")

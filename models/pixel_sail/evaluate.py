@@ -7,7 +7,8 @@ no-target command scoring 1 when predicted empty, else 0; N-acc = share of no-ta
 empty; description accuracy (named object) and visual-prompt description accuracy = share of descriptions
 whose size, colour, shape and place all match. `description_attributes` breaks both down: the share right
 per attribute and the share that did not parse as a description at all (what the model has yet to learn).
-`interval95` gives each figure's 95 % interval from a bootstrap over the set's scenes.
+`description_confusions` lists the commonest wrong answers per attribute ("star → cross"), and
+`interval95` each figure's 95 % interval from a bootstrap over the set's scenes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 
 import numpy as np
 from PIL import Image
@@ -36,6 +38,7 @@ class _DescriptionTally:
     def __init__(self):
         self.n, self.exact, self.unparsed = 0, 0, 0
         self.right = np.zeros(len(ATTRIBUTES), dtype=int)
+        self.confused = {a: Counter() for a in ATTRIBUTES}  # "truth → answer" per attribute
 
     def add(self, text, truth) -> bool:
         """Counts one description; True when it matches the truth exactly."""
@@ -46,7 +49,14 @@ class _DescriptionTally:
             return False
         self.exact += int(got == want)
         self.right += np.array([a == b for a, b in zip(got, want)], dtype=int)
+        for name, g, w in zip(ATTRIBUTES, got, want):
+            if g != w:
+                self.confused[name][f"{w} → {g}"] += 1
         return got == want
+
+    def confusions(self, top=6):
+        """The commonest wrong answers per attribute, e.g. {"shape": {"star → cross": 7, …}, …}."""
+        return {a: dict(c.most_common(top)) for a, c in self.confused.items() if c}
 
     def accuracy(self):
         return self.exact / self.n if self.n else 0.0
@@ -103,6 +113,7 @@ def evaluate(ref, set_dir, limit=None):
         "description_acc": named.accuracy(),
         "vp_description_acc": vp.accuracy(),
         "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
+        "description_confusions": {"named": named.confusions(), "vp": vp.confusions()},
         "counts": {"segment": len(g_ious), "no_target": n_total, "describe": named.n, "vp_describe": vp.n},
         "interval95": scene_bootstrap(np.array(list(scene.values()))),
     }
@@ -110,7 +121,7 @@ def evaluate(ref, set_dir, limit=None):
 
 def scene_bootstrap(rows, reps=2000, seed=0):
     """95 % intervals of each figure, resampling whole scenes (a scene's queries share one image, so they are
-    not independent): with 200 scenes a description accuracy of 0.84 is 0.84 ± ~0.05."""
+    not independent): on 200 scenes a description accuracy of 0.84 was 0.84 ± ~0.05."""
     if len(rows) == 0:
         return {}
     pick = np.random.default_rng(seed).integers(0, len(rows), (reps, len(rows)))

@@ -20,6 +20,7 @@ def test_description_tally_counts_exact_attributes_and_unparsed():
     assert t.accuracy() == 0.25
     b = t.breakdown()
     assert b == {"size": 0.75, "colour": 0.75, "shape": 0.5, "place": 0.5, "unparsed": 0.25}
+    assert t.confusions() == {"shape": {"ring → circle": 1}, "place": {"at the bottom → on the left": 1}}
 
 
 def test_scene_bootstrap_intervals_are_as_wide_as_the_sample_allows():

@@ -25,7 +25,7 @@ from . import renderer_b, tabletop
 
 SPLITS = {"train": 1_000_000, "val": 2_000_000, "test": 3_000_000}
 # 1,000 test scenes (4,000 queries): on 200 a figure's 95 % interval was ±0.04–0.05, and the shipped model's
-# first 200 scored 0.02–0.06 above its next 800 (models/README.md, "how precise")
+# first 200 scored 0.03–0.08 above its next 800 (models/README.md, "how precise")
 DEFAULT_SCENES = {"train": 2000, "val": 100, "test": 1000}
 
 

@@ -30,6 +30,9 @@ def load_mask(set_dir, rel):
 
 
 ATTRIBUTES = ("size", "colour", "shape", "place")
+# per-scene columns: mask intersection, union, gIoU sum, gIoU count (every segment command), no-target commands
+# answered "not there", no-target commands, named descriptions right, named, VP descriptions right, VP
+FIGURES = {"cIoU": (0, 1), "gIoU": (2, 3), "N-acc": (4, 5), "description_acc": (6, 7), "vp_description_acc": (8, 9)}
 
 
 class _DescriptionTally:
@@ -71,12 +74,9 @@ def evaluate(ref, set_dir, limit=None):
     queries = [json.loads(line) for line in open(f"{set_dir}/set.jsonl")]
     if limit:
         queries = queries[:limit]
-    inter = union = 0
-    g_ious, n_ok, n_total = [], 0, 0
     named, vp = _DescriptionTally(), _DescriptionTally()
     cache = {}
-    scene = {}  # per image: [inter, union, gIoU sum, gIoU n, no-target right, no-target n, named right, named n,
-    #                           vp right, vp n] — what the scene bootstrap resamples
+    scene = {}  # per image, FIGURES' columns: each figure is a ratio of their totals, the bootstrap resamples them
     for q in queries:
         row = scene.setdefault(q["image"], np.zeros(10))
         if q["image"] not in cache:
@@ -87,17 +87,13 @@ def evaluate(ref, set_dir, limit=None):
         if q["task"] == "segment":
             r = ref.segment(st, [q["text"]])[0]
             if q["mask"] is None:
-                n_total += 1
-                n_ok += int(not r["found"])
-                g_ious.append(float(not r["found"]))
                 row[4:6] += (not r["found"], 1)
+                row[2:4] += (not r["found"], 1)
             else:
                 gt = load_mask(set_dir, q["mask"])
                 i, u = int((gt & r["mask"]).sum()), int((gt | r["mask"]).sum())
-                inter, union = inter + i, union + u
-                g_ious.append(i / u if u else 1.0)
                 row[0:2] += (i, u)
-            row[2:4] += (g_ious[-1], 1)
+                row[2:4] += (i / u if u else 1.0, 1)
         elif "text" in q:
             text, _ = ref.describe(st, [q["text"]])[0]
             row[6:8] += (named.add(text, q["description"]), 1)
@@ -106,16 +102,14 @@ def evaluate(ref, set_dir, limit=None):
             vst = ref.encode(img, prompt)
             text, _ = ref.describe(vst, [""], vp=True)[0]
             row[8:10] += (vp.add(text, q["description"]), 1)
+    rows = np.array(list(scene.values())).reshape(-1, 10)
+    totals = rows.sum(0)
     return {
-        "cIoU": inter / union if union else 0.0,
-        "gIoU": float(np.mean(g_ious)) if g_ious else 0.0,
-        "N-acc": n_ok / n_total if n_total else 0.0,
-        "description_acc": named.accuracy(),
-        "vp_description_acc": vp.accuracy(),
+        **{name: float(totals[num] / totals[den]) if totals[den] else 0.0 for name, (num, den) in FIGURES.items()},
         "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
         "description_confusions": {"named": named.confusions(), "vp": vp.confusions()},
-        "counts": {"segment": len(g_ious), "no_target": n_total, "describe": named.n, "vp_describe": vp.n},
-        "interval95": scene_bootstrap(np.array(list(scene.values()))),
+        "counts": {"segment": int(totals[3]), "no_target": int(totals[5]), "describe": named.n, "vp_describe": vp.n},
+        "interval95": scene_bootstrap(rows),
     }
 
 
@@ -127,8 +121,7 @@ def scene_bootstrap(rows, reps=2000, seed=0):
     pick = np.random.default_rng(seed).integers(0, len(rows), (reps, len(rows)))
     sums = rows[pick].sum(1)  # [reps, 10]
     out = {}
-    for name, (num, den) in {"cIoU": (0, 1), "gIoU": (2, 3), "N-acc": (4, 5), "description_acc": (6, 7),
-                             "vp_description_acc": (8, 9)}.items():
+    for name, (num, den) in FIGURES.items():
         ok = sums[:, den] > 0
         if ok.any():
             lo, hi = np.percentile(sums[ok, num] / sums[ok, den], [2.5, 97.5])

@@ -113,10 +113,13 @@ class Block(nn.Module):
         if past_k is not None:
             k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
         rep = cfg.heads // cfg.kv_heads
-        kk = k.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
-        vv = v.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
-        att = (q @ kk.transpose(-1, -2)) / math.sqrt(cfg.head_dim) + bias
-        out = att.softmax(-1) @ vv
+        if torch.onnx.is_in_onnx_export():  # plain ops in the graphs: any runtime, any opset, as committed
+            kk = k.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
+            vv = v.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
+            att = (q @ kk.transpose(-1, -2)) / math.sqrt(cfg.head_dim) + bias
+            out = att.softmax(-1) @ vv
+        else:  # the fused kernel: the same sums, a training step ~25 % faster on the 2-core CPU (BENCHMARKS.md)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, enable_gqa=rep > 1)
         x = x + self.o(out.transpose(1, 2).reshape(b, t, -1))
         h = self.norm2(x)
         return x + self.down(F.silu(self.gate(h)) * self.up(h)), k, v

@@ -87,6 +87,11 @@ def apply_rope(x, cos, sin):  # x [B, H, T, D], cos/sin [B, T, D]
     return x * cos.unsqueeze(1) + rot * sin.unsqueeze(1)
 
 
+# PyTorch's fused attention kernel for training and evaluation (`bench_train` compares it with the plain ops,
+# which the ONNX export always writes)
+FUSED_ATTENTION = True
+
+
 class Block(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
@@ -113,7 +118,7 @@ class Block(nn.Module):
         if past_k is not None:
             k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
         rep = cfg.heads // cfg.kv_heads
-        if torch.onnx.is_in_onnx_export():  # plain ops in the graphs: any runtime, any opset, as committed
+        if torch.onnx.is_in_onnx_export() or not FUSED_ATTENTION:  # plain ops in the graphs: any runtime and opset
             kk = k.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
             vv = v.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
             att = (q @ kk.transpose(-1, -2)) / math.sqrt(cfg.head_dim) + bias

@@ -64,6 +64,33 @@ def test_losses_are_finite_on_cpu(patch):
     assert torch.isfinite(model.row_embed.grad).all() and model.row_embed.grad.abs().sum() > 0
 
 
+def test_fused_attention_trains_what_the_exported_plain_ops_compute(monkeypatch):
+    """Training uses PyTorch's fused attention kernel, the graphs the plain ops: the losses and every gradient
+    agree, image (bidirectional) and text (causal, padded) attention alike."""
+    from models.pixel_sail import model as model_mod
+
+    cfg = CONFIGS["tiny"]
+    batch, ids = _batch(cfg)
+    torch.manual_seed(0)
+    model = build(cfg, ids).train()
+    runs = []
+    for fused in (True, False):
+        monkeypatch.setattr(model_mod, "FUSED_ATTENTION", fused)
+        torch.manual_seed(1)  # the same augmentation noise for both
+        model.zero_grad()
+        parts = losses(model, batch)
+        sum(WEIGHTS[k] * v for k, v in parts.items()).backward()
+        runs.append(({k: float(v) for k, v in parts.items()},
+                     {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (l_fused, g_fused), (l_plain, g_plain) = runs
+    assert l_fused.keys() == l_plain.keys() and "lm" in l_fused and "dice" in l_fused
+    for k in l_fused:
+        assert abs(l_fused[k] - l_plain[k]) <= 1e-5 * max(1.0, abs(l_plain[k])), k
+    assert g_fused.keys() == g_plain.keys() and "blocks.0.q.weight" in g_fused
+    for n in g_fused:
+        assert (g_fused[n] - g_plain[n]).abs().max() <= 1e-4 * g_plain[n].abs().max() + 1e-9, n
+
+
 def _train(tmp_path, *args):
     cmd = [sys.executable, "-m", "models.pixel_sail.train", "--cache", str(tmp_path / "cache"),
            "--ckpt", str(tmp_path / "run.pt"), "--weights-out", str(tmp_path / "weights.pt"), "--batch", "2",

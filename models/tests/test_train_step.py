@@ -80,7 +80,7 @@ def test_fused_attention_trains_what_the_exported_plain_ops_compute(monkeypatch)
         model.zero_grad()
         parts = losses(model, batch)
         sum(WEIGHTS[k] * v for k, v in parts.items()).backward()
-        runs.append(({k: float(v) for k, v in parts.items()},
+        runs.append(({k: float(v.detach()) for k, v in parts.items()},
                      {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
     (l_fused, g_fused), (l_plain, g_plain) = runs
     assert l_fused.keys() == l_plain.keys() and "lm" in l_fused and "dice" in l_fused

@@ -123,7 +123,7 @@ class Block(nn.Module):
             vv = v.unsqueeze(2).expand(-1, -1, rep, -1, -1).reshape(b, cfg.heads, -1, cfg.head_dim)
             att = (q @ kk.transpose(-1, -2)) / math.sqrt(cfg.head_dim) + bias
             out = att.softmax(-1) @ vv
-        else:  # the fused kernel: the same sums, a training step ~25 % faster on the 2-core CPU (BENCHMARKS.md)
+        else:  # the fused kernel: the same sums, a CPU training step 1.32x as fast (BENCHMARKS.md)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, enable_gqa=rep > 1)
         x = x + self.o(out.transpose(1, 2).reshape(b, t, -1))
         h = self.norm2(x)

@@ -119,3 +119,25 @@ fn empty_and_too_many_commands_are_refused() {
     assert_one_line_error(&c.output().unwrap(), &["3 commands given, at most 2"]);
 }
 
+
+/// A clicked small object gets the region zoom's second, closer pass (its crop holds the click and keeps the
+/// frame's 4:3); a large one is described from the whole frame alone. Both answers are descriptions.
+#[test]
+fn infer_takes_a_closer_look_at_small_regions_only() {
+    let region = |x: u32, y: u32| {
+        let out = tempfile::tempdir().unwrap();
+        let o = bin().args(["infer", "--image", FRAME, "--point", &format!("{x},{y}"), "--json", "--out"]).arg(out.path()).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["region"].clone()
+    };
+    let small = region(337, 332); // the small red square
+    let crop: Vec<u64> = serde_json::from_value(small["close_look"]["crop"].clone()).expect("a close look at the small object");
+    assert!(crop[0] <= 337 && 337 < crop[2] && crop[1] <= 332 && 332 < crop[3], "crop {crop:?} holds the click");
+    let (w, h) = ((crop[2] - crop[0]) as f64, (crop[3] - crop[1]) as f64);
+    assert!((w / h - 4.0 / 3.0).abs() < 0.02 && w < 640.0 * 0.8, "crop {crop:?}");
+    assert!(pixel_sail::inference::description::parse_description(small["description"].as_str().unwrap()).is_some(), "{small}");
+    let large = region(460, 90); // the large blue triangle
+    assert!(large["close_look"].is_null(), "{large}");
+    assert!(pixel_sail::inference::description::parse_description(large["description"].as_str().unwrap()).is_some(), "{large}");
+}

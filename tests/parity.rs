@@ -24,7 +24,7 @@ struct Case {
     height: u32,
     segment: Vec<SegmentCase>,
     describe: Vec<DescribeCase>,
-    visual_prompt: VpCase,
+    visual_prompts: Vec<VpCase>,
 }
 
 #[derive(Deserialize)]
@@ -46,10 +46,20 @@ struct DescribeCase {
 #[derive(Deserialize)]
 struct VpCase {
     point: [f32; 2],
+    /// What the node answers (merged with the close look's colour and shape when one ran).
     text: String,
+    /// The first pass's token ids.
     ids: Vec<i64>,
     found: bool,
     mask: String,
+    close_look: Option<CloseLookCase>,
+}
+
+#[derive(Deserialize)]
+struct CloseLookCase {
+    rect: [u32; 4],
+    text: String,
+    ids: Vec<i64>,
 }
 
 fn root() -> PathBuf {
@@ -131,18 +141,32 @@ fn descriptions_match_pytorch_token_for_token() {
 fn visual_prompts_match_pytorch() {
     let (dir, fx) = fixtures();
     let engine = engine();
+    let max = engine.model_info().config.max_new_tokens;
+    let mut close_looks = 0;
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
-        let vp = VisualPrompt::Point { x: case.visual_prompt.point[0], y: case.visual_prompt.point[1] };
-        let state = engine.encode(&frame, Some(&vp)).unwrap();
-        let max = engine.model_info().config.max_new_tokens;
-        let (text, ids, seg) = engine.describe_region_tokens(&state, max).unwrap();
-        assert_eq!(ids, case.visual_prompt.ids, "{}: VP token ids", case.frame);
-        assert_eq!(text.trim(), case.visual_prompt.text.trim());
-        assert_eq!(seg.found, case.visual_prompt.found, "{}: VP found", case.frame);
-        let m = iou(&dir.join(&case.visual_prompt.mask), &seg.mask);
-        assert!(m >= 0.99, "{}: VP mask IoU {m}", case.frame);
+        for want in &case.visual_prompts {
+            let at = format!("{} point {:?}", case.frame, want.point);
+            let vp = VisualPrompt::Point { x: want.point[0], y: want.point[1] };
+            let got = engine.describe_region_on(&frame, &vp, max).unwrap();
+            assert_eq!(got.ids, want.ids, "{at}: VP token ids");
+            assert_eq!(got.text.trim(), want.text.trim(), "{at}: the answer");
+            assert_eq!(got.segment.found, want.found, "{at}: VP found");
+            let m = iou(&dir.join(&want.mask), &got.segment.mask);
+            assert!(m >= 0.99, "{at}: VP mask IoU {m}");
+            match (&got.close_look, &want.close_look) {
+                (Some(g), Some(w)) => {
+                    assert_eq!(g.rect, w.rect, "{at}: where the second pass looked");
+                    assert_eq!(g.ids, w.ids, "{at}: the second pass's token ids");
+                    assert_eq!(g.text.trim(), w.text.trim());
+                    close_looks += 1;
+                }
+                (None, None) => {}
+                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
+            }
+        }
     }
+    assert!(close_looks > 0, "the fixtures exercise the region zoom's second pass");
 }
 
 /// Preprocessing and visual-prompt rasterisation against models/pixel_sail/preprocess.py itself, on the odd-size

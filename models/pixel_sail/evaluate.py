@@ -99,8 +99,7 @@ def evaluate(ref, set_dir, limit=None):
             row[6:8] += (named.add(text, q["description"]), 1)
         else:
             prompt = {k: q[k] for k in ("point", "box") if k in q}
-            vst = ref.encode(img, prompt)
-            text, _ = ref.describe(vst, [""], vp=True)[0]
+            text = ref.describe_region(img, prompt)["text"]
             row[8:10] += (vp.add(text, q["description"]), 1)
     rows = np.array(list(scene.values())).reshape(-1, 10)
     totals = rows.sum(0)

@@ -20,6 +20,7 @@ import torch.nn as nn
 from tokenizers import Tokenizer
 
 from .model import CONFIGS, Config, build
+from . import zoom
 from .tokenizer import token_ids
 from .vocab import TEMPLATES
 
@@ -176,6 +177,7 @@ def write_model_json(model, out_dir, meta):
         "tensors": tensor_specs(cfg),
         "shapes": shape_ranges(cfg, long_side),
         "postprocess": {"mask_threshold": 0.0, "feature_stride": 4},
+        "region_zoom": zoom.DEFAULT,
         "sha256": hashes,
         "provenance": {"exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        "git_commit": commit, "opset": OPSET, "torch": torch.__version__, **meta.get("provenance", {})},

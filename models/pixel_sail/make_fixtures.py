@@ -4,7 +4,7 @@
 
 Writes frame_N.png, and cases.json: per frame, per command the found flag, score, decision margin, the mask
 (frame-resolution, as mask_N_K.png) and its stride-4 logits' checksum; per description the token ids and
-text; per visual prompt the description ids/text and mask. The frames are small (320x240 and an odd 333x251)
+text; per visual prompt the description ids/text, mask and the region zoom's second look. The frames are small (320x240 and an odd 333x251)
 so the fixtures stay light; the same code path handles 640x480.
 """
 
@@ -59,19 +59,22 @@ def main():
                           "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum())})
         named = [c for c, r in zip(commands[:3], seg[:3])]
         descs = ref.describe(st, named)
-        # a visual prompt: a point on the first object's visible centre, scaled to this frame
-        ys, xs = np.nonzero(labels == 1)
-        point = [float(xs.mean() * w / 640), float(ys.mean() * h / 480)] if len(xs) else [w / 2, h / 2]
-        vst = ref.encode(img, {"point": [int(point[0]), int(point[1])]})
-        vp_text, vp_ids = ref.describe(vst, [""], vp=True)[0]
-        vp_seg = ref.segment(vst, [""], vp=True)[0]
-        Image.fromarray((vp_seg["mask"] * 255).astype(np.uint8)).save(f"{a.out}/vp_mask_{n}.png")
+        # visual prompts: a point on the first object's visible centre, and on the first small object's (the
+        # region zoom's second pass runs for it), scaled to this frame
+        picks = [0] + [i for i, o in enumerate(scene.objects) if o.size == "small" and i != 0][:1]
+        vps = []
+        for j, i in enumerate(picks):
+            ys, xs = np.nonzero(labels == i + 1)
+            point = [int(xs.mean() * w / 640), int(ys.mean() * h / 480)] if len(xs) else [w // 2, h // 2]
+            r = ref.describe_region(img, {"point": point})
+            mp = f"vp_mask_{n}_{j}.png"
+            Image.fromarray((r["seg"]["mask"] * 255).astype(np.uint8)).save(f"{a.out}/{mp}")
+            vps.append({"point": point, "text": r["text"], "ids": r["ids"], "found": r["seg"]["found"], "mask": mp,
+                        "close_look": r["zoom"], "truth": describe_object(scene, i)})
         cases.append({
             "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
             "describe": [{"command": c, "text": t, "ids": ids} for c, (t, ids) in zip(named, descs)],
-            "visual_prompt": {"point": [int(point[0]), int(point[1])], "text": vp_text, "ids": vp_ids,
-                              "found": vp_seg["found"], "mask": f"vp_mask_{n}.png",
-                              "truth": describe_object(scene, 0)},
+            "visual_prompts": vps,
         })
     with open(f"{a.out}/cases.json", "w") as f:
         json.dump({"model": a.model, "cases": cases}, f, indent=1)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
+from . import zoom
 from .preprocess import preprocess, vp_grid
 
 
@@ -66,8 +67,9 @@ class OrtBackend:
 
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
-                 max_prompt_tokens=32):
+                 max_prompt_tokens=32, region_zoom=None):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
+        self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
         self.max_prompt = max_prompt_tokens
@@ -157,8 +159,38 @@ class Reference:
         return [(self.tok.decode(o), o) for o in out]
 
 
+    def describe_region(self, img, prompt, prompt_mask=None):
+        """What the node answers for a clicked region: the prompt's description and mask from one vision
+        pass, then — when the mask's main piece is small — colour and shape from a second pass over a crop around it
+        (models/pixel_sail/zoom.py). Returns the text, its ids, the mask result and the zoom (None or its
+        crop rect, text and ids)."""
+        st = self.encode(img, prompt, prompt_mask)
+        text, ids = self.describe(st, [""], vp=True)[0]
+        seg = self.segment(st, [""], vp=True)[0]
+        out = {"text": text, "ids": ids, "seg": seg, "zoom": None}
+        if not self.region_zoom or not seg["found"]:
+            return out
+        piece = zoom.largest_component(seg["mask"])
+        ys, xs = np.nonzero(piece)
+        h, w = img.shape[:2]
+        rect = zoom.crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h,
+                              self.region_zoom)
+        if rect is None:
+            return out
+        x0, y0, x1, y1 = rect
+        cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {},
+                          np.ascontiguousarray(piece[y0:y1, x0:x1]))
+        ztext, zids = self.describe(cst, [""], vp=True)[0]
+        out["zoom"] = {"rect": rect, "text": ztext, "ids": zids}
+        merged = zoom.merge(text, ztext)
+        if merged is not None:
+            out["text"] = merged
+        return out
+
+
 def from_model_dir(model_dir, backend=None):
     meta = json.load(open(f"{model_dir}/model.json"))
     backend = backend or OrtBackend(model_dir)
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
-                     meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"])
+                     meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
+                     meta.get("region_zoom"))

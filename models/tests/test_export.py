@@ -66,6 +66,9 @@ def test_shipped_onnx_reproduces_pytorch_fixtures():
             assert _iou(gt, r["mask"]) >= 0.99
         descs = ref.describe(st, [d["command"] for d in case["describe"]])
         assert [ids for _, ids in descs] == [d["ids"] for d in case["describe"]]
-        vp = case["visual_prompt"]
-        text, ids = ref.describe(ref.encode(img, {"point": vp["point"]}), [""], vp=True)[0]
-        assert ids == vp["ids"] and text == vp["text"]
+        for vp in case["visual_prompts"]:
+            r = ref.describe_region(img, {"point": vp["point"]})
+            assert r["ids"] == vp["ids"] and r["text"] == vp["text"]
+            assert (r["zoom"] is None) == (vp["close_look"] is None)
+            if r["zoom"]:
+                assert r["zoom"]["rect"] == vp["close_look"]["rect"] and r["zoom"]["ids"] == vp["close_look"]["ids"]

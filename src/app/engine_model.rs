@@ -63,9 +63,9 @@ impl FrameModel for EngineModel {
         self.engine.step_describe(job).map_err(model_err)
     }
 
-    fn describe_region(&mut self, image: &ImageState, max_tokens: usize) -> Result<(String, Segment), ModelError> {
-        let (text, _tokens, seg) = self.engine.describe_region_tokens(image, max_tokens).map_err(model_err)?;
-        Ok((text, segment(seg)))
+    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError> {
+        let answer = self.engine.describe_region_on(frame, prompt, max_tokens).map_err(model_err)?;
+        Ok((answer.text, segment(answer.segment)))
     }
 
     fn label(&self) -> String {

@@ -49,8 +49,9 @@ pub trait FrameModel: Send {
     /// Advances a description; `Some(texts)` (one per command) when it is finished.
     fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<Vec<String>>, ModelError>;
 
-    /// "What is this?" for an image encoded with a visual prompt: the description and its mask.
-    fn describe_region(&mut self, image: &Self::Image, max_tokens: usize) -> Result<(String, Segment), ModelError>;
+    /// "What is this?" for a visual prompt on a frame: the description and the prompted object's mask (the
+    /// model runs its own vision passes: one with the prompt painted in, maybe a closer one).
+    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError>;
 
     /// Execution provider / model name, for diagnostics.
     fn label(&self) -> String {

@@ -320,8 +320,7 @@ impl<M: FrameModel> Worker<M> {
     fn describe_region(&mut self, req: &DescribeRequest) -> Result<RegionDescription, String> {
         let frame = self.last_frame.clone().ok_or("no frame has been processed yet")?;
         let max_tokens = self.cfg.describe.max_tokens;
-        let image = self.model.encode(&frame, Some(&req.prompt)).map_err(|e| e.to_string())?;
-        let (text, segment) = self.model.describe_region(&image, max_tokens).map_err(|e| e.to_string())?;
+        let (text, segment) = self.model.describe_region(&frame, &req.prompt, max_tokens).map_err(|e| e.to_string())?;
         Ok(RegionDescription {
             description: Description { text, stamp: frame.stamp, seq: frame.seq },
             mask: segment.mask,

@@ -11,13 +11,16 @@ use serde_json::{Value, json};
 
 use super::load_frame;
 use crate::cli::BenchArgs;
-use crate::frame::Frame;
+use crate::frame::{Frame, VisualPrompt};
 use crate::inference::Engine;
 
 /// The bundled frame and four commands that name objects in it.
 pub const BUNDLED_FRAME: &str = "tests/fixtures/tabletop_640x480.jpg";
 pub const BENCH_COMMANDS: [&str; 4] =
     ["pick up the green triangle", "grab the blue triangle", "find the red square", "where is the white circle?"];
+/// Clicks for "what is this?" on the first frame: the bundled frame's small red square (the region zoom takes
+/// a second, closer look) and its large blue triangle (one pass).
+pub const REGION_CLICKS: [(f32, f32); 2] = [(337.0, 332.0), (460.0, 90.0)];
 
 #[derive(Default)]
 struct Samples(Vec<f64>);
@@ -94,6 +97,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "tokens_per_description": tokens as f64 / (desc_iters * cmds.len()) as f64,
         }));
     }
+    let mut region = Vec::new();
+    for (x, y) in REGION_CLICKS {
+        let vp = VisualPrompt::Point { x, y };
+        let (mut took, mut closer) = (Samples::default(), false);
+        for _ in 0..desc_iters {
+            let t = Instant::now();
+            closer = engine.describe_region_on(&frames[0], &vp, args.max_tokens)?.close_look.is_some();
+            took.push(t.elapsed());
+        }
+        region.push(json!({ "click": [x, y], "close_look": closer, "ms": took.median() }));
+    }
     let rust = json!({
         "preprocess_ms": pre.median(),
         "vision_ms": vision.median(),
@@ -106,6 +120,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "frame_4_commands_ms": frame4.median(),
         "ratio_4_vs_1": frame4.median() / frame1.median(),
         "describe": desc,
+        "region": region,
     });
     let python = if args.no_python { None } else { run_python(args, &images, iters) };
     print_report(&engine, &frames, iters, &rust, python.as_ref());
@@ -194,5 +209,10 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
     }
     if let Some(d) = rd.first() {
         println!("(tokens per description: {})", fmt(d.get("tokens_per_description")));
+    }
+    for r in rust.get("region").and_then(Value::as_array).unwrap_or(&empty) {
+        let how = if r.get("close_look").and_then(Value::as_bool) == Some(true) { "two passes" } else { "one pass" };
+        let label = format!("what is this? at {} ({how})", r.get("click").map(Value::to_string).unwrap_or_default());
+        println!("{:<34} {:>12} {:>16}", label, fmt(r.get("ms")), "-");
     }
 }

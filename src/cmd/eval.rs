@@ -144,8 +144,7 @@ pub fn evaluate(
                         (_, _, Some(rel)) => VisualPrompt::Mask(Arc::new(load_mask_png(&set_dir.join(rel))?)),
                         _ => anyhow::bail!("query {index}: describe needs text, point, box or mask"),
                     };
-                    let vstate = engine.encode(frame, Some(&vp))?;
-                    let (got, _) = engine.describe_visual_prompt(&vstate, max_tokens)?;
+                    let got = engine.describe_region_on(frame, &vp, max_tokens)?.text;
                     acc.add_vp_description(descriptions_match(&got, &expected));
                     json!({ "found": null, "score": null, "bbox": null, "rle": null, "description": got })
                 }

@@ -11,7 +11,7 @@ use super::load_frame;
 use crate::cli::InferArgs;
 use crate::decode::{OverlayItem, draw_overlay, palette_colour, save_mask_png};
 use crate::frame::VisualPrompt;
-use crate::inference::{Engine, SegmentOutput};
+use crate::inference::{Engine, RegionAnswer, SegmentOutput};
 
 pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if args.prompts.is_empty() && args.point.is_none() && args.bbox.is_none() {
@@ -39,10 +39,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let region = match &vp {
-        Some(vp) => {
-            let vstate = engine.encode(&frame, Some(vp))?;
-            Some(engine.describe_region(&vstate)?)
-        }
+        Some(vp) => Some(engine.describe_region_on(&frame, vp, engine.model_info().config.max_new_tokens)?),
         None => None,
     };
     let elapsed = t0.elapsed();
@@ -67,11 +64,13 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         items.push(OverlayItem { mask: seg.found.then_some(seg.mask.as_ref()), bbox: seg.bbox, label, colour: palette_colour(k) });
     }
     let region_json = match (&vp, &region) {
-        (Some(vp), Some((text, seg))) => {
+        (Some(vp), Some(RegionAnswer { text, segment: seg, close_look, .. })) => {
             save_mask_png(&seg.mask, &args.out.join("region_mask.png"))?;
             let mut entry = segment_json(seg);
             entry["prompt"] = prompt_json(vp);
             entry["description"] = json!(text);
+            // where the second, closer pass looked and what it said (null: the object was big enough)
+            entry["close_look"] = json!(close_look.as_ref().map(|c| json!({ "crop": c.rect, "description": c.text })));
             entry["mask_png"] = json!("region_mask.png");
             let said = if text.is_empty() { "(no description)" } else { text.as_str() };
             // The prompt itself (a small square around a point, or the box), then what the model made of it.
@@ -106,7 +105,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{text}");
     } else {
-        print_summary(args, &segments, &descriptions, region.as_ref().map(|r| r.0.as_str()), engine.provider(), elapsed);
+        print_summary(args, &segments, &descriptions, region.as_ref().map(|r| r.text.as_str()), engine.provider(), elapsed);
     }
     Ok(())
 }

@@ -3,35 +3,7 @@
 
 use serde::Serialize;
 
-/// The tabletop vocabulary a description is parsed against.
-const SIZES: [&str; 2] = ["small", "large"];
-const COLOURS: [&str; 8] = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"];
-const SHAPES: [&str; 6] = ["circle", "square", "triangle", "star", "ring", "cross"];
-const PLACES: [&str; 9] = [
-    "in the top left", "at the top", "in the top right",
-    "on the left", "in the center", "on the right",
-    "in the bottom left", "at the bottom", "in the bottom right",
-];
-
-/// `(size, colour, shape, place)` of "a {size} {colour} {shape} {place}", or None. "big" counts as "large".
-pub fn parse_description(text: &str) -> Option<(String, String, String, String)> {
-    let norm = text.trim().to_lowercase().replace("big", "large");
-    let words: Vec<&str> = norm.split_whitespace().collect();
-    if words.len() < 5 || words[0] != "a" {
-        return None;
-    }
-    let (size, colour, shape) = (words[1], words[2], words[3]);
-    let place = words[4..].join(" ");
-    if !SIZES.contains(&size) || !COLOURS.contains(&colour) || !SHAPES.contains(&shape) || !PLACES.contains(&place.as_str()) {
-        return None;
-    }
-    Some((size.into(), colour.into(), shape.into(), place))
-}
-
-/// Both parse and all four attributes agree.
-pub fn descriptions_match(predicted: &str, expected: &str) -> bool {
-    matches!((parse_description(predicted), parse_description(expected)), (Some(a), Some(b)) if a == b)
-}
+pub use crate::inference::description::{descriptions_match, parse_description};
 
 #[derive(Debug, Default, Clone)]
 pub struct Accumulator {

@@ -6,6 +6,7 @@
 //! engine.segment(&state, &commands)          all commands in ONE text.onnx call, then mask_head.onnx
 //! engine.describe(&state, &commands, n)      batched greedy decoding with the KV cache
 //! engine.describe_region(&state)             describe + segment the visual prompt `<vp_1>`
+//! engine.describe_region_on(&frame, &vp, n)  the same from a frame, with a closer second pass for small objects
 //! ```
 //! Methods take `&self`; each session sits behind its own mutex, so a description can decode on another
 //! thread while masks keep flowing (they interleave per text.onnx call).

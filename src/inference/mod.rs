@@ -2,6 +2,7 @@
 //! [`Engine`] that runs one vision pass per frame and batches every command through the text graph.
 
 mod contract;
+pub mod description;
 mod engine;
 mod generate;
 pub mod model_info;
@@ -9,10 +10,12 @@ pub mod providers;
 pub mod runtime;
 mod tensors;
 pub mod tokenizer;
+pub mod zoom;
 
 pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutput, SegmentTimings};
 pub use generate::DescribeJob;
 pub use model_info::ModelInfo;
+pub use zoom::{CloseLook, RegionAnswer, RegionZoom};
 
 use std::path::PathBuf;
 

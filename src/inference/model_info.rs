@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::InferenceError;
+use super::zoom::RegionZoom;
 use crate::preprocess::PreprocessParams;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,6 +24,9 @@ pub struct ModelInfo {
     pub tensors: BTreeMap<String, GraphSignature>,
     #[serde(default)]
     pub postprocess: Postprocess,
+    /// A second, closer pass for small described regions (absent: one pass).
+    #[serde(default)]
+    pub region_zoom: Option<RegionZoom>,
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
@@ -187,7 +191,7 @@ impl ModelInfo {
                 return Err(format!("template `{name}` has no `{{text}}` placeholder"));
             }
         }
-        Ok(())
+        self.region_zoom.as_ref().map_or(Ok(()), RegionZoom::validate)
     }
 
     pub fn preprocess_params(&self) -> PreprocessParams {

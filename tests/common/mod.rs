@@ -148,7 +148,8 @@ impl FrameModel for SlowModel {
         Ok((job.left == 0).then(|| job.texts.clone()))
     }
 
-    fn describe_region(&mut self, image: &FakeImage, _max: usize) -> Result<(String, Segment), ModelError> {
+    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, _max: usize) -> Result<(String, Segment), ModelError> {
+        let image = self.encode(frame, Some(prompt))?;
         Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))
     }
 }

@@ -1,0 +1,69 @@
+"""A second, closer look for region descriptions (mirrored in Rust `src/inference/zoom.rs`).
+
+The model sees a 640×480 frame at 320×240, so a small object (6–10 % of the width) covers one or two 16-px
+patches and its shape is half-guessed: on the 1,000-scene test split, 22 % of small-object shapes came out
+wrong against 7 % of large ones. The region's mask tells us where to look: crop the frame around it so the
+object fills about the share of the view a large object does, encode the crop with the mask as the visual
+prompt, and read the object's colour and shape from that pass. Size and place are relative to the whole
+frame, so they stay the first pass's words. Every number here is in model.json ("region_zoom").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .vocab import parse_description
+
+DEFAULT = {"object_fraction": 0.18, "min_crop_fraction": 0.25, "max_crop_fraction": 0.8}
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The mask's largest 4-connected piece (the first in raster order on a tie): stray pixels on another
+    object would otherwise stretch the box and hide how small the object is."""
+    h, w = mask.shape
+    seen = np.zeros_like(mask, dtype=bool)
+    best = []
+    for start in np.flatnonzero(mask):
+        if seen.flat[start]:
+            continue
+        seen.flat[start] = True
+        piece, stack = [], [int(start)]
+        while stack:
+            i = stack.pop()
+            piece.append(i)
+            y, x = divmod(i, w)
+            for j, ok in ((i - w, y > 0), (i + w, y < h - 1), (i - 1, x > 0), (i + 1, x < w - 1)):
+                if ok and mask.flat[j] and not seen.flat[j]:
+                    seen.flat[j] = True
+                    stack.append(j)
+        if len(piece) > len(best):
+            best = piece
+    out = np.zeros_like(mask, dtype=bool)
+    out.flat[best] = True
+    return out
+
+
+def crop_rect(bbox, frame_w: int, frame_h: int, params: dict = DEFAULT):
+    """[x0, y0, x1, y1) of the crop around an object's end-exclusive bbox, with the frame's aspect ratio, or
+    None when the object is already big enough in the frame (the crop would be most of it)."""
+    x0, y0, x1, y1 = bbox
+    side = max(x1 - x0, (y1 - y0) * frame_w / frame_h)  # the object's extent in frame-width units
+    want = side / params["object_fraction"]
+    if want > params["max_crop_fraction"] * frame_w:
+        return None
+    cw = min(frame_w, max(math.ceil(want), math.ceil(params["min_crop_fraction"] * frame_w)))
+    ch = min(frame_h, max(1, math.floor(cw * frame_h / frame_w + 0.5)))
+    cx0 = min(max(0, (x0 + x1 - cw) // 2), frame_w - cw)
+    cy0 = min(max(0, (y0 + y1 - ch) // 2), frame_h - ch)
+    return [cx0, cy0, cx0 + cw, cy0 + ch]
+
+
+def merge(whole: str, close: str):
+    """Size and place from the whole-frame description, colour and shape from the close look; None when
+    either does not parse as a description (then the whole-frame text stands)."""
+    a, b = parse_description(whole), parse_description(close)
+    if a is None or b is None:
+        return None
+    return f"a {a[0]} {b[1]} {b[2]} {a[3]}"

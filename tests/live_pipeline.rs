@@ -85,6 +85,8 @@ fn descriptions_fill_the_gaps_without_holding_masks_back() {
         // Each description carries the stamp and sequence of the frame it was generated from.
         assert!(d.seq < r.seq, "description from frame {} on frame {}", d.seq, r.seq);
         assert!(d.text.contains(&format!("frame {}", d.seq)), "{}", d.text);
+        // the closer look (the region zoom) ran on the frame the description was made from
+        assert!(d.text.ends_with(&format!("looked at closely on frame {}", d.seq)), "{}", d.text);
         let source = got.iter().find(|(_, s)| s.seq == d.seq).map(|(_, s)| s.stamp);
         if let Some(stamp) = source {
             assert_eq!(d.stamp, stamp);

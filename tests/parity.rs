@@ -41,6 +41,10 @@ struct DescribeCase {
     command: String,
     text: String,
     ids: Vec<i64>,
+    /// The command's mask (PyTorch's), the answer after the closer look at it, and that look.
+    mask: String,
+    answer: String,
+    close_look: Option<CloseLookCase>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +171,33 @@ fn visual_prompts_match_pytorch() {
         }
     }
     assert!(close_looks > 0, "the fixtures exercise the region zoom's second pass");
+}
+
+/// The closer look at a named object, from PyTorch's mask of it: the same crop, token ids and merged answer.
+#[test]
+fn closer_looks_at_named_objects_match_pytorch() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    let max = engine.model_info().config.max_new_tokens;
+    let mut looks = 0;
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        for want in &case.describe {
+            let mask = load_mask_png(&dir.join(&want.mask)).unwrap();
+            let got = if mask.data.iter().any(|&v| v != 0) { engine.look_closer(&frame, &mask, &want.text, max).unwrap() } else { None };
+            let at = format!("{}: {}", case.frame, want.command);
+            match (&got, &want.close_look) {
+                (Some((answer, g)), Some(w)) => {
+                    assert_eq!((g.rect, &g.ids), (w.rect, &w.ids), "{at}: the closer look");
+                    assert_eq!(answer.trim(), want.answer.trim(), "{at}");
+                    looks += 1;
+                }
+                (None, None) => assert_eq!(want.answer, want.text, "{at}"),
+                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.1.rect), w.as_ref().map(|c| c.rect)),
+            }
+        }
+    }
+    assert!(looks > 0, "the fixtures exercise a closer look at a named object");
 }
 
 /// Preprocessing and visual-prompt rasterisation against models/pixel_sail/preprocess.py itself, on the odd-size

@@ -59,6 +59,8 @@ def main():
                           "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum())})
         named = [c for c, r in zip(commands[:3], seg[:3])]
         descs = ref.describe(st, named)
+        # the node's answer for each: a closer look at the command's mask when it is found and small
+        looks = [ref.look_closer(img, r["mask"], t) if r["found"] else (t, None) for (t, _), r in zip(descs, seg[:3])]
         # visual prompts: a point on the first object's visible centre, and on the first small object's (the
         # region zoom's second pass runs for it), scaled to this frame
         picks = [0] + [i for i, o in enumerate(scene.objects) if o.size == "small" and i != 0][:1]
@@ -73,7 +75,8 @@ def main():
                         "close_look": r["zoom"], "truth": describe_object(scene, i)})
         cases.append({
             "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
-            "describe": [{"command": c, "text": t, "ids": ids} for c, (t, ids) in zip(named, descs)],
+            "describe": [{"command": c, "text": t, "ids": ids, "mask": f"mask_{n}_{k}.png", "answer": a, "close_look": z}
+                         for k, (c, (t, ids), (a, z)) in enumerate(zip(named, descs, looks))],
             "visual_prompts": vps,
         })
     with open(f"{a.out}/cases.json", "w") as f:

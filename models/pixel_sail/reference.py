@@ -161,31 +161,35 @@ class Reference:
 
     def describe_region(self, img, prompt, prompt_mask=None):
         """What the node answers for a clicked region: the prompt's description and mask from one vision
-        pass, then — when the mask's main piece is small — colour and shape from a second pass over a crop around it
-        (models/pixel_sail/zoom.py). Returns the text, its ids, the mask result and the zoom (None or its
-        crop rect, text and ids)."""
+        pass, then `look_closer` at that mask. Returns the text, the first pass's ids, the mask result and
+        the zoom (None, or its crop rect, text and ids)."""
         st = self.encode(img, prompt, prompt_mask)
         text, ids = self.describe(st, [""], vp=True)[0]
         seg = self.segment(st, [""], vp=True)[0]
         out = {"text": text, "ids": ids, "seg": seg, "zoom": None}
-        if not self.region_zoom or not seg["found"]:
-            return out
-        piece = zoom.largest_component(seg["mask"])
+        if seg["found"]:
+            out["text"], out["zoom"] = self.look_closer(img, seg["mask"], text)
+        return out
+
+    def look_closer(self, img, mask, first):
+        """The region zoom's second pass for an object described as `first` with this frame-size mask: when
+        the mask's largest piece is small, encode a crop around it with the piece as the visual prompt and take
+        that pass's colour and shape (models/pixel_sail/zoom.py). Returns (text, zoom or None)."""
+        if not self.region_zoom:
+            return first, None
+        piece = zoom.largest_component(mask)
         ys, xs = np.nonzero(piece)
+        if len(xs) == 0:
+            return first, None
         h, w = img.shape[:2]
         rect = zoom.crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h,
                               self.region_zoom)
         if rect is None:
-            return out
+            return first, None
         x0, y0, x1, y1 = rect
-        cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {},
-                          np.ascontiguousarray(piece[y0:y1, x0:x1]))
+        cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
         ztext, zids = self.describe(cst, [""], vp=True)[0]
-        out["zoom"] = {"rect": rect, "text": ztext, "ids": zids}
-        merged = zoom.merge(text, ztext)
-        if merged is not None:
-            out["text"] = merged
-        return out
+        return zoom.merge(first, ztext) or first, {"rect": rect, "text": ztext, "ids": zids}
 
 
 def from_model_dir(model_dir, backend=None):

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::model::{FrameModel, ModelError, Segment};
 use crate::config::EngineConfig;
-use crate::frame::{Frame, VisualPrompt};
+use crate::frame::{Frame, Mask, VisualPrompt};
 use crate::inference::{DescribeJob, Engine, ImageState, InferenceError, SegmentOutput};
 
 /// Cheap to clone: clones share one [`Engine`] (its sessions run with `&self`), so a benchmark
@@ -66,6 +66,10 @@ impl FrameModel for EngineModel {
     fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError> {
         let answer = self.engine.describe_region_on(frame, prompt, max_tokens).map_err(model_err)?;
         Ok((answer.text, segment(answer.segment)))
+    }
+
+    fn look_closer(&mut self, frame: &Frame, mask: &Mask, first: &str, max_tokens: usize) -> Result<Option<String>, ModelError> {
+        Ok(self.engine.look_closer(frame, mask, first, max_tokens).map_err(model_err)?.map(|(text, _)| text))
     }
 
     fn label(&self) -> String {

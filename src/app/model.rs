@@ -53,6 +53,12 @@ pub trait FrameModel: Send {
     /// model runs its own vision passes: one with the prompt painted in, maybe a closer one).
     fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError>;
 
+    /// A closer second look at an object described as `first` whose mask on `frame` is `mask` (the region
+    /// zoom): the better description, or None when none was due. A model without one keeps its first answer.
+    fn look_closer(&mut self, _frame: &Frame, _mask: &Mask, _first: &str, _max_tokens: usize) -> Result<Option<String>, ModelError> {
+        Ok(None)
+    }
+
     /// Execution provider / model name, for diagnostics.
     fn label(&self) -> String {
         String::from("model")

@@ -16,7 +16,7 @@ use super::frame_slot::{FrameSlot, Taken};
 use super::model::{FrameModel, ModelError};
 use super::stats::Stats;
 use crate::capture::CapturedFrame;
-use crate::frame::{Description, Frame, FrameResult, Grounding, RegionDescription};
+use crate::frame::{Description, Frame, FrameResult, Grounding, Mask, RegionDescription};
 
 /// No frame for this long is worth a warning.
 const STALL_WARNING: Duration = Duration::from_secs(3);
@@ -64,6 +64,11 @@ pub struct WorkerChannels {
 struct Job<D> {
     state: D,
     commands: Vec<String>,
+    /// The frame the description started on and each command's mask on it, for the closer looks.
+    frame: Arc<Frame>,
+    masks: Vec<Arc<Mask>>,
+    /// Once decoding has finished: the texts, which the closer looks then refine one per step.
+    texts: Option<Vec<String>>,
     stamp: SystemTime,
     seq: u64,
 }
@@ -254,7 +259,8 @@ impl<M: FrameModel> Worker<M> {
             return;
         }
         // only now, on the frames that start a description, the found commands are copied out
-        let found: Vec<String> = groundings.iter().filter(|g| g.found).map(|g| g.command.clone()).collect();
+        let (found, masks): (Vec<String>, Vec<Arc<Mask>>) =
+            groundings.iter().filter(|g| g.found).map(|g| (g.command.clone(), g.mask.clone())).unzip();
         if found.is_empty() {
             return;
         }
@@ -263,7 +269,8 @@ impl<M: FrameModel> Worker<M> {
                 self.describe_new = false;
                 self.frames_since_description = 0;
                 self.last_description = Instant::now();
-                self.job = Some(Job { state, commands: found, stamp: frame.stamp, seq: frame.seq });
+                let source = self.last_frame.clone().unwrap_or_else(|| Arc::new(frame.clone()));
+                self.job = Some(Job { state, commands: found, frame: source, masks, texts: None, stamp: frame.stamp, seq: frame.seq });
             }
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
@@ -293,27 +300,48 @@ impl<M: FrameModel> Worker<M> {
         }
     }
 
-    /// One step of the pending description, if any.
+    /// One step of the pending description, if any: a decoding step, or once decoding has finished, one
+    /// closer look (the region zoom's second pass, for a small object) per step; then publish.
     fn step_description(&mut self) {
-        let Some(job) = self.job.as_mut() else { return };
-        match self.model.step_describe(&mut job.state) {
-            Ok(None) => {}
-            Ok(Some(texts)) => {
-                let Some(job) = self.job.take() else { return };
-                for (command, text) in job.commands.into_iter().zip(texts) {
-                    let description = Description { text, stamp: job.stamp, seq: job.seq };
-                    tracing::debug!(%command, text = %description.text, seq = job.seq, "description");
-                    self.ch.stats.descriptions.fetch_add(1, Ordering::Relaxed);
-                    let _ = self.ch.descriptions_tx.send(DescriptionEvent { command: command.clone(), description: description.clone() });
-                    self.descriptions.insert(command, description);
+        let Some(mut job) = self.job.take() else { return };
+        let max_tokens = self.cfg.describe.max_tokens;
+        let Some(texts) = job.texts.as_mut() else {
+            match self.model.step_describe(&mut job.state) {
+                Ok(done) => {
+                    job.texts = done;
+                    self.job = Some(job);
+                }
+                Err(e) => {
+                    self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                    self.log_error(job.seq, &e);
                 }
             }
-            Err(e) => {
-                let seq = job.seq;
-                self.job = None;
-                self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                self.log_error(seq, &e);
+            return;
+        };
+        // the closer looks run from the last command back; a failed one keeps the first pass's words
+        if let Some(mask) = job.masks.pop() {
+            if let Some(text) = texts.get_mut(job.masks.len()) {
+                match self.model.look_closer(&job.frame, &mask, text, max_tokens) {
+                    Ok(Some(better)) => *text = better,
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                        self.log_error(job.seq, &e);
+                    }
+                }
             }
+            if !job.masks.is_empty() {
+                self.job = Some(job);
+                return;
+            }
+        }
+        let texts = job.texts.take().unwrap_or_default();
+        for (command, text) in job.commands.into_iter().zip(texts) {
+            let description = Description { text, stamp: job.stamp, seq: job.seq };
+            tracing::debug!(%command, text = %description.text, seq = job.seq, "description");
+            self.ch.stats.descriptions.fetch_add(1, Ordering::Relaxed);
+            let _ = self.ch.descriptions_tx.send(DescriptionEvent { command: command.clone(), description: description.clone() });
+            self.descriptions.insert(command, description);
         }
     }
 

@@ -134,7 +134,12 @@ pub fn evaluate(
             "describe" => {
                 let expected = q.description.clone().unwrap_or_default();
                 if let Some(text) = &q.text {
-                    let got = engine.describe(state, std::slice::from_ref(text), max_tokens)?.pop().unwrap_or_default();
+                    let one = std::slice::from_ref(text);
+                    let first = engine.describe(state, one, max_tokens)?.pop().unwrap_or_default();
+                    // as the node does: a closer look at the named object's mask when it is small
+                    let seg = engine.segment(state, one)?.pop().context("no segmentation returned")?;
+                    let closer = if seg.found { engine.look_closer(frame, &seg.mask, &first, max_tokens)? } else { None };
+                    let got = closer.map_or(first, |(text, _)| text);
                     acc.add_description(descriptions_match(&got, &expected));
                     json!({ "found": null, "score": null, "bbox": null, "rle": null, "description": got })
                 } else {

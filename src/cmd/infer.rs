@@ -28,18 +28,25 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
 
     let state = engine.encode(&frame, None)?;
     let segments = engine.segment(&state, &args.prompts)?;
-    let descriptions = if args.describe && !args.prompts.is_empty() {
-        engine.describe(&state, &args.prompts, engine.model_info().config.max_new_tokens)?
+    let max_tokens = engine.model_info().config.max_new_tokens;
+    let mut descriptions = if args.describe && !args.prompts.is_empty() {
+        engine.describe(&state, &args.prompts, max_tokens)?
     } else {
         Vec::new()
     };
+    // as the node does: a closer look at each found object's mask when it is small
+    for (text, seg) in descriptions.iter_mut().zip(&segments) {
+        if let Some((closer, _)) = seg.found.then(|| engine.look_closer(&frame, &seg.mask, text, max_tokens)).transpose()?.flatten() {
+            *text = closer;
+        }
+    }
     let vp = match (args.point, args.bbox) {
         (Some([x, y]), _) => Some(VisualPrompt::Point { x, y }),
         (_, Some([x0, y0, x1, y1])) => Some(VisualPrompt::Box { x0, y0, x1, y1 }),
         _ => None,
     };
     let region = match &vp {
-        Some(vp) => Some(engine.describe_region_on(&frame, vp, engine.model_info().config.max_new_tokens)?),
+        Some(vp) => Some(engine.describe_region_on(&frame, vp, max_tokens)?),
         None => None,
     };
     let elapsed = t0.elapsed();

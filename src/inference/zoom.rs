@@ -142,30 +142,39 @@ pub struct RegionAnswer {
 
 impl Engine {
     /// Describe and segment what `prompt` points at on `frame`: one vision pass with the prompt painted in,
-    /// then — when model.json has `region_zoom` and the mask's main piece is small — a second pass over a crop
-    /// around that piece, prompted with it, whose colour and shape replace the first pass's.
+    /// then [`Engine::look_closer`] at the mask it found.
     pub fn describe_region_on(&self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<RegionAnswer, InferenceError> {
         let state = self.encode(frame, Some(prompt))?;
         let (text, ids, segment) = self.describe_region_tokens(&state, max_tokens)?;
         let mut answer = RegionAnswer { text, ids, segment, close_look: None };
-        let Some(zoom) = self.info.region_zoom.filter(|_| answer.segment.found) else { return Ok(answer) };
-        let Some((piece, bbox)) = largest_component(&answer.segment.mask) else { return Ok(answer) };
-        let Some(rect) = crop_rect(bbox, frame.width, frame.height, &zoom) else { return Ok(answer) };
-        let mask = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
-        // The first pass's answer stands on its own: a failed second pass costs the closer look, not the answer.
-        let second = self.encode(&crop_frame(frame, rect), Some(&mask)).and_then(|close| self.describe_visual_prompt(&close, max_tokens));
-        let (text, ids) = match second {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
-                return Ok(answer);
-            }
-        };
-        if let Some(merged) = merge_close_look(&answer.text, &text) {
-            answer.text = merged;
+        if !answer.segment.found {
+            return Ok(answer);
         }
-        answer.close_look = Some(CloseLook { rect, text, ids });
+        // The first pass's answer stands on its own: a failed second pass costs the closer look, not the answer.
+        match self.look_closer(frame, &answer.segment.mask, &answer.text, max_tokens) {
+            Ok(Some((text, look))) => (answer.text, answer.close_look) = (text, Some(look)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}"),
+        }
         Ok(answer)
+    }
+
+    /// The second, closer pass for an object described as `first` whose mask on `frame` is `mask`: when
+    /// model.json has `region_zoom` and the mask's main piece is small, encode a crop around that piece with
+    /// it as the visual prompt and return the description with that pass's colour and shape (`first` when
+    /// either text is not a description) and where it looked. None: no second pass was due.
+    pub fn look_closer(&self, frame: &Frame, mask: &Mask, first: &str, max_tokens: usize) -> Result<Option<(String, CloseLook)>, InferenceError> {
+        let Some(zoom) = self.info.region_zoom else { return Ok(None) };
+        if (mask.width, mask.height) != (frame.width, frame.height) {
+            return Ok(None);
+        }
+        let Some((piece, bbox)) = largest_component(mask) else { return Ok(None) };
+        let Some(rect) = crop_rect(bbox, frame.width, frame.height, &zoom) else { return Ok(None) };
+        let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
+        let close = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
+        let (text, ids) = self.describe_visual_prompt(&close, max_tokens)?;
+        let merged = merge_close_look(first, &text).unwrap_or_else(|| first.to_string());
+        Ok(Some((merged, CloseLook { rect, text, ids })))
     }
 }
 

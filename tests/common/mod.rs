@@ -148,6 +148,12 @@ impl FrameModel for SlowModel {
         Ok((job.left == 0).then(|| job.texts.clone()))
     }
 
+    /// A second vision pass's worth of time; says which frame it looked at.
+    fn look_closer(&mut self, frame: &Frame, _mask: &Mask, first: &str, _max: usize) -> Result<Option<String>, ModelError> {
+        std::thread::sleep(self.encode);
+        Ok(Some(format!("{first}, looked at closely on frame {}", frame.seq)))
+    }
+
     fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, _max: usize) -> Result<(String, Segment), ModelError> {
         let image = self.encode(frame, Some(prompt))?;
         Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))

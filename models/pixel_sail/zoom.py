@@ -1,4 +1,4 @@
-"""A second, closer look for region descriptions (mirrored in Rust `src/inference/zoom.rs`).
+"""A second, closer look at small described objects, clicked or named (mirrored in Rust `src/inference/zoom.rs`).
 
 The model sees a 640×480 frame at 320×240, so a small object (6–10 % of the width) covers one or two 16-px
 patches and its shape is half-guessed: on the 1,000-scene test split, 22 % of small-object shapes came out

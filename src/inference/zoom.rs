@@ -1,8 +1,8 @@
-//! A second, closer look for region descriptions (Python: `models/pixel_sail/zoom.py`).
+//! A second, closer look at small described objects, clicked or named (Python: `models/pixel_sail/zoom.py`).
 //!
 //! The model sees a 640×480 frame at 320×240, so a small object covers one or two 16-px patches and its
 //! shape is half-guessed (on the 1,000-scene test split 22 % of small-object shapes were wrong against 7 % of
-//! large ones). The region's mask says where to look: crop the frame around it so the object fills about the
+//! large ones). The object's mask says where to look: crop the frame around it so the object fills about the
 //! share of the view a large object does, encode the crop with the mask as the visual prompt, and take the
 //! object's colour and shape from that pass. Size and place are relative to the whole frame, so they stay
 //! the first pass's words. The numbers are model.json's `region_zoom`; without it there is one pass.

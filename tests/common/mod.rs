@@ -79,7 +79,7 @@ pub fn make_clip(path: &Path, frames: u32, width: u32, height: u32) {
 
 /// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes `steps`
 /// steps of `step` each. A command is "found" as a square in the frame's top-left quarter, except
-/// that one saying "absent" never is, one saying "blinking" only on even frames and one saying
+/// that one saying "absent" never is, one saying "blinking" only on [`blinking_seen`] frames and one saying
 /// "late" only from frame 10 on.
 #[derive(Clone)]
 pub struct SlowModel {
@@ -130,7 +130,7 @@ impl FrameModel for SlowModel {
             .iter()
             .map(|c| {
                 let seen = !c.contains("absent")
-                    && (!c.contains("blinking") || image.seq % 2 == 0)
+                    && (!c.contains("blinking") || blinking_seen(image.seq))
                     && (!c.contains("late") || image.seq >= 10);
                 if seen { square(image.width, image.height) } else { not_found(image.width, image.height) }
             })
@@ -158,4 +158,10 @@ impl FrameModel for SlowModel {
         let image = self.encode(frame, Some(prompt))?;
         Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))
     }
+}
+
+/// "blinking" objects are in view four frames, then out of view four: runs, not alternate frames, so a
+/// description round that lasts a steady number of frames cannot lock onto the frames that miss it.
+pub fn blinking_seen(seq: u64) -> bool {
+    (seq / 4).is_multiple_of(2)
 }

@@ -249,7 +249,7 @@ impl<M: FrameModel> Worker<M> {
     /// there would put words to a hallucination. Those keep their last description (its stamp says
     /// when it was made), or none; one found for the first time is described at once, whatever the
     /// policy's period.
-    fn maybe_start_description(&mut self, image: M::Image, frame: &Frame, groundings: &[Grounding]) {
+    fn maybe_start_description(&mut self, image: M::Image, frame: &Arc<Frame>, groundings: &[Grounding]) {
         let policy = &self.cfg.describe;
         let due = self.describe_new
             || groundings.iter().any(|g| g.found && !self.descriptions.contains_key(&g.command))
@@ -269,8 +269,7 @@ impl<M: FrameModel> Worker<M> {
                 self.describe_new = false;
                 self.frames_since_description = 0;
                 self.last_description = Instant::now();
-                let source = self.last_frame.clone().unwrap_or_else(|| Arc::new(frame.clone()));
-                self.job = Some(Job { state, commands: found, frame: source, masks, texts: None, stamp: frame.stamp, seq: frame.seq });
+                self.job = Some(Job { state, commands: found, frame: frame.clone(), masks, texts: None, stamp: frame.stamp, seq: frame.seq });
             }
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);

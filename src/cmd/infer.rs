@@ -36,7 +36,10 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     };
     // as the node does: a closer look at each found object's mask when it is small
     for (text, seg) in descriptions.iter_mut().zip(&segments) {
-        if let Some((closer, _)) = seg.found.then(|| engine.look_closer(&frame, &seg.mask, text, max_tokens)).transpose()?.flatten() {
+        if !seg.found {
+            continue;
+        }
+        if let Some((closer, _)) = engine.look_closer(&frame, &seg.mask, text, max_tokens)? {
             *text = closer;
         }
     }

@@ -39,10 +39,18 @@ struct SegmentCase {
 #[derive(Deserialize)]
 struct DescribeCase {
     command: String,
+    /// The description from the command's words (what `infer` answers for an object not found), and its ids.
     text: String,
     ids: Vec<i64>,
-    /// The command's mask (PyTorch's), the answer after the closer look at it, and that look.
+    /// The command's mask (PyTorch's), and what the node says about the object it shows (None: not found).
     mask: String,
+    object: Option<ObjectCase>,
+}
+
+#[derive(Deserialize)]
+struct ObjectCase {
+    /// The first pass's token ids (the mask as the visual prompt), the answer after the closer look, that look.
+    ids: Vec<i64>,
     answer: String,
     close_look: Option<CloseLookCase>,
 }
@@ -175,29 +183,35 @@ fn visual_prompts_match_pytorch() {
 
 /// The closer look at a named object, from PyTorch's mask of it: the same crop, token ids and merged answer.
 #[test]
-fn closer_looks_at_named_objects_match_pytorch() {
+fn found_objects_are_described_from_their_masks_as_in_pytorch() {
     let (dir, fx) = fixtures();
     let engine = engine();
     let max = engine.model_info().config.max_new_tokens;
-    let mut looks = 0;
+    let (mut described, mut looks) = (0, 0);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         for want in &case.describe {
             let mask = load_mask_png(&dir.join(&want.mask)).unwrap();
-            let got = if mask.data.iter().any(|&v| v != 0) { engine.look_closer(&frame, &mask, &want.text, max).unwrap() } else { None };
             let at = format!("{}: {}", case.frame, want.command);
-            match (&got, &want.close_look) {
-                (Some((answer, g)), Some(w)) => {
+            let Some(obj) = &want.object else {
+                assert!(mask.data.iter().all(|&v| v == 0), "{at}: PyTorch found nothing, yet its mask is not empty");
+                continue;
+            };
+            let got = engine.describe_object_on(&frame, &std::sync::Arc::new(mask), max).unwrap();
+            assert_eq!(got.ids, obj.ids, "{at}: the pass with the mask as the visual prompt");
+            match (&got.close_look, &obj.close_look) {
+                (Some(g), Some(w)) => {
                     assert_eq!((g.rect, &g.ids), (w.rect, &w.ids), "{at}: the closer look");
-                    assert_eq!(answer.trim(), want.answer.trim(), "{at}");
                     looks += 1;
                 }
-                (None, None) => assert_eq!(want.answer, want.text, "{at}"),
-                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.1.rect), w.as_ref().map(|c| c.rect)),
+                (None, None) => {}
+                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
             }
+            assert_eq!(got.text.trim(), obj.answer.trim(), "{at}");
+            described += 1;
         }
     }
-    assert!(looks > 0, "the fixtures exercise a closer look at a named object");
+    assert!(described > 0 && looks > 0, "the fixtures describe found objects ({described}), some with a closer look ({looks})");
 }
 
 /// Preprocessing and visual-prompt rasterisation against models/pixel_sail/preprocess.py itself, on the odd-size

@@ -95,10 +95,11 @@ def evaluate(ref, set_dir, limit=None):
                 row[0:2] += (i, u)
                 row[2:4] += (i / u if u else 1.0, 1)
         elif "text" in q:
-            text, _ = ref.describe(st, [q["text"]])[0]
             seg = ref.segment(st, [q["text"]])[0]
-            if seg["found"]:  # as the node does: a closer look at a small object (models/pixel_sail/zoom.py)
-                text, _ = ref.look_closer(img, seg["mask"], text)
+            if seg["found"]:  # as the node does: describe what the command's mask shows (+ a closer look)
+                text = ref.describe_object(img, seg["mask"])["text"]
+            else:  # the node describes only what it found; `infer` answers from the command
+                text, _ = ref.describe(st, [q["text"]])[0]
             row[6:8] += (named.add(text, q["description"]), 1)
         else:
             prompt = {k: q[k] for k in ("point", "box") if k in q}

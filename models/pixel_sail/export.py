@@ -176,7 +176,7 @@ def write_model_json(model, out_dir, meta):
                   "tokenizer": "tokenizer.json"},
         "tensors": tensor_specs(cfg),
         "shapes": shape_ranges(cfg, long_side),
-        "postprocess": {"mask_threshold": 0.0, "feature_stride": 4},
+        "postprocess": {"mask_threshold": 0.0, "presence_margin": 0.0, "feature_stride": 4},  # calibrate.py sets the margin
         "region_zoom": zoom.DEFAULT,
         "sha256": hashes,
         "provenance": {"exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -58,9 +58,9 @@ def main():
             items.append({"command": c, "found": r["found"], "score": r["score"], "mask": mp,
                           "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum())})
         named = [c for c, r in zip(commands[:3], seg[:3])]
-        descs = ref.describe(st, named)
-        # the node's answer for each: a closer look at the command's mask when it is found and small
-        looks = [ref.look_closer(img, r["mask"], t) if r["found"] else (t, None) for (t, _), r in zip(descs, seg[:3])]
+        descs = ref.describe(st, named)  # from the command's words: what `infer` says of an object not found
+        # the node's answer for a found object: described from its mask, a closer look when it is small
+        objects = [ref.describe_object(img, r["mask"]) if r["found"] else None for r in seg[:3]]
         # visual prompts: a point on the first object's visible centre, and on the first small object's (the
         # region zoom's second pass runs for it), scaled to this frame
         picks = [0] + [i for i, o in enumerate(scene.objects) if o.size == "small" and i != 0][:1]
@@ -75,8 +75,9 @@ def main():
                         "close_look": r["zoom"], "truth": describe_object(scene, i)})
         cases.append({
             "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
-            "describe": [{"command": c, "text": t, "ids": ids, "mask": f"mask_{n}_{k}.png", "answer": a, "close_look": z}
-                         for k, (c, (t, ids), (a, z)) in enumerate(zip(named, descs, looks))],
+            "describe": [{"command": c, "text": t, "ids": ids, "mask": f"mask_{n}_{k}.png",
+                          "object": o and {"ids": o["ids"], "answer": o["text"], "close_look": o["zoom"]}}
+                         for k, (c, (t, ids), o) in enumerate(zip(named, descs, objects))],
             "visual_prompts": vps,
         })
     with open(f"{a.out}/cases.json", "w") as f:

@@ -67,9 +67,11 @@ class OrtBackend:
 
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
-                 max_prompt_tokens=32, region_zoom=None):
+                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
+        # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
+        self.presence_margin = presence_margin
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
         self.max_prompt = max_prompt_tokens
@@ -120,16 +122,22 @@ class Reference:
         return [self._post(st, ml[i], float(margin[i])) for i in range(len(seqs))]
 
     def _post(self, st, logit_map, margin):
+        crop, mask = self.upsample(st, logit_map)
+        found = margin > self.presence_margin and bool(mask.any())
+        if not found:
+            mask = np.zeros_like(mask)
+        return {"found": found, "score": float(1 / (1 + np.exp(-margin))), "margin": margin, "mask": mask,
+                "logits": crop}
+
+    @staticmethod
+    def upsample(st, logit_map):
+        """The mask head's stride-4 logits → (the part over the frame, the frame-size mask)."""
         w, h = st["frame"]
         rw, rh = st["resized"]
         crop = logit_map[: -(-rh // 4), : -(-rw // 4)]
         full = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(h, w),
                              mode="bilinear", align_corners=False)[0, 0].numpy()
-        mask = full > 0.0
-        found = margin > 0 and bool(mask.any())
-        if not found:
-            mask = np.zeros_like(mask)
-        return {"found": found, "score": float(1 / (1 + np.exp(-margin))), "mask": mask, "logits": crop}
+        return crop, full > 0.0
 
     def describe(self, st, texts, vp=False):
         seqs = [self.prompt_ids(self.templates["describe_vp"] if vp else self.templates["describe"], t)
@@ -171,6 +179,17 @@ class Reference:
             out["text"], out["zoom"] = self.look_closer(img, seg["mask"], text)
         return out
 
+    def describe_object(self, img, mask):
+        """What the node says about an object a command found, whose mask on this frame is `mask`: a vision pass
+        with the mask as the visual prompt, its description, then `look_closer` at the same mask. The words are
+        about the object the published mask shows — describing by the command instead let the two disagree
+        when the describe pass read the command differently (the model card, "Named objects: describe what the
+        mask shows"). Returns the text, the first pass's ids and the zoom (None, or its crop rect, text, ids)."""
+        st = self.encode(img, {}, mask)
+        text, ids = self.describe(st, [""], vp=True)[0]
+        out, look = self.look_closer(img, mask, text)
+        return {"text": out, "ids": ids, "first": text, "zoom": look}
+
     def look_closer(self, img, mask, first):
         """The region zoom's second pass for an object described as `first` with this frame-size mask: when
         the mask's largest piece is small, encode a crop around it with the piece as the visual prompt and take
@@ -197,4 +216,4 @@ def from_model_dir(model_dir, backend=None):
     backend = backend or OrtBackend(model_dir)
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
-                     meta.get("region_zoom"))
+                     meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0))

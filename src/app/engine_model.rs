@@ -55,12 +55,12 @@ impl FrameModel for EngineModel {
         Ok(self.engine.segment(image, commands).map_err(model_err)?.into_iter().map(segment).collect())
     }
 
-    fn start_describe(&mut self, image: ImageState, commands: &[String], max_tokens: usize) -> Result<DescribeJob, ModelError> {
-        self.engine.start_describe(&image, commands, max_tokens).map_err(model_err)
+    fn start_describe(&mut self, frame: &Frame, _command: &str, mask: &Arc<Mask>, max_tokens: usize) -> Result<DescribeJob, ModelError> {
+        self.engine.start_describe_object(frame, mask, max_tokens).map_err(model_err)
     }
 
-    fn step_describe(&mut self, job: &mut DescribeJob) -> Result<Option<Vec<String>>, ModelError> {
-        self.engine.step_describe(job).map_err(model_err)
+    fn step_describe(&mut self, job: &mut DescribeJob) -> Result<Option<String>, ModelError> {
+        Ok(self.engine.step_describe(job).map_err(model_err)?.map(|mut texts| texts.pop().unwrap_or_default()))
     }
 
     fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError> {

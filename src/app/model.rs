@@ -23,9 +23,9 @@ pub struct ModelError(pub String);
 
 /// The model as the worker drives it. All calls come from the one worker thread.
 ///
-/// Descriptions are split into `start_describe` + repeated `step_describe` so the worker can
-/// interleave them with mask frames: each step should take about one decoding step's time, and
-/// the worker runs at most one step between two frames.
+/// A found object's description is split into `start_describe` + repeated `step_describe` so the worker
+/// can interleave it with mask frames: each call should take about one vision pass or one decoding step,
+/// and the worker runs at most one between two frames (beyond its time share).
 pub trait FrameModel: Send {
     /// The image pass's result (KV cache and feature map), reused by every command on the frame.
     type Image: Send;
@@ -38,16 +38,13 @@ pub trait FrameModel: Send {
     /// Masks for every command (same order).
     fn segment(&mut self, image: &Self::Image, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
 
-    /// Begins describing each command's object on this image.
-    fn start_describe(
-        &mut self,
-        image: Self::Image,
-        commands: &[String],
-        max_tokens: usize,
-    ) -> Result<Self::Describing, ModelError>;
+    /// Begins describing the object `command` found on `frame`, whose mask is `mask`: the real model describes
+    /// what the mask covers (a vision pass with it as the visual prompt), so the words and the published
+    /// mask are about the same object.
+    fn start_describe(&mut self, frame: &Frame, command: &str, mask: &Arc<Mask>, max_tokens: usize) -> Result<Self::Describing, ModelError>;
 
-    /// Advances a description; `Some(texts)` (one per command) when it is finished.
-    fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<Vec<String>>, ModelError>;
+    /// Advances a description; `Some(text)` when it is finished.
+    fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<String>, ModelError>;
 
     /// "What is this?" for a visual prompt on a frame: the description and the prompted object's mask (the
     /// model runs its own vision passes: one with the prompt painted in, maybe a closer one).

@@ -1,8 +1,9 @@
 //! The inference worker: one thread that owns the model and turns the newest frame into masks for
 //! every active command, publishes them at once, and generates descriptions in the gaps: a pending
-//! description advances by decoding steps between two mask frames (a bounded share of the frame
-//! time) or whenever no frame is waiting, so it never holds a finished mask frame back. Only the
-//! commands a frame found are described from it.
+//! description advances by steps (a vision pass, a decoding step, a closer look) between two mask
+//! frames (a bounded share of the frame time) or whenever no frame is waiting, so it never holds a
+//! finished mask frame back. Only the commands a frame found are described from it, each from its
+//! mask on that frame.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,14 +62,18 @@ pub struct WorkerChannels {
     pub stats: Arc<Stats>,
 }
 
+/// A description round: the found commands of one frame, described one after the other.
 struct Job<D> {
-    state: D,
     commands: Vec<String>,
-    /// The frame the description started on and each command's mask on it, for the closer looks.
+    /// The frame the round started on and each command's mask on it.
     frame: Arc<Frame>,
     masks: Vec<Arc<Mask>>,
-    /// Once decoding has finished: the texts, which the closer looks then refine one per step.
-    texts: Option<Vec<String>>,
+    /// The finished first passes, in command order (None: that pass failed, the command keeps its last).
+    texts: Vec<Option<String>>,
+    /// The description being decoded: the command after the finished ones.
+    decoding: Option<D>,
+    /// How many of `texts` have had their closer look.
+    looked: usize,
     stamp: SystemTime,
     seq: u64,
 }
@@ -185,7 +190,7 @@ impl<M: FrameModel> Worker<M> {
         let CapturedFrame { frame, pulled_at } = captured;
         let frame = Arc::new(frame);
         self.last_frame = Some(frame.clone());
-        let (groundings, image) = match self.segment(&frame) {
+        let groundings = match self.segment(&frame) {
             Ok(done) => done,
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
@@ -213,15 +218,13 @@ impl<M: FrameModel> Worker<M> {
         let _ = self.ch.results_tx.send(result.clone());
         self.ch.latest_tx.send_replace(Some(result.clone()));
         self.frames_since_description += 1;
-        if let Some(image) = image {
-            self.maybe_start_description(image, &frame, &result.groundings);
-        }
+        self.maybe_start_description(&frame, &result.groundings);
     }
 
     /// Masks for every active command; no model call at all when there are none.
-    fn segment(&mut self, frame: &Frame) -> Result<(Vec<Grounding>, Option<M::Image>), ModelError> {
+    fn segment(&mut self, frame: &Frame) -> Result<Vec<Grounding>, ModelError> {
         if self.commands.is_empty() {
-            return Ok((Vec::new(), None));
+            return Ok(Vec::new());
         }
         let image = self.model.encode(frame, None)?;
         let segments = self.model.segment(&image, &self.commands)?;
@@ -242,14 +245,14 @@ impl<M: FrameModel> Worker<M> {
                 description: self.descriptions.get(command).cloned(),
             })
             .collect();
-        Ok((groundings, Some(image)))
+        Ok(groundings)
     }
 
     /// Describes the commands whose object this frame found: describing one the model says is not
     /// there would put words to a hallucination. Those keep their last description (its stamp says
     /// when it was made), or none; one found for the first time is described at once, whatever the
     /// policy's period.
-    fn maybe_start_description(&mut self, image: M::Image, frame: &Arc<Frame>, groundings: &[Grounding]) {
+    fn maybe_start_description(&mut self, frame: &Arc<Frame>, groundings: &[Grounding]) {
         let policy = &self.cfg.describe;
         let due = self.describe_new
             || groundings.iter().any(|g| g.found && !self.descriptions.contains_key(&g.command))
@@ -264,18 +267,11 @@ impl<M: FrameModel> Worker<M> {
         if found.is_empty() {
             return;
         }
-        match self.model.start_describe(image, &found, policy.max_tokens) {
-            Ok(state) => {
-                self.describe_new = false;
-                self.frames_since_description = 0;
-                self.last_description = Instant::now();
-                self.job = Some(Job { state, commands: found, frame: frame.clone(), masks, texts: None, stamp: frame.stamp, seq: frame.seq });
-            }
-            Err(e) => {
-                self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                self.log_error(frame.seq, &e);
-            }
-        }
+        self.describe_new = false;
+        self.frames_since_description = 0;
+        self.last_description = Instant::now();
+        let texts = Vec::with_capacity(found.len());
+        self.job = Some(Job { commands: found, frame: frame.clone(), masks, texts, decoding: None, looked: 0, stamp: frame.stamp, seq: frame.seq });
     }
 
     /// Warns once when no frame has reached the worker for a while (a ROS image topic that went
@@ -299,43 +295,67 @@ impl<M: FrameModel> Worker<M> {
         }
     }
 
-    /// One step of the pending description, if any: a decoding step, or once decoding has finished, one
-    /// closer look (the region zoom's second pass, for a small object) per step; then publish.
+    /// One step of the pending description round, if any: the closer look (the region zoom's second pass,
+    /// for a small object) of the last finished text, else a decoding step, else the next command's first
+    /// pass (a vision pass with its mask as the visual prompt); once every command is done, publish.
     fn step_description(&mut self) {
         let Some(mut job) = self.job.take() else { return };
         let max_tokens = self.cfg.describe.max_tokens;
-        let Some(texts) = job.texts.as_mut() else {
-            match self.model.step_describe(&mut job.state) {
-                Ok(done) => {
-                    job.texts = done;
-                    self.job = Some(job);
+        let fault = if job.looked < job.texts.len() {
+            let k = job.looked;
+            job.looked += 1;
+            // a failed closer look keeps the first pass's words
+            match job.texts[k].as_deref().map(|first| self.model.look_closer(&job.frame, &job.masks[k], first, max_tokens)) {
+                Some(Ok(Some(better))) => job.texts[k] = Some(better),
+                Some(Err(e)) => return self.fault_and_continue(job, e),
+                _ => {}
+            }
+            None
+        } else if let Some(state) = job.decoding.as_mut() {
+            match self.model.step_describe(state) {
+                Ok(Some(text)) => {
+                    job.texts.push(Some(text));
+                    job.decoding = None;
+                    None
                 }
+                Ok(None) => None,
                 Err(e) => {
-                    self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                    self.log_error(job.seq, &e);
+                    job.decoding = None;
+                    Some(e)
                 }
             }
-            return;
+        } else if job.texts.len() < job.commands.len() {
+            let k = job.texts.len();
+            match self.model.start_describe(&job.frame, &job.commands[k], &job.masks[k], max_tokens) {
+                Ok(state) => {
+                    job.decoding = Some(state);
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        } else {
+            return self.publish_descriptions(job);
         };
-        // the closer looks run from the last command back; a failed one keeps the first pass's words
-        if let Some(mask) = job.masks.pop() {
-            if let Some(text) = texts.get_mut(job.masks.len()) {
-                match self.model.look_closer(&job.frame, &mask, text, max_tokens) {
-                    Ok(Some(better)) => *text = better,
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                        self.log_error(job.seq, &e);
-                    }
-                }
+        match fault {
+            // the command whose pass failed keeps its last description; the round goes on
+            Some(e) => {
+                job.texts.push(None);
+                job.looked = job.texts.len();
+                self.fault_and_continue(job, e)
             }
-            if !job.masks.is_empty() {
-                self.job = Some(job);
-                return;
-            }
+            None => self.job = Some(job),
         }
-        let texts = job.texts.take().unwrap_or_default();
-        for (command, text) in job.commands.into_iter().zip(texts) {
+    }
+
+    fn fault_and_continue(&mut self, job: Job<M::Describing>, e: ModelError) {
+        self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+        self.log_error(job.seq, &e);
+        self.job = Some(job);
+    }
+
+    fn publish_descriptions(&mut self, job: Job<M::Describing>) {
+        for (command, text) in job.commands.into_iter().zip(job.texts) {
+            let Some(text) = text else { continue };
             let description = Description { text, stamp: job.stamp, seq: job.seq };
             tracing::debug!(%command, text = %description.text, seq = job.seq, "description");
             self.ch.stats.descriptions.fetch_add(1, Ordering::Relaxed);

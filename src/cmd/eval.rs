@@ -135,11 +135,14 @@ pub fn evaluate(
                 let expected = q.description.clone().unwrap_or_default();
                 if let Some(text) = &q.text {
                     let one = std::slice::from_ref(text);
-                    let first = engine.describe(state, one, max_tokens)?.pop().unwrap_or_default();
-                    // as the node does: a closer look at the named object's mask when it is small
+                    // as the node does: describe what the command's mask shows (a closer look when it is small);
+                    // the node describes nothing it did not find, so then the command's own reading counts
                     let seg = engine.segment(state, one)?.pop().context("no segmentation returned")?;
-                    let closer = if seg.found { engine.look_closer(frame, &seg.mask, &first, max_tokens)? } else { None };
-                    let got = closer.map_or(first, |(text, _)| text);
+                    let got = if seg.found {
+                        engine.describe_object_on(frame, &seg.mask, max_tokens)?.text
+                    } else {
+                        engine.describe(state, one, max_tokens)?.pop().unwrap_or_default()
+                    };
                     acc.add_description(descriptions_match(&got, &expected));
                     json!({ "found": null, "score": null, "bbox": null, "rle": null, "description": got })
                 } else {

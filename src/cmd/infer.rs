@@ -29,18 +29,15 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let state = engine.encode(&frame, None)?;
     let segments = engine.segment(&state, &args.prompts)?;
     let max_tokens = engine.model_info().config.max_new_tokens;
-    let mut descriptions = if args.describe && !args.prompts.is_empty() {
-        engine.describe(&state, &args.prompts, max_tokens)?
-    } else {
-        Vec::new()
-    };
-    // as the node does: a closer look at each found object's mask when it is small
-    for (text, seg) in descriptions.iter_mut().zip(&segments) {
-        if !seg.found {
-            continue;
-        }
-        if let Some((closer, _)) = engine.look_closer(&frame, &seg.mask, text, max_tokens)? {
-            *text = closer;
+    // as the node does: a found object is described from its mask (and looked at closer when small); one
+    // the model says is not there gets its command's reading, which the overlay marks "not found"
+    let mut descriptions = Vec::new();
+    if args.describe && !args.prompts.is_empty() {
+        let missing: Vec<String> = args.prompts.iter().zip(&segments).filter(|(_, s)| !s.found).map(|(c, _)| c.clone()).collect();
+        let mut by_name = if missing.is_empty() { Vec::new() } else { engine.describe(&state, &missing, max_tokens)? }.into_iter();
+        for seg in &segments {
+            let text = if seg.found { engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text } else { by_name.next().unwrap_or_default() };
+            descriptions.push(text);
         }
     }
     let vp = match (args.point, args.bbox) {

@@ -275,7 +275,7 @@ impl Engine {
         for (k, _) in picks.iter().enumerate() {
             let logits = &batch.logits[2 * k];
             let (seg, none) = (logit_at(logits, tk.seg)?, logit_at(logits, tk.none)?);
-            decisions.push((seg > none, sigmoid(seg - none)));
+            decisions.push((seg - none > self.info.postprocess.presence_margin, sigmoid(seg - none)));
             seg_hidden.extend_from_slice(&batch.hidden[2 * k + 1]);
         }
         let t1 = Instant::now();

@@ -6,6 +6,7 @@ pub mod description;
 mod engine;
 mod generate;
 pub mod model_info;
+mod objects;
 pub mod providers;
 pub mod runtime;
 mod tensors;
@@ -15,6 +16,7 @@ pub mod zoom;
 pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutput, SegmentTimings};
 pub use generate::DescribeJob;
 pub use model_info::ModelInfo;
+pub use objects::ObjectAnswer;
 pub use zoom::{CloseLook, RegionAnswer, RegionZoom};
 
 use std::path::PathBuf;

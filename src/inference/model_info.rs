@@ -129,11 +129,15 @@ impl std::fmt::Display for Dim {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Postprocess {
     pub mask_threshold: f32,
+    /// A command's object is found when logit([SEG]) − logit(<none>) exceeds this: 0 is the model's own
+    /// choice, a calibrated model moves it (`models/pixel_sail/calibrate.py`, on the validation split).
+    #[serde(default)]
+    pub presence_margin: f32,
 }
 
 impl Default for Postprocess {
     fn default() -> Self {
-        Postprocess { mask_threshold: 0.0 }
+        Postprocess { mask_threshold: 0.0, presence_margin: 0.0 }
     }
 }
 

@@ -77,8 +77,8 @@ pub fn make_clip(path: &Path, frames: u32, width: u32, height: u32) {
     pipeline.set_state(gst::State::Null).unwrap();
 }
 
-/// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes `steps`
-/// steps of `step` each. A command is "found" as a square in the frame's top-left quarter, except
+/// A fake model with fixed costs: `encode` + `segment` sleep, and a description takes a vision pass
+/// (`encode`) and `steps` steps of `step` each. A command is "found" as a square in the frame's top-left quarter, except
 /// that one saying "absent" never is, one saying "blinking" only on [`blinking_seen`] frames and one saying
 /// "late" only from frame 10 on.
 #[derive(Clone)]
@@ -97,7 +97,7 @@ pub struct FakeImage {
 
 pub struct FakeDescribing {
     left: u32,
-    texts: Vec<String>,
+    text: String,
 }
 
 fn square(width: u32, height: u32) -> Segment {
@@ -137,15 +137,15 @@ impl FrameModel for SlowModel {
             .collect())
     }
 
-    fn start_describe(&mut self, image: FakeImage, commands: &[String], _max: usize) -> Result<FakeDescribing, ModelError> {
-        let texts = commands.iter().map(|c| format!("{c} seen on frame {}", image.seq)).collect();
-        Ok(FakeDescribing { left: self.steps, texts })
+    fn start_describe(&mut self, frame: &Frame, command: &str, _mask: &Arc<Mask>, _max: usize) -> Result<FakeDescribing, ModelError> {
+        std::thread::sleep(self.encode);
+        Ok(FakeDescribing { left: self.steps, text: format!("{command} seen on frame {}", frame.seq) })
     }
 
-    fn step_describe(&mut self, job: &mut FakeDescribing) -> Result<Option<Vec<String>>, ModelError> {
+    fn step_describe(&mut self, job: &mut FakeDescribing) -> Result<Option<String>, ModelError> {
         std::thread::sleep(self.step);
         job.left = job.left.saturating_sub(1);
-        Ok((job.left == 0).then(|| job.texts.clone()))
+        Ok((job.left == 0).then(|| job.text.clone()))
     }
 
     /// A second vision pass's worth of time; says which frame it looked at.

@@ -182,6 +182,52 @@ fn visual_prompts_match_pytorch() {
 }
 
 /// The closer look at a named object, from PyTorch's mask of it: the same crop, token ids and merged answer.
+/// The shipped model with model.json's `postprocess.presence_margin` set to `margin` (the graphs linked, not copied).
+fn engine_with_presence_margin(margin: f32) -> (tempfile::TempDir, Engine) {
+    let model = root().join("models/tiny");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&model).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "model.json" {
+            std::os::unix::fs::symlink(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+    }
+    let mut info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    info["postprocess"]["presence_margin"] = serde_json::json!(margin);
+    std::fs::write(dir.path().join("model.json"), info.to_string()).unwrap();
+    let engine = Engine::load(&EngineConfig::new(dir.path().to_path_buf())).expect("the model loads");
+    (dir, engine)
+}
+
+/// model.json's `postprocess.presence_margin` (what models/pixel_sail/calibrate.py sets) moves the line between
+/// found and not there: a command is found once the line drops below its margin logit([SEG]) − logit(<none>),
+/// and lost once the line rises above it; its score stays the model's.
+#[test]
+fn the_presence_margin_in_model_json_moves_the_found_decision() {
+    let (dir, fx) = fixtures();
+    let (mut gained, mut lost) = (0, 0);
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        for want in case.segment.iter().filter(|w| w.score > 0.05 && w.score < 0.95) {
+            let margin = (want.score / (1.0 - want.score)).ln();
+            for (line, should_find) in [(margin - 0.3, true), (margin + 0.3, false)] {
+                let (_dir, engine) = engine_with_presence_margin(line);
+                let state = engine.encode(&frame, None).unwrap();
+                let got = engine.segment(&state, std::slice::from_ref(&want.command)).unwrap().pop().unwrap();
+                assert!((got.score - want.score).abs() < 2e-3 + 0.01 * want.score, "{}: score {} vs {}", want.command, got.score, want.score);
+                if should_find {
+                    assert!(got.found && got.bbox.is_some(), "{}: margin {margin:.2} over the line {line:.2}, yet not found", want.command);
+                    gained += usize::from(!want.found);
+                } else {
+                    assert!(!got.found && got.mask.data.iter().all(|&v| v == 0), "{}: margin {margin:.2} under the line {line:.2}, yet found", want.command);
+                    lost += usize::from(want.found);
+                }
+            }
+        }
+    }
+    assert!(gained > 0 && lost > 0, "the fixtures hold a command found only below its line ({gained}) and one lost above ({lost})");
+}
+
 #[test]
 fn found_objects_are_described_from_their_masks_as_in_pytorch() {
     let (dir, fx) = fixtures();

@@ -89,6 +89,10 @@ pub struct EngineArgs {
     /// Build TensorRT engines in FP32 instead of FP16.
     #[arg(long)]
     pub trt_fp32: bool,
+    /// Publish the first pass's masks: skip the second, closer segmentation of found objects (model.json
+    /// `mask_refine`), which costs one vision pass per found object that is not already large.
+    #[arg(long)]
+    pub no_mask_refine: bool,
 }
 
 impl EngineArgs {
@@ -107,6 +111,7 @@ impl EngineArgs {
             spin_wait: self.spin,
             max_commands: self.max_commands,
             mask_threshold: None,
+            mask_refine: !self.no_mask_refine,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -128,6 +128,9 @@ pub struct EngineConfig {
     pub max_commands: usize,
     /// Overrides model.json's `postprocess.mask_threshold` (a logit) when set.
     pub mask_threshold: Option<f32>,
+    /// Segment found objects again on a crop around them when model.json has `mask_refine` (one more vision
+    /// pass per found object that is not already large; sharper masks).
+    pub mask_refine: bool,
 }
 
 impl Default for EngineConfig {
@@ -141,6 +144,7 @@ impl Default for EngineConfig {
             spin_wait: false,
             max_commands: 8,
             mask_threshold: None,
+            mask_refine: true,
         }
     }
 }

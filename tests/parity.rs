@@ -34,6 +34,14 @@ struct SegmentCase {
     score: f32,
     mask: String,
     logits_sum: f64,
+    /// The second, closer segmentation (model.json `mask_refine`): its crop and the mask the node publishes.
+    refined: Option<RefinedCase>,
+}
+
+#[derive(Deserialize)]
+struct RefinedCase {
+    rect: [u32; 4],
+    mask: String,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +190,37 @@ fn visual_prompts_match_pytorch() {
 }
 
 /// The closer look at a named object, from PyTorch's mask of it: the same crop, token ids and merged answer.
+#[test]
+fn found_masks_segmented_again_on_a_crop_match_pytorch() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    let mut refined = 0;
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        let state = engine.encode(&frame, None).unwrap();
+        let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
+        let mut out = engine.segment(&state, &commands).unwrap();
+        let rects = engine.refine_masks(&frame, &mut out).unwrap();
+        for ((want, got), rect) in case.segment.iter().zip(&out).zip(&rects) {
+            assert_eq!(*rect, want.refined.as_ref().map(|r| r.rect), "{}: the crop", want.command);
+            let published = want.refined.as_ref().map_or(&want.mask, |r| &r.mask);
+            let m = iou(&dir.join(published), &got.mask);
+            assert!(m >= 0.99, "{}: published mask IoU {m}", want.command);
+            assert_eq!(got.bbox, pixel_sail::decode::bbox_of(&got.mask), "{}: the box follows the mask", want.command);
+            refined += usize::from(rect.is_some());
+        }
+    }
+    assert!(refined > 0, "the fixtures exercise the closer segmentation");
+    // `--no-mask-refine` publishes the first pass's masks
+    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    let off = Engine::load(&EngineConfig { mask_refine: false, ..EngineConfig::new(model) }).unwrap();
+    let case = &fx.cases[0];
+    let frame = load_frame(&dir.join(&case.frame)).unwrap();
+    let mut out = off.segment(&off.encode(&frame, None).unwrap(), &[case.segment[0].command.clone()]).unwrap();
+    assert_eq!(off.refine_masks(&frame, &mut out).unwrap(), vec![None]);
+    assert!(iou(&dir.join(&case.segment[0].mask), &out[0].mask) >= 0.99);
+}
+
 /// The shipped model with model.json's `postprocess.presence_margin` set to `margin` (the graphs linked, not copied).
 fn engine_with_presence_margin(margin: f32) -> (tempfile::TempDir, Engine) {
     let model = root().join("models/tiny");

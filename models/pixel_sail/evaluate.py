@@ -85,7 +85,7 @@ def evaluate(ref, set_dir, limit=None):
             cache[q["image"]] = (img, ref.encode(img))
         img, st = cache[q["image"]]
         if q["task"] == "segment":
-            r = ref.segment(st, [q["text"]])[0]
+            r = ref.segment_frame(img, st, [q["text"]])[0]
             if q["mask"] is None:
                 row[4:6] += (not r["found"], 1)
                 row[2:4] += (not r["found"], 1)
@@ -95,7 +95,7 @@ def evaluate(ref, set_dir, limit=None):
                 row[0:2] += (i, u)
                 row[2:4] += (i / u if u else 1.0, 1)
         elif "text" in q:
-            seg = ref.segment(st, [q["text"]])[0]
+            seg = ref.segment_frame(img, st, [q["text"]])[0]
             if seg["found"]:  # as the node does: describe what the command's mask shows (+ a closer look)
                 text = ref.describe_object(img, seg["mask"])["text"]
             else:  # the node describes only what it found; `infer` answers from the command

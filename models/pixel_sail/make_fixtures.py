@@ -52,14 +52,22 @@ def main():
         st = ref.encode(img)
         seg = ref.segment(st, commands)
         items = []
+        published = []  # each command's mask as the node publishes it: refined on a crop when that ran
         for k, (c, r) in enumerate(zip(commands, seg)):
             mp = f"mask_{n}_{k}.png"
             Image.fromarray((r["mask"] * 255).astype(np.uint8)).save(f"{a.out}/{mp}")
-            items.append({"command": c, "found": r["found"], "score": r["score"], "mask": mp,
-                          "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum())})
+            item = {"command": c, "found": r["found"], "score": r["score"], "mask": mp,
+                    "mask_pixels": int(r["mask"].sum()), "logits_sum": float(r["logits"].sum()), "refined": None}
+            mask, rect = ref.refine(img, r["mask"]) if r["found"] else (r["mask"], None)
+            if rect is not None:
+                Image.fromarray((mask * 255).astype(np.uint8)).save(f"{a.out}/refined_{n}_{k}.png")
+                item["refined"] = {"rect": rect, "mask": f"refined_{n}_{k}.png"}
+            published.append(item["refined"]["mask"] if rect is not None else mp)
+            items.append(item)
+            r["mask"] = mask
         named = [c for c, r in zip(commands[:3], seg[:3])]
         descs = ref.describe(st, named)  # from the command's words: what `infer` says of an object not found
-        # the node's answer for a found object: described from its mask, a closer look when it is small
+        # the node's answer for a found object: described from its published mask, a closer look when small
         objects = [ref.describe_object(img, r["mask"]) if r["found"] else None for r in seg[:3]]
         # visual prompts: a point on the first object's visible centre, and on the first small object's (the
         # region zoom's second pass runs for it), scaled to this frame
@@ -75,7 +83,7 @@ def main():
                         "close_look": r["zoom"], "truth": describe_object(scene, i)})
         cases.append({
             "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
-            "describe": [{"command": c, "text": t, "ids": ids, "mask": f"mask_{n}_{k}.png",
+            "describe": [{"command": c, "text": t, "ids": ids, "mask": published[k],
                           "object": o and {"ids": o["ids"], "answer": o["text"], "close_look": o["zoom"]}}
                          for k, (c, (t, ids), o) in enumerate(zip(named, descs, objects))],
             "visual_prompts": vps,

@@ -67,11 +67,12 @@ class OrtBackend:
 
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
-                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0):
+                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
         self.presence_margin = presence_margin
+        self.mask_refine = mask_refine  # model.json's "mask_refine" (crop geometry as region_zoom's); None: off
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
         self.max_prompt = max_prompt_tokens
@@ -138,6 +139,39 @@ class Reference:
         full = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(h, w),
                              mode="bilinear", align_corners=False)[0, 0].numpy()
         return crop, full > 0.0
+
+    def segment_frame(self, img, st, texts):
+        """What the node publishes for these commands on this frame: `segment`, then `refine` each found mask."""
+        out = self.segment(st, texts)
+        for r in out:
+            if r["found"]:
+                r["mask"], r["refined"] = self.refine(img, r["mask"])
+        return out
+
+    def refine(self, img, mask):
+        """A found object's mask, segmented again on a crop around it (model.json `mask_refine`): the crop puts
+        the object at about a quarter of the view's width, so the mask head's stride-4 grid is finer on it; the
+        crop is encoded with the mask as the visual prompt and `segment <vp_1>` gives the mask inside the crop,
+        which replaces the first one there. Returns (mask, the crop rect or None when none ran)."""
+        if not self.mask_refine:
+            return mask, None
+        piece = zoom.largest_component(mask)
+        ys, xs = np.nonzero(piece)
+        if len(xs) == 0:
+            return mask, None
+        h, w = img.shape[:2]
+        rect = zoom.crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h,
+                              self.mask_refine)
+        if rect is None:
+            return mask, None
+        x0, y0, x1, y1 = rect
+        cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(mask[y0:y1, x0:x1]))
+        close = self.segment(cst, [""], vp=True)[0]
+        if not close["found"]:
+            return mask, None
+        out = mask.copy()
+        out[y0:y1, x0:x1] = close["mask"]
+        return out, rect
 
     def describe(self, st, texts, vp=False):
         seqs = [self.prompt_ids(self.templates["describe_vp"] if vp else self.templates["describe"], t)
@@ -216,4 +250,4 @@ def from_model_dir(model_dir, backend=None):
     backend = backend or OrtBackend(model_dir)
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
-                     meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0))
+                     meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"))

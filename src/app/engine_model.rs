@@ -51,8 +51,13 @@ impl FrameModel for EngineModel {
         self.engine.encode(frame, prompt).map_err(model_err)
     }
 
-    fn segment(&mut self, image: &ImageState, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
-        Ok(self.engine.segment(image, commands).map_err(model_err)?.into_iter().map(segment).collect())
+    fn segment(&mut self, frame: &Frame, image: &ImageState, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+        let mut out = self.engine.segment(image, commands).map_err(model_err)?;
+        // a failed second segmentation costs the sharper masks, not the frame
+        if let Err(e) = self.engine.refine_masks(frame, &mut out) {
+            tracing::warn!(seq = frame.seq, "mask refinement failed, publishing the first pass's masks: {e}");
+        }
+        Ok(out.into_iter().map(segment).collect())
     }
 
     fn start_describe(&mut self, frame: &Frame, _command: &str, mask: &Arc<Mask>, max_tokens: usize) -> Result<DescribeJob, ModelError> {

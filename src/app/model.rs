@@ -35,8 +35,9 @@ pub trait FrameModel: Send {
     /// One vision pass over the frame, optionally with a visual prompt painted in.
     fn encode(&mut self, frame: &Frame, prompt: Option<&VisualPrompt>) -> Result<Self::Image, ModelError>;
 
-    /// Masks for every command (same order).
-    fn segment(&mut self, image: &Self::Image, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
+    /// Masks for every command (same order) on `frame`, whose vision pass `image` is (the real model segments
+    /// found objects again on a crop of `frame`, model.json `mask_refine`).
+    fn segment(&mut self, frame: &Frame, image: &Self::Image, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
 
     /// Begins describing the object `command` found on `frame`, whose mask is `mask`: the real model describes
     /// what the mask covers (a vision pass with it as the visual prompt), so the words and the published

@@ -102,7 +102,7 @@ fn bare_loop(model: &mut EngineModel, frames: &[Frame], commands: &[String]) -> 
     let mut done = Vec::with_capacity(frames.len());
     for f in frames {
         let image = model.encode(f, None)?;
-        model.segment(&image, commands)?;
+        model.segment(f, &image, commands)?;
         done.push(Instant::now());
     }
     Ok(steady_fps(&done))
@@ -257,7 +257,7 @@ fn throughput(model: &mut EngineModel, args: &PipelineBenchArgs, commands: &[Str
     let first = frames[0].clone();
     for _ in 0..2 {
         let image = model.encode(&first, None)?;
-        model.segment(&image, commands)?;
+        model.segment(&first, &image, commands)?;
     }
     // Alternating rounds (bare, pipeline | pipeline, bare | …) so that neither side always runs on a
     // warmer or busier machine; each round gives one pipeline/bare ratio.

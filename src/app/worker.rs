@@ -227,7 +227,7 @@ impl<M: FrameModel> Worker<M> {
             return Ok(Vec::new());
         }
         let image = self.model.encode(frame, None)?;
-        let segments = self.model.segment(&image, &self.commands)?;
+        let segments = self.model.segment(frame, &image, &self.commands)?;
         if segments.len() != self.commands.len() {
             return Err(ModelError(format!("{} masks for {} commands", segments.len(), self.commands.len())));
         }

@@ -16,7 +16,7 @@ use super::metrics::{Accumulator, Metrics, descriptions_match};
 use crate::cli::EvalArgs;
 use crate::decode::{load_mask_png, mask_iou};
 use crate::frame::{Frame, VisualPrompt};
-use crate::inference::{Engine, ImageState};
+use crate::inference::{Engine, ImageState, SegmentOutput};
 
 /// One line of set.jsonl.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,10 +116,7 @@ pub fn evaluate(
         let pred = match q.task.as_str() {
             "segment" => {
                 let text = q.text.clone().unwrap_or_default();
-                let seg = engine
-                    .segment(state, std::slice::from_ref(&text))?
-                    .pop()
-                    .context("no segmentation returned")?;
+                let seg = segment_as_published(&engine, frame, state, &text)?;
                 match &q.mask {
                     None => acc.add_no_target(seg.found),
                     Some(rel) => {
@@ -137,7 +134,7 @@ pub fn evaluate(
                     let one = std::slice::from_ref(text);
                     // as the node does: describe what the command's mask shows (a closer look when it is small);
                     // the node describes nothing it did not find, so then the command's own reading counts
-                    let seg = engine.segment(state, one)?.pop().context("no segmentation returned")?;
+                    let seg = segment_as_published(&engine, frame, state, text)?;
                     let got = if seg.found {
                         engine.describe_object_on(frame, &seg.mask, max_tokens)?.text
                     } else {
@@ -162,4 +159,11 @@ pub fn evaluate(
         on_prediction(index, pred)?;
     }
     Ok(acc.metrics())
+}
+
+/// A command's mask as the node publishes it: the first pass, then the closer segmentation when it is due.
+fn segment_as_published(engine: &Engine, frame: &Frame, state: &ImageState, command: &str) -> anyhow::Result<SegmentOutput> {
+    let mut segs = engine.segment(state, &[command.to_string()])?;
+    engine.refine_masks(frame, &mut segs)?;
+    segs.pop().context("no segmentation returned")
 }

@@ -112,6 +112,8 @@ pub struct Engine {
     params: PreprocessParams,
     max_commands: usize,
     mask_threshold: f32,
+    /// model.json's `mask_refine`, unless the configuration turned it off.
+    pub(crate) mask_refine: Option<super::RegionZoom>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -145,6 +147,7 @@ impl Engine {
         Ok(Engine {
             params: info.preprocess_params(),
             mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
+            mask_refine: info.mask_refine.filter(|_| cfg.mask_refine),
             info,
             model_dir: cfg.model_dir.clone(),
             tokenizer,

@@ -7,6 +7,7 @@ mod engine;
 mod generate;
 pub mod model_info;
 mod objects;
+mod refine;
 pub mod providers;
 pub mod runtime;
 mod tensors;

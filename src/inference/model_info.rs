@@ -27,6 +27,9 @@ pub struct ModelInfo {
     /// A second, closer pass for small described regions (absent: one pass).
     #[serde(default)]
     pub region_zoom: Option<RegionZoom>,
+    /// Found masks segmented again on a crop around them, with this crop geometry (absent: never).
+    #[serde(default)]
+    pub mask_refine: Option<RegionZoom>,
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
@@ -195,7 +198,8 @@ impl ModelInfo {
                 return Err(format!("template `{name}` has no `{{text}}` placeholder"));
             }
         }
-        self.region_zoom.as_ref().map_or(Ok(()), RegionZoom::validate)
+        self.region_zoom.as_ref().map_or(Ok(()), RegionZoom::validate)?;
+        self.mask_refine.as_ref().map_or(Ok(()), |r| r.validate().map_err(|e| e.replace("region_zoom", "mask_refine")))
     }
 
     pub fn preprocess_params(&self) -> PreprocessParams {

@@ -124,7 +124,7 @@ impl FrameModel for SlowModel {
         Ok(FakeImage { width: frame.width, height: frame.height, seq: frame.seq })
     }
 
-    fn segment(&mut self, image: &FakeImage, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+    fn segment(&mut self, _frame: &Frame, image: &FakeImage, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
         std::thread::sleep(self.segment);
         Ok(commands
             .iter()

@@ -1,0 +1,67 @@
+//! A found object's mask, segmented again on a crop around it (model.json `mask_refine`; Python
+//! `Reference.refine`, step for step). The model sees a 640×480 frame at 320×240 and its mask head works at
+//! stride 4 of that, so a mask edge is good to about 8 frame pixels; on a crop that puts the object at about a
+//! quarter of the view's width the same grid is two to three times finer on it. The crop is encoded with the
+//! first mask as the visual prompt and `segment <vp_1>` gives the mask inside the crop, which replaces the
+//! first one there. It costs one vision pass per found object that is not already large (models/README.md,
+//! "Masks: a second, closer segmentation"); the found decision and the score stay the first pass's.
+
+use std::sync::Arc;
+
+use super::zoom::{crop_frame, crop_mask, crop_rect, largest_component};
+use super::{Engine, InferenceError, SegmentOutput};
+use crate::decode::{bbox_of, rle_encode};
+use crate::frame::{Frame, Mask, VisualPrompt};
+
+impl Engine {
+    /// Refines every found mask in `segments` (masks of `frame`); returns each one's crop, None where none ran.
+    pub fn refine_masks(&self, frame: &Frame, segments: &mut [SegmentOutput]) -> Result<Vec<Option<[u32; 4]>>, InferenceError> {
+        segments.iter_mut().map(|s| self.refine_mask(frame, s)).collect()
+    }
+
+    /// Segments one found object again on a crop around its mask's largest piece and pastes the crop's mask in
+    /// (bbox and RLE follow). None, and `seg` untouched: model.json has no `mask_refine`, the object is not
+    /// found or already large, or the crop's pass does not find it.
+    pub fn refine_mask(&self, frame: &Frame, seg: &mut SegmentOutput) -> Result<Option<[u32; 4]>, InferenceError> {
+        let Some(params) = self.mask_refine else { return Ok(None) };
+        if !seg.found || (seg.mask.width, seg.mask.height) != (frame.width, frame.height) {
+            return Ok(None);
+        }
+        let Some((_, bbox)) = largest_component(&seg.mask) else { return Ok(None) };
+        let Some(rect) = crop_rect(bbox, frame.width, frame.height, &params) else { return Ok(None) };
+        let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&seg.mask, rect)));
+        let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
+        let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
+        let (mut close, _) = self.segment_prompts(&state, &[ids])?;
+        let Some(close) = close.pop().filter(|c| c.found) else { return Ok(None) };
+        let mut mask = Mask::clone(&seg.mask);
+        paste(&mut mask, &close.mask, rect);
+        seg.bbox = bbox_of(&mask);
+        seg.rle = rle_encode(&mask);
+        seg.mask = Arc::new(mask);
+        Ok(Some(rect))
+    }
+}
+
+/// Writes `part` (the crop's size) over `mask` at `rect`.
+fn paste(mask: &mut Mask, part: &Mask, rect: [u32; 4]) {
+    let [x0, y0, x1, _] = rect.map(|v| v as usize);
+    let (w, cw) = (mask.width as usize, x1 - x0);
+    for (row, src) in part.data.chunks_exact(cw).enumerate() {
+        let at = (y0 + row) * w + x0;
+        mask.data[at..at + cw].copy_from_slice(src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crops_mask_replaces_the_first_inside_the_crop_only() {
+        let mut m = Mask { width: 5, height: 4, data: vec![1; 20] };
+        let part = Mask { width: 2, height: 2, data: vec![0, 1, 0, 0] };
+        paste(&mut m, &part, [2, 1, 4, 3]);
+        assert_eq!(m.data, vec![1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1]);
+    }
+}

@@ -58,6 +58,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (mut prefill1, mut prefill4) = (Samples::default(), Samples::default());
     let (mut head1, mut head4, mut post) = (Samples::default(), Samples::default(), Samples::default());
     let (mut frame1, mut frame4) = (Samples::default(), Samples::default());
+    // the node's masks: the first pass, then the closer segmentation of each found object (model.json mask_refine)
+    let (mut refined1, mut refined4, mut refine_each) = (Samples::default(), Samples::default(), Samples::default());
     for i in 0..iters {
         for f in &frames {
             // Alternate the order so neither variant always runs on a warmer cache.
@@ -65,8 +67,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let cmds = if n == 1 { &one } else { &four };
                 let t = Instant::now();
                 let st = engine.encode(f, None)?;
-                let (_, tm) = engine.segment_timed(&st, cmds)?;
+                let (mut segs, tm) = engine.segment_timed(&st, cmds)?;
                 let total = t.elapsed();
+                let rects = engine.refine_masks(f, &mut segs)?;
+                let with_refine = t.elapsed();
+                let n_refined = rects.iter().flatten().count() as u32;
+                if n_refined > 0 {
+                    refine_each.push((with_refine - total) / n_refined);
+                }
+                (if n == 1 { &mut refined1 } else { &mut refined4 }).push(with_refine);
                 pre.push(st.timings.preprocess);
                 vision.push(st.timings.vision);
                 let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) =
@@ -119,6 +128,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "frame_1_command_ms": frame1.median(),
         "frame_4_commands_ms": frame4.median(),
         "ratio_4_vs_1": frame4.median() / frame1.median(),
+        "refine_per_object_ms": refine_each.median(),
+        "frame_1_command_refined_ms": refined1.median(),
+        "frame_4_commands_refined_ms": refined4.median(),
         "describe": desc,
         "region": region,
     });
@@ -187,6 +199,9 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
         ("mask postprocess, per command", "mask_postprocess_per_command_ms"),
         ("frame with 1 command (end to end)", "frame_1_command_ms"),
         ("frame with 4 commands (end to end)", "frame_4_commands_ms"),
+        ("closer segmentation, per object", "refine_per_object_ms"),
+        ("frame, 1 command, masks refined", "frame_1_command_refined_ms"),
+        ("frame, 4 commands, masks refined", "frame_4_commands_refined_ms"),
     ];
     let fmt = |v: Option<&Value>| v.and_then(Value::as_f64).map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for (label, key) in rows {

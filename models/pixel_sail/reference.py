@@ -153,17 +153,10 @@ class Reference:
         the object at about a quarter of the view's width, so the mask head's stride-4 grid is finer on it; the
         crop is encoded with the mask as the visual prompt and `segment <vp_1>` gives the mask inside the crop,
         which replaces the first one there. Returns (mask, the crop rect or None when none ran)."""
-        if not self.mask_refine:
+        crop = zoom.crop_around(mask, self.mask_refine) if self.mask_refine else None
+        if crop is None:
             return mask, None
-        piece = zoom.largest_component(mask)
-        ys, xs = np.nonzero(piece)
-        if len(xs) == 0:
-            return mask, None
-        h, w = img.shape[:2]
-        rect = zoom.crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h,
-                              self.mask_refine)
-        if rect is None:
-            return mask, None
+        rect = crop[0]
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(mask[y0:y1, x0:x1]))
         close = self.segment(cst, [""], vp=True)[0]
@@ -228,17 +221,10 @@ class Reference:
         """The region zoom's second pass for an object described as `first` with this frame-size mask: when
         the mask's largest piece is small, encode a crop around it with the piece as the visual prompt and take
         that pass's colour and shape (models/pixel_sail/zoom.py). Returns (text, zoom or None)."""
-        if not self.region_zoom:
+        crop = zoom.crop_around(mask, self.region_zoom) if self.region_zoom else None
+        if crop is None:
             return first, None
-        piece = zoom.largest_component(mask)
-        ys, xs = np.nonzero(piece)
-        if len(xs) == 0:
-            return first, None
-        h, w = img.shape[:2]
-        rect = zoom.crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h,
-                              self.region_zoom)
-        if rect is None:
-            return first, None
+        rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
         ztext, zids = self.describe(cst, [""], vp=True)[0]

@@ -65,6 +65,19 @@ def crop_rect(bbox, frame_w: int, frame_h: int, params: dict = DEFAULT):
     return [cx0, cy0, cx0 + cw, cy0 + ch]
 
 
+def crop_around(mask: np.ndarray, params: dict):
+    """The crop around a frame-size mask's largest piece, as (rect, piece), or None when the mask is empty or the
+    object is already big enough (crop_rect). Both second passes start here: the closer look and the closer
+    segmentation."""
+    piece = largest_component(mask)
+    ys, xs = np.nonzero(piece)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    rect = crop_rect([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], w, h, params)
+    return None if rect is None else (rect, piece)
+
+
 def merge(whole: str, close: str):
     """Size and place from the whole-frame description, colour and shape from the close look; None when
     either does not parse as a description (then the whole-frame text stands)."""

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::zoom::{crop_frame, crop_mask, crop_rect, largest_component};
+use super::zoom::{crop_around, crop_frame, crop_mask};
 use super::{Engine, InferenceError, SegmentOutput};
 use crate::decode::{bbox_of, rle_encode};
 use crate::frame::{Frame, Mask, VisualPrompt};
@@ -23,12 +23,8 @@ impl Engine {
     /// (bbox and RLE follow). None, and `seg` untouched: model.json has no `mask_refine`, the object is not
     /// found or already large, or the crop's pass does not find it.
     pub fn refine_mask(&self, frame: &Frame, seg: &mut SegmentOutput) -> Result<Option<[u32; 4]>, InferenceError> {
-        let Some(params) = self.mask_refine else { return Ok(None) };
-        if !seg.found || (seg.mask.width, seg.mask.height) != (frame.width, frame.height) {
-            return Ok(None);
-        }
-        let Some((_, bbox)) = largest_component(&seg.mask) else { return Ok(None) };
-        let Some(rect) = crop_rect(bbox, frame.width, frame.height, &params) else { return Ok(None) };
+        let Some(params) = self.mask_refine.filter(|_| seg.found) else { return Ok(None) };
+        let Some((_, rect)) = crop_around(&seg.mask, frame, &params) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&seg.mask, rect)));
         let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
         let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;

@@ -140,6 +140,17 @@ pub struct RegionAnswer {
     pub close_look: Option<CloseLook>,
 }
 
+/// The crop of `frame` around the largest piece of `mask` (a mask of that frame) and the piece, or None when
+/// the mask is empty, of another size, or its object is big enough already. Both second passes start here:
+/// the closer look (descriptions) and the closer segmentation (refine.rs). zoom.py's `crop_around`.
+pub fn crop_around(mask: &Mask, frame: &Frame, params: &RegionZoom) -> Option<(Mask, [u32; 4])> {
+    if (mask.width, mask.height) != (frame.width, frame.height) {
+        return None;
+    }
+    let (piece, bbox) = largest_component(mask)?;
+    crop_rect(bbox, frame.width, frame.height, params).map(|rect| (piece, rect))
+}
+
 impl Engine {
     /// Describe and segment what `prompt` points at on `frame`: one vision pass with the prompt painted in,
     /// then [`Engine::look_closer`] at the mask it found.
@@ -165,11 +176,7 @@ impl Engine {
     /// either text is not a description) and where it looked. None: no second pass was due.
     pub fn look_closer(&self, frame: &Frame, mask: &Mask, first: &str, max_tokens: usize) -> Result<Option<(String, CloseLook)>, InferenceError> {
         let Some(zoom) = self.info.region_zoom else { return Ok(None) };
-        if (mask.width, mask.height) != (frame.width, frame.height) {
-            return Ok(None);
-        }
-        let Some((piece, bbox)) = largest_component(mask) else { return Ok(None) };
-        let Some(rect) = crop_rect(bbox, frame.width, frame.height, &zoom) else { return Ok(None) };
+        let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
         let close = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
         let (text, ids) = self.describe_visual_prompt(&close, max_tokens)?;

@@ -93,6 +93,10 @@ pub struct EngineArgs {
     /// `mask_refine`), which costs one vision pass per found object that is not already large.
     #[arg(long)]
     pub no_mask_refine: bool,
+    /// Publish what the first pass found without checking it against the command's colour and shape by a
+    /// closer look (model.json `confirm_found`), which costs one vision pass per small found object.
+    #[arg(long)]
+    pub no_confirm_found: bool,
 }
 
 impl EngineArgs {
@@ -112,6 +116,7 @@ impl EngineArgs {
             max_commands: self.max_commands,
             mask_threshold: None,
             mask_refine: !self.no_mask_refine,
+            confirm_found: !self.no_confirm_found,
         };
         cfg.validate()?;
         Ok(cfg)

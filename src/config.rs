@@ -131,6 +131,9 @@ pub struct EngineConfig {
     /// Segment found objects again on a crop around them when model.json has `mask_refine` (one more vision
     /// pass per found object that is not already large; sharper masks).
     pub mask_refine: bool,
+    /// Check found objects against the command's colour and shape with the closer look when model.json has
+    /// `confirm_found` (one more vision pass and four decoding steps per found object that is small).
+    pub confirm_found: bool,
 }
 
 impl Default for EngineConfig {
@@ -145,6 +148,7 @@ impl Default for EngineConfig {
             max_commands: 8,
             mask_threshold: None,
             mask_refine: true,
+            confirm_found: true,
         }
     }
 }

@@ -36,6 +36,20 @@ struct SegmentCase {
     logits_sum: f64,
     /// The second, closer segmentation (model.json `mask_refine`): its crop and the mask the node publishes.
     refined: Option<RefinedCase>,
+    /// The closer check against the command (model.json `confirm_found`; None: none ran), and what the node
+    /// publishes after it.
+    confirm: Option<ConfirmCase>,
+    published_found: bool,
+    published_mask: String,
+}
+
+#[derive(Deserialize)]
+struct ConfirmCase {
+    rect: [u32; 4],
+    text: String,
+    /// Per word the command names: the log-odds the closer look's own word beats it by.
+    against: std::collections::BTreeMap<String, f32>,
+    agrees: bool,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +233,57 @@ fn found_masks_segmented_again_on_a_crop_match_pytorch() {
     let mut out = off.segment(&off.encode(&frame, None).unwrap(), &[case.segment[0].command.clone()]).unwrap();
     assert_eq!(off.refine_masks(&frame, &mut out).unwrap(), vec![None]);
     assert!(iou(&dir.join(&case.segment[0].mask), &out[0].mask) >= 0.99);
+}
+
+/// The closer check of found objects against their commands: the same crop, words and log-odds as PyTorch's,
+/// and the same published found flags and masks — including a near miss ("the purple star" on the purple
+/// triangle) that the first pass finds and the check overrules.
+#[test]
+fn found_objects_checked_against_their_commands_match_pytorch() {
+    let (dir, fx) = fixtures();
+    let engine = engine();
+    let min_log_odds = engine.model_info().confirm_found.expect("model.json has confirm_found").min_log_odds;
+    let (mut checked, mut overruled) = (0, 0);
+    for case in &fx.cases {
+        let frame = load_frame(&dir.join(&case.frame)).unwrap();
+        let state = engine.encode(&frame, None).unwrap();
+        let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
+        let mut out = engine.segment(&state, &commands).unwrap();
+        engine.refine_masks(&frame, &mut out).unwrap();
+        let checks = engine.confirm_found(&frame, &commands, &mut out).unwrap();
+        for ((want, got), check) in case.segment.iter().zip(&out).zip(&checks) {
+            let at = &want.command;
+            assert_eq!(got.found, want.published_found, "{at}: published found");
+            let m = iou(&dir.join(&want.published_mask), &got.mask);
+            assert!(m >= 0.99, "{at}: published mask IoU {m}");
+            assert_eq!(got.bbox, pixel_sail::decode::bbox_of(&got.mask), "{at}: the box follows the mask");
+            match (check, &want.confirm) {
+                (None, None) => {}
+                (Some(c), Some(w)) => {
+                    assert_eq!((c.rect, c.text.as_str()), (w.rect, w.text.as_str()), "{at}: the closer look");
+                    let words: Vec<&str> = c.against.iter().map(|(k, _)| k.as_str()).collect();
+                    assert_eq!(words.iter().copied().collect::<std::collections::BTreeSet<_>>(), w.against.keys().map(String::as_str).collect(), "{at}");
+                    for (word, v) in &c.against {
+                        assert!((v - w.against[word]).abs() < 2e-3, "{at}: {word} log-odds {v} vs PyTorch {}", w.against[word]);
+                    }
+                    assert_eq!(!c.contradicts(min_log_odds), w.agrees, "{at}: the verdict");
+                    checked += 1;
+                }
+                (g, w) => panic!("{at}: check {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
+            }
+            overruled += usize::from(want.found && !want.published_found);
+        }
+    }
+    assert!(checked > 0 && overruled > 0, "the fixtures exercise the check ({checked}) and an overruled find ({overruled})");
+    // `--no-confirm-found` publishes what the first pass found
+    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    let off = Engine::load(&EngineConfig { confirm_found: false, ..EngineConfig::new(model) }).unwrap();
+    let case = &fx.cases[0];
+    let frame = load_frame(&dir.join(&case.frame)).unwrap();
+    let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
+    let mut out = off.segment(&off.encode(&frame, None).unwrap(), &commands).unwrap();
+    assert!(off.confirm_found(&frame, &commands, &mut out).unwrap().iter().all(Option::is_none));
+    assert_eq!(out.iter().map(|s| s.found).collect::<Vec<_>>(), case.segment.iter().map(|s| s.found).collect::<Vec<_>>());
 }
 
 /// The shipped model with model.json's `postprocess.presence_margin` set to `margin` (the graphs linked, not copied).

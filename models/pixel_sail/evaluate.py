@@ -8,7 +8,10 @@ empty; description accuracy (named object) and visual-prompt description accurac
 whose size, colour, shape and place all match. `description_attributes` breaks both down: the share right
 per attribute and the share that did not parse as a description at all (what the model has yet to learn).
 `description_confusions` lists the commonest wrong answers per attribute ("star → cross"), and
-`interval95` each figure's 95 % interval from a bootstrap over the set's scenes.
+`interval95` each figure's 95 % interval from a bootstrap over the set's scenes. `named_by_grounding` splits the
+named descriptions by what the command's segmentation did first — found the right object (IoU > 0.5), found
+another one, or found nothing — with each part's share and description accuracy: the node describes what the
+mask shows, so a description can only be as right as the grounding under it.
 """
 
 from __future__ import annotations
@@ -70,11 +73,37 @@ class _DescriptionTally:
         return d
 
 
+GROUNDINGS = ("right_object", "wrong_object", "not_found")
+
+
+class _GroundingTally:
+    """Named descriptions split by the grounding under them (GROUNDINGS): how many, and how many right."""
+
+    def __init__(self):
+        self.n = dict.fromkeys(GROUNDINGS, 0)
+        self.right = dict.fromkeys(GROUNDINGS, 0)
+
+    @staticmethod
+    def kind(found: bool, iou: float) -> str:
+        return "not_found" if not found else "right_object" if iou > 0.5 else "wrong_object"
+
+    def add(self, found: bool, iou: float, described_right: bool):
+        k = self.kind(found, iou)
+        self.n[k] += 1
+        self.right[k] += int(described_right)
+
+    def report(self):
+        total = sum(self.n.values())
+        return {k: {"share": round(self.n[k] / total, 3) if total else 0.0,
+                    "description_acc": round(self.right[k] / self.n[k], 3) if self.n[k] else None}
+                for k in GROUNDINGS}
+
+
 def evaluate(ref, set_dir, limit=None):
     queries = [json.loads(line) for line in open(f"{set_dir}/set.jsonl")]
     if limit:
         queries = queries[:limit]
-    named, vp = _DescriptionTally(), _DescriptionTally()
+    named, vp, grounding = _DescriptionTally(), _DescriptionTally(), _GroundingTally()
     cache = {}
     scene = {}  # per image, FIGURES' columns: each figure is a ratio of their totals, the bootstrap resamples them
     for q in queries:
@@ -100,7 +129,11 @@ def evaluate(ref, set_dir, limit=None):
                 text = ref.describe_object(img, seg["mask"])["text"]
             else:  # the node describes only what it found; `infer` answers from the command
                 text, _ = ref.describe(st, [q["text"]])[0]
-            row[6:8] += (named.add(text, q["description"]), 1)
+            right = named.add(text, q["description"])
+            row[6:8] += (right, 1)
+            gt = load_mask(set_dir, q["mask"])
+            u = int((gt | seg["mask"]).sum())
+            grounding.add(seg["found"], int((gt & seg["mask"]).sum()) / u if u else 0.0, right)
         else:
             prompt = {k: q[k] for k in ("point", "box") if k in q}
             text = ref.describe_region(img, prompt)["text"]
@@ -111,6 +144,7 @@ def evaluate(ref, set_dir, limit=None):
         **{name: float(totals[num] / totals[den]) if totals[den] else 0.0 for name, (num, den) in FIGURES.items()},
         "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
         "description_confusions": {"named": named.confusions(), "vp": vp.confusions()},
+        "named_by_grounding": grounding.report(),
         "counts": {"segment": int(totals[3]), "no_target": int(totals[5]), "describe": named.n, "vp_describe": vp.n},
         "interval95": scene_bootstrap(rows),
     }

@@ -179,6 +179,7 @@ def write_model_json(model, out_dir, meta):
         "postprocess": {"mask_threshold": 0.0, "presence_margin": 0.0, "feature_stride": 4},  # calibrate.py sets the margin
         "region_zoom": zoom.DEFAULT,
         "mask_refine": zoom.REFINE_DEFAULT,
+        "confirm_found": zoom.CONFIRM_DEFAULT,
         "sha256": hashes,
         "provenance": {"exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        "git_commit": commit, "opset": OPSET, "torch": torch.__version__, **meta.get("provenance", {})},

@@ -3,7 +3,8 @@
     python -m models.pixel_sail.make_fixtures --ckpt models/checkpoints/tiny.pt --out tests/fixtures/parity
 
 Writes frame_N.png, and cases.json: per frame, per command the found flag, score, decision margin, the mask
-(frame-resolution, as mask_N_K.png) and its stride-4 logits' checksum; per description the token ids and
+(frame-resolution, as mask_N_K.png) and its stride-4 logits' checksum, the closer segmentation and the
+closer check against the command (with a command per frame that the check overrules, when one exists); per description the token ids and
 text; per visual prompt the description ids/text, mask and the region zoom's second look. The frames are small (320x240 and an odd 333x251)
 so the fixtures stay light; the same code path handles 640x480.
 """
@@ -22,8 +23,25 @@ from .export import load_checkpoint
 from .reference import TorchBackend, from_model_dir
 from .preprocess import resize_rgb
 from .tabletop import render, sample_scene
+from .vocab import SHAPES
 
 FIXTURE_SEEDS = [(3_500_001, 320, 240), (3_500_002, 333, 251)]
+
+
+def overruled_command(ref, img, st, scene):
+    """A near miss that the first pass finds and the closer check overrules ("the red star" that grounds on the
+    red cross), so the fixtures hold one; None when no object's colour with another shape does that."""
+    for o in scene.objects:
+        for shape in SHAPES:
+            if shape == o.shape or any(x.colour == o.colour and x.shape == shape for x in scene.objects):
+                continue
+            command = f"the {o.colour} {shape}"
+            r = ref.segment(st, [command])[0]
+            if r["found"]:
+                mask, _ = ref.refine(img, r["mask"])
+                if not ref.confirm(img, mask, command)[0]:
+                    return command
+    return None
 
 
 def main():
@@ -50,6 +68,11 @@ def main():
         commands.append(wrap(no_target_expression(scene, rng), rng))
         commands.append("pick up the " + "very " * 40 + "red object")  # over-long: truncated by the engine
         st = ref.encode(img)
+        overruled = overruled_command(ref, img, st, scene)
+        if overruled:
+            commands.append(overruled)
+        else:
+            print(f"frame {n}: no command here that the closer check overrules")
         seg = ref.segment(st, commands)
         items = []
         published = []  # each command's mask as the node publishes it: refined on a crop when that ran
@@ -62,9 +85,17 @@ def main():
             if rect is not None:
                 Image.fromarray((mask * 255).astype(np.uint8)).save(f"{a.out}/refined_{n}_{k}.png")
                 item["refined"] = {"rect": rect, "mask": f"refined_{n}_{k}.png"}
-            published.append(item["refined"]["mask"] if rect is not None else mp)
+            ok, look = ref.confirm(img, mask, c) if r["found"] else (True, None)
+            item["confirm"] = look and {**look, "agrees": ok}
+            item["published_found"] = bool(r["found"] and ok)
+            item["published_mask"] = item["refined"]["mask"] if rect is not None else mp
+            if not ok:  # the node publishes "not found" and an empty mask
+                mask = np.zeros_like(mask)
+                Image.fromarray((mask * 255).astype(np.uint8)).save(f"{a.out}/published_{n}_{k}.png")
+                item["published_mask"] = f"published_{n}_{k}.png"
+            published.append(item["published_mask"])
             items.append(item)
-            r["mask"] = mask
+            r["mask"], r["found"] = mask, item["published_found"]
         named = [c for c, r in zip(commands[:3], seg[:3])]
         descs = ref.describe(st, named)  # from the command's words: what `infer` says of an object not found
         # the node's answer for a found object: described from its published mask, a closer look when small

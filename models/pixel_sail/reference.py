@@ -67,12 +67,14 @@ class OrtBackend:
 
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
-                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None):
+                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None, confirm_found=None):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
         self.presence_margin = presence_margin
         self.mask_refine = mask_refine  # model.json's "mask_refine" (crop geometry as region_zoom's); None: off
+        # model.json's "confirm_found" ({"min_log_odds": …}; the crop is region_zoom's); None: off
+        self.confirm_found = confirm_found if region_zoom else None
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
         self.max_prompt = max_prompt_tokens
@@ -141,12 +143,59 @@ class Reference:
         return crop, full > 0.0
 
     def segment_frame(self, img, st, texts):
-        """What the node publishes for these commands on this frame: `segment`, then `refine` each found mask."""
+        """What the node publishes for these commands on this frame: `segment`, then `refine` each found mask and
+        `confirm` it against the command (an object the closer look contradicts is not found)."""
         out = self.segment(st, texts)
-        for r in out:
+        for r, text in zip(out, texts):
             if r["found"]:
                 r["mask"], r["refined"] = self.refine(img, r["mask"])
+                ok, r["confirm"] = self.confirm(img, r["mask"], text)
+                if not ok:
+                    r["found"], r["mask"] = False, np.zeros_like(r["mask"])
         return out
+
+    def confirm(self, img, mask, command):
+        """Does the closer look at a found object agree with the colour and shape the command names? The region
+        zoom's crop around the mask is encoded with the mask as the visual prompt and `describe <vp_1>` decoded
+        greedily for four words, "a {size} {colour} {shape}"; at the colour and the shape word, the command's
+        word is contradicted when the model's choice beats it by more than model.json's
+        `confirm_found.min_log_odds` (logits differ as log-probabilities do). Returns (agrees, the look: None
+        when none ran, else its crop rect, words and the two log-odds against the command's words)."""
+        colour, shape = zoom.stated(command)
+        if self.confirm_found is None or (colour is None and shape is None):
+            return True, None
+        crop = zoom.crop_around(mask, self.region_zoom)
+        if crop is None:
+            return True, None
+        rect, piece = crop
+        x0, y0, x1, y1 = rect
+        cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
+        ids, rows = self.decode_logits(cst, self.prompt_ids(self.templates["describe_vp"]), 4)
+        look = {"rect": rect, "text": self.tok.decode(ids), "against": {}}
+        if len(ids) < 4:
+            return True, look
+        for step, word in ((2, colour), (3, shape)):
+            wid = self.tok.token_to_id(word) if word else None
+            if wid is not None:
+                look["against"][word] = float(rows[step].max() - rows[step][wid])
+        return all(v <= self.confirm_found["min_log_odds"] for v in look["against"].values()), look
+
+    def decode_logits(self, st, seq, n):
+        """Greedy decoding of one prompt for up to `n` tokens: (the ids, the logits row that chose each)."""
+        (logits, _, pk, pv), attn, pos = self._prefill(st, [seq])
+        last, at, ids, rows = logits[0, len(seq) - 1], pos[0, 0] + len(seq), [], []
+        for _ in range(n):
+            t = int(last.argmax())
+            if t == self.ids["eot"]:
+                break
+            ids.append(t)
+            rows.append(last.astype(np.float32))
+            if len(ids) == n:
+                break
+            attn = np.concatenate([attn, np.ones((1, 1), np.int64)], 1)
+            logits, _, pk, pv = self.b.text(np.array([[t]], np.int64), np.array([[at]], np.int64), attn, pk, pv)
+            last, at = logits[0, 0], at + 1
+        return ids, rows
 
     def refine(self, img, mask):
         """A found object's mask, segmented again on a crop around it (model.json `mask_refine`): the crop puts
@@ -236,4 +285,5 @@ def from_model_dir(model_dir, backend=None):
     backend = backend or OrtBackend(model_dir)
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
-                     meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"))
+                     meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"),
+                     meta.get("confirm_found"))

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from models.pixel_sail.evaluate import _DescriptionTally, scene_bootstrap
+from models.pixel_sail.evaluate import GROUNDINGS, _DescriptionTally, _GroundingTally, scene_bootstrap
 from conftest import ROOT
 
 
@@ -21,6 +21,19 @@ def test_description_tally_counts_exact_attributes_and_unparsed():
     b = t.breakdown()
     assert b == {"size": 0.75, "colour": 0.75, "shape": 0.5, "place": 0.5, "unparsed": 0.25}
     assert t.confusions() == {"shape": {"ring → circle": 1}, "place": {"at the bottom → on the left": 1}}
+
+
+def test_named_descriptions_are_split_by_the_grounding_under_them():
+    g = _GroundingTally()
+    g.add(True, 0.9, True)
+    g.add(True, 0.8, False)
+    g.add(True, 0.5, False)   # half the union is not the object: another one, or mostly not it
+    g.add(False, 0.0, True)   # not found: `evaluate` answered from the command's words
+    r = g.report()
+    assert r["right_object"] == {"share": 0.5, "description_acc": 0.5}
+    assert r["wrong_object"] == {"share": 0.25, "description_acc": 0.0}
+    assert r["not_found"] == {"share": 0.25, "description_acc": 1.0}
+    assert _GroundingTally().report()["not_found"] == {"share": 0.0, "description_acc": None}
 
 
 def test_scene_bootstrap_intervals_are_as_wide_as_the_sample_allows():
@@ -54,5 +67,7 @@ def test_json_out_keeps_other_sets(tmp_path):
         assert all(0.0 <= v <= 1.0 for v in parts.values())
     assert set(t["interval95"]) == {"cIoU", "gIoU", "N-acc", "description_acc", "vp_description_acc"} - (
         set() if t["counts"]["no_target"] else {"N-acc"})
+    by = t["named_by_grounding"]
+    assert set(by) == set(GROUNDINGS) and abs(sum(v["share"] for v in by.values()) - 1.0) < 0.002
     # exact matches can only be as common as the rarest attribute that is right
     assert t["description_acc"] <= min(v for k, v in t["description_attributes"]["named"].items() if k != "unparsed")

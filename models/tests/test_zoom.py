@@ -1,7 +1,15 @@
 """The region zoom's geometry and merge (the Rust side's unit tests in src/inference/zoom.rs assert the same
 crops, so the two stay step-for-step alike)."""
 
-from models.pixel_sail.zoom import DEFAULT, crop_rect, merge
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import ROOT
+from models.pixel_sail.reference import from_model_dir
+from models.pixel_sail.zoom import DEFAULT, crop_rect, merge, stated
 
 
 def test_small_objects_get_a_crop_with_the_frame_aspect_inside_the_frame():
@@ -39,3 +47,31 @@ def test_the_crop_follows_the_largest_piece_of_the_mask():
     tie = np.zeros((3, 5), bool)
     tie[0, 0] = tie[2, 4] = True
     assert np.argwhere(largest_component(tie)).tolist() == [[0, 0]]  # first in raster order wins a tie
+
+
+def test_commands_state_at_most_one_colour_and_one_shape():
+    assert stated("Pick up the RED star!") == ("red", "star")
+    assert stated("where is the large object?") == (None, None)
+    assert stated("the leftmost green one") == ("green", None)
+    assert stated("the starry reddish ring") == (None, "ring")  # whole words only
+
+
+def test_a_find_the_closer_look_contradicts_is_published_as_not_found():
+    """The parity fixtures' near miss: the first pass grounds "the purple star" on the purple triangle, the closer
+    look says triangle far more surely than star, and the node answers "not found"; a command whose object the
+    closer look agrees with stays found."""
+    fx = Path(ROOT) / "tests/fixtures/parity"
+    case = json.loads((fx / "cases.json").read_text())["cases"][0]
+    img = np.asarray(Image.open(fx / case["frame"]).convert("RGB"))
+    ref = from_model_dir(str(Path(ROOT) / "models/tiny"))
+    overruled = [s for s in case["segment"] if s["found"] and not s["published_found"]]
+    kept = [s for s in case["segment"] if s["published_found"] and s["confirm"]]
+    assert overruled and kept
+    for item, want in [(overruled[-1], False), (kept[0], True)]:
+        st = ref.encode(img)
+        first = ref.segment(st, [item["command"]])[0]
+        published = ref.segment_frame(img, st, [item["command"]])[0]
+        assert first["found"] and published["found"] == want, item["command"]
+        assert published["mask"].any() == want
+        assert (published["confirm"]["against"] == {} or
+                (max(published["confirm"]["against"].values()) > ref.confirm_found["min_log_odds"]) != want)

@@ -57,6 +57,10 @@ impl FrameModel for EngineModel {
         if let Err(e) = self.engine.refine_masks(frame, &mut out) {
             tracing::warn!(seq = frame.seq, "mask refinement failed, publishing the first pass's masks: {e}");
         }
+        // an unchecked find is what the node published before the check existed: publish it, say why
+        if let Err(e) = self.engine.confirm_found(frame, commands, &mut out) {
+            tracing::warn!(seq = frame.seq, "the closer check of found objects failed, publishing them unchecked: {e}");
+        }
         Ok(out.into_iter().map(segment).collect())
     }
 

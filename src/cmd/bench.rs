@@ -60,6 +60,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (mut frame1, mut frame4) = (Samples::default(), Samples::default());
     // the node's masks: the first pass, then the closer segmentation of each found object (model.json mask_refine)
     let (mut refined1, mut refined4, mut refine_each) = (Samples::default(), Samples::default(), Samples::default());
+    // ... then the closer check of each small found object against its command (model.json confirm_found)
+    let (mut checked1, mut checked4, mut check_each) = (Samples::default(), Samples::default(), Samples::default());
     for i in 0..iters {
         for f in &frames {
             // Alternate the order so neither variant always runs on a warmer cache.
@@ -76,6 +78,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     refine_each.push((with_refine - total) / n_refined);
                 }
                 (if n == 1 { &mut refined1 } else { &mut refined4 }).push(with_refine);
+                let checks = engine.confirm_found(f, cmds, &mut segs)?;
+                let published = t.elapsed();
+                let n_checked = checks.iter().flatten().count() as u32;
+                if n_checked > 0 {
+                    check_each.push((published - with_refine) / n_checked);
+                }
+                (if n == 1 { &mut checked1 } else { &mut checked4 }).push(published);
                 pre.push(st.timings.preprocess);
                 vision.push(st.timings.vision);
                 let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) =
@@ -131,6 +140,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "refine_per_object_ms": refine_each.median(),
         "frame_1_command_refined_ms": refined1.median(),
         "frame_4_commands_refined_ms": refined4.median(),
+        "confirm_per_object_ms": check_each.median(),
+        "frame_1_command_published_ms": checked1.median(),
+        "frame_4_commands_published_ms": checked4.median(),
         "describe": desc,
         "region": region,
     });
@@ -202,6 +214,9 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
         ("closer segmentation, per object", "refine_per_object_ms"),
         ("frame, 1 command, masks refined", "frame_1_command_refined_ms"),
         ("frame, 4 commands, masks refined", "frame_4_commands_refined_ms"),
+        ("closer check, per object", "confirm_per_object_ms"),
+        ("frame, 1 command, refined+checked", "frame_1_command_published_ms"),
+        ("frame, 4 commands, refined+checked", "frame_4_commands_published_ms"),
     ];
     let fmt = |v: Option<&Value>| v.and_then(Value::as_f64).map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for (label, key) in rows {

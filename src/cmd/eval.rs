@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::load_frame;
-use super::metrics::{Accumulator, Metrics, descriptions_match};
+use super::metrics::{Accumulator, Grounding, GroundingPart, Metrics, descriptions_match};
 use crate::cli::EvalArgs;
 use crate::decode::{load_mask_png, mask_iou};
 use crate::frame::{Frame, VisualPrompt};
@@ -94,6 +94,17 @@ pub fn print_metrics(m: &Metrics, n: usize, secs: f64) {
     println!("N-acc                            {:.4}", m.n_acc);
     println!("description accuracy             {:.4}  ({} named objects)", m.description_acc, m.counts.describe);
     println!("VP description accuracy          {:.4}  ({} visual prompts)", m.vp_description_acc, m.counts.vp_describe);
+    let part = |p: &GroundingPart| match p.description_acc {
+        Some(acc) => format!("{:.1} % ({acc:.3} right)", 100.0 * p.share),
+        None => "none".to_string(),
+    };
+    let by = &m.named_by_grounding;
+    println!(
+        "named objects, by grounding      right object {} · wrong object {} · not found {}",
+        part(&by.right_object),
+        part(&by.wrong_object),
+        part(&by.not_found)
+    );
 }
 
 /// Score `queries`; `on_prediction(index, json)` sees every prediction in order.
@@ -140,7 +151,15 @@ pub fn evaluate(
                     } else {
                         engine.describe(state, one, max_tokens)?.pop().unwrap_or_default()
                     };
-                    acc.add_description(descriptions_match(&got, &expected));
+                    let grounding = match &q.mask {
+                        Some(rel) => {
+                            let gt = load_mask_png(&set_dir.join(rel))?;
+                            let (i, u) = mask_iou(&gt, &seg.mask).with_context(|| format!("{rel} is not the image's size"))?;
+                            Some(Grounding::of(seg.found, i, u))
+                        }
+                        None => None,
+                    };
+                    acc.add_description(descriptions_match(&got, &expected), grounding);
                     json!({ "found": null, "score": null, "bbox": null, "rle": null, "description": got })
                 } else {
                     let vp = match (q.point, q.bbox, &q.mask) {
@@ -161,9 +180,11 @@ pub fn evaluate(
     Ok(acc.metrics())
 }
 
-/// A command's mask as the node publishes it: the first pass, then the closer segmentation when it is due.
+/// A command's mask as the node publishes it: the first pass, then the closer segmentation when it is due, then
+/// the closer check against the command's colour and shape.
 fn segment_as_published(engine: &Engine, frame: &Frame, state: &ImageState, command: &str) -> anyhow::Result<SegmentOutput> {
     let mut segs = engine.segment(state, &[command.to_string()])?;
     engine.refine_masks(frame, &mut segs)?;
+    engine.confirm_found(frame, std::slice::from_ref(&command.to_string()), &mut segs)?;
     segs.pop().context("no segmentation returned")
 }

@@ -29,6 +29,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let state = engine.encode(&frame, None)?;
     let mut segments = engine.segment(&state, &args.prompts)?;
     engine.refine_masks(&frame, &mut segments)?; // as the node does: found objects segmented again, closer
+    engine.confirm_found(&frame, &args.prompts, &mut segments)?; // and checked against the command, closer
     let max_tokens = engine.model_info().config.max_new_tokens;
     // as the node does: a found object is described from its mask (and looked at closer when small); one
     // the model says is not there gets its command's reading, which the overlay marks "not found"

@@ -26,6 +26,14 @@ pub fn parse_description(text: &str) -> Option<(String, String, String, String)>
     Some((size.into(), colour.into(), shape.into(), place))
 }
 
+/// The colour and the shape a command names, each None when it names none: "pick up the red one" → (red, —).
+pub fn stated(command: &str) -> (Option<&'static str>, Option<&'static str>) {
+    let lower = command.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_lowercase()).filter(|w| !w.is_empty()).collect();
+    let find = |vocab: &[&'static str]| words.iter().find_map(|w| vocab.iter().copied().find(|v| v == w));
+    (find(&COLOURS), find(&SHAPES))
+}
+
 /// Both parse and all four attributes agree.
 pub fn descriptions_match(predicted: &str, expected: &str) -> bool {
     matches!((parse_description(predicted), parse_description(expected)), (Some(a), Some(b)) if a == b)
@@ -42,6 +50,14 @@ pub fn merge_close_look(whole: &str, close: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_state_at_most_one_colour_and_one_shape() {
+        assert_eq!(stated("Pick up the RED star!"), (Some("red"), Some("star")));
+        assert_eq!(stated("where is the large object?"), (None, None));
+        assert_eq!(stated("the leftmost green one"), (Some("green"), None));
+        assert_eq!(stated("the starry reddish ring"), (None, Some("ring")), "whole words only");
+    }
 
     #[test]
     fn the_close_look_gives_colour_and_shape_the_whole_frame_size_and_place() {

@@ -114,6 +114,8 @@ pub struct Engine {
     mask_threshold: f32,
     /// model.json's `mask_refine`, unless the configuration turned it off.
     pub(crate) mask_refine: Option<super::RegionZoom>,
+    /// model.json's `confirm_found`, unless the configuration turned it off.
+    pub(crate) confirm_found: Option<super::model_info::ConfirmFound>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +150,7 @@ impl Engine {
             params: info.preprocess_params(),
             mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
             mask_refine: info.mask_refine.filter(|_| cfg.mask_refine),
+            confirm_found: info.confirm_found.filter(|_| cfg.confirm_found),
             info,
             model_dir: cfg.model_dir.clone(),
             tokenizer,

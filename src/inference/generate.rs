@@ -168,6 +168,7 @@ impl Engine {
             masks: Vec::new(),
             next: Vec::new(),
             out: vec![Vec::new(); b],
+            logits: Vec::new(),
             done: vec![true; b],
             step: 0,
             max_tokens,
@@ -184,12 +185,13 @@ impl Engine {
         job.masks = (0..b).map(|r| pre.mask[r * width..(r + 1) * width].to_vec()).collect();
         job.past = pre.present;
         job.next = pre.logits.iter().map(|row| argmax(row) as i64).collect();
+        job.logits = pre.logits;
         job.done = vec![false; b];
         job.absorb(self.info.tokens.eot);
         Ok(job)
     }
 
-    fn step_generate(&self, job: &mut DescribeJob) -> Result<(), InferenceError> {
+    pub(crate) fn step_generate(&self, job: &mut DescribeJob) -> Result<(), InferenceError> {
         let t0 = Instant::now();
         let b = job.out.len();
         // Feed each row's last token; finished rows feed padding that nobody reads.
@@ -218,6 +220,7 @@ impl Engine {
             return Err(InferenceError::Output { graph: G, name: "logits", reason: format!("shape {lshape:?} at decode step") });
         }
         job.next = (0..b).map(|r| argmax(&logits[r * v..(r + 1) * v]) as i64).collect();
+        job.logits = (0..b).map(|r| logits[r * v..(r + 1) * v].to_vec()).collect();
         job.past = Some((take(&mut outputs, G, "present_keys")?, take(&mut outputs, G, "present_values")?));
         drop(outputs);
         drop(session);
@@ -237,6 +240,8 @@ pub struct DescribeJob {
     masks: Vec<Vec<i64>>,
     next: Vec<i64>,
     out: Vec<Vec<i64>>,
+    /// Each row's logits at the last step: the distribution its newest token was chosen from.
+    logits: Vec<Vec<f32>>,
     done: Vec<bool>,
     step: usize,
     max_tokens: usize,
@@ -267,6 +272,11 @@ impl DescribeJob {
     /// Generated token ids per row so far (no `<|eot|>`).
     pub fn tokens(&self) -> &[Vec<i64>] {
         &self.out
+    }
+
+    /// Each row's logits at the last step (the distribution its newest token was chosen from).
+    pub fn last_logits(&self) -> &[Vec<f32>] {
+        &self.logits
     }
 
     pub fn timings(&self) -> DescribeTimings {

@@ -1,6 +1,7 @@
 //! ONNX Runtime inference: library loading, sessions and their contract check, the tokenizer, and the
 //! [`Engine`] that runs one vision pass per frame and batches every command through the text graph.
 
+mod confirm;
 mod contract;
 pub mod description;
 mod engine;
@@ -14,6 +15,7 @@ mod tensors;
 pub mod tokenizer;
 pub mod zoom;
 
+pub use confirm::Confirmation;
 pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutput, SegmentTimings};
 pub use generate::DescribeJob;
 pub use model_info::ModelInfo;

@@ -30,8 +30,19 @@ pub struct ModelInfo {
     /// Found masks segmented again on a crop around them, with this crop geometry (absent: never).
     #[serde(default)]
     pub mask_refine: Option<RegionZoom>,
+    /// Found objects checked against the command's colour and shape by the closer look (absent: never).
+    #[serde(default)]
+    pub confirm_found: Option<ConfirmFound>,
     #[serde(default)]
     pub provenance: serde_json::Value,
+}
+
+/// model.json `confirm_found`: how sure the closer look must be to overrule the command (src/inference/confirm.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmFound {
+    /// A found object is dropped when, at its colour or shape word, the closer look's choice beats the command's
+    /// word by more than this many log-odds.
+    pub min_log_odds: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,7 +210,14 @@ impl ModelInfo {
             }
         }
         self.region_zoom.as_ref().map_or(Ok(()), RegionZoom::validate)?;
-        self.mask_refine.as_ref().map_or(Ok(()), |r| r.validate().map_err(|e| e.replace("region_zoom", "mask_refine")))
+        self.mask_refine.as_ref().map_or(Ok(()), |r| r.validate().map_err(|e| e.replace("region_zoom", "mask_refine")))?;
+        match self.confirm_found {
+            Some(c) if !(c.min_log_odds.is_finite() && c.min_log_odds >= 0.0) => {
+                Err(format!("`confirm_found.min_log_odds` must be a finite number >= 0, found {}", c.min_log_odds))
+            }
+            Some(_) if self.region_zoom.is_none() => Err("`confirm_found` needs `region_zoom` (its crop)".into()),
+            _ => Ok(()),
+        }
     }
 
     pub fn preprocess_params(&self) -> PreprocessParams {

@@ -79,6 +79,11 @@ impl PromptTokenizer {
             .map_err(|e| InferenceError::Tokenize { text: format!("{ids:?}"), reason: e.to_string() })
     }
 
+    /// The id of a word that is one token of the vocabulary ("red", "star"), else None.
+    pub fn token_id(&self, word: &str) -> Option<i64> {
+        self.tok.token_to_id(word).map(i64::from)
+    }
+
     pub fn max_prompt_tokens(&self) -> usize {
         self.max_prompt_tokens
     }

@@ -37,10 +37,8 @@ def overruled_command(ref, img, st, scene):
                 continue
             command = f"the {o.colour} {shape}"
             r = ref.segment(st, [command])[0]
-            if r["found"]:
-                mask, _ = ref.refine(img, r["mask"])
-                if not ref.confirm(img, mask, command)[0]:
-                    return command
+            if r["found"] and not ref.segment_frame(img, st, [command])[0]["found"]:
+                return command
     return None
 
 
@@ -85,7 +83,7 @@ def main():
             if rect is not None:
                 Image.fromarray((mask * 255).astype(np.uint8)).save(f"{a.out}/refined_{n}_{k}.png")
                 item["refined"] = {"rect": rect, "mask": f"refined_{n}_{k}.png"}
-            ok, look = ref.confirm(img, mask, c) if r["found"] else (True, None)
+            ok, look = ref.confirm_find(img, {**r, "mask": mask}, c)
             item["confirm"] = look and {**look, "agrees": ok}
             item["published_found"] = bool(r["found"] and ok)
             item["published_mask"] = item["refined"]["mask"] if rect is not None else mp

@@ -149,10 +149,19 @@ class Reference:
         for r, text in zip(out, texts):
             if r["found"]:
                 r["mask"], r["refined"] = self.refine(img, r["mask"])
-                ok, r["confirm"] = self.confirm(img, r["mask"], text)
+                ok, r["confirm"] = self.confirm_find(img, r, text)
                 if not ok:
                     r["found"], r["mask"] = False, np.zeros_like(r["mask"])
         return out
+
+    def confirm_find(self, img, r, command):
+        """`confirm` for a `segment` result whose mask is the published one, when due: found, and scored below
+        `confirm_found.max_score` (a find the first pass is that sure of is rarely wrong). (True, None) if not."""
+        if not r["found"] or self.confirm_found is None:
+            return True, None
+        if r["score"] >= self.confirm_found.get("max_score", float("inf")):
+            return True, None
+        return self.confirm(img, r["mask"], command)
 
     def confirm(self, img, mask, command):
         """Does the closer look at a found object agree with the colour and shape the command names? The region

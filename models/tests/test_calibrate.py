@@ -31,6 +31,18 @@ def test_the_best_balance_wins_and_ties_go_to_the_models_own_line():
     assert best(rows)["margin"] == -1.5  # found 3 of 4, every false alarm but one below the line
 
 
+def test_the_closer_check_takes_back_the_finds_it_rejects():
+    # the check rejects the second present object and the false alarm at -0.2: at -0.5 that is one more miss
+    # and one fewer false alarm than without it
+    ok_p, ok_a = np.array([True, False, True, True]), np.array([True, True, False, True])
+    r = {x["margin"]: x for x in sweep(PRESENT, ABSENT, [-0.5], ok_p, ok_a)}[-0.5]
+    assert r["found"] == 0.5 and r["N-acc"] == 0.75
+    assert r["cIoU"] == round(110 / (150 + 50 + 20), 4)
+    # the lower line now wins: 3 of 4 found at N-acc 0.75 with the check, where without it -0.5 tied with 0
+    rows = sweep(PRESENT, ABSENT, [-0.5, 0.0], np.ones(4, bool), ok_a)
+    assert best(rows)["margin"] == -0.5
+
+
 def test_the_reference_reads_the_margin_from_model_json(tmp_path):
     meta = json.load(open(f"{TINY}/model.json"))
     for f in ("vision.onnx", "text.onnx", "mask_head.onnx", "tokenizer.json"):

@@ -4,8 +4,9 @@
 //! object a large one it names shapes far better (the region zoom, zoom.rs). The crop is encoded with the mask
 //! as the visual prompt, `describe <vp_1>` is decoded for four words ("a {size} {colour} {shape}"), and where
 //! the command names a colour or a shape, the closer look's word must not beat it by more than
-//! `min_log_odds`: otherwise the object is not the one asked for and the node answers "not found". On 300
-//! validation scenes this dropped 18 of 30 wrong objects and all 4 no-target finds among the checked ones, for
+//! `min_log_odds`: otherwise the object is not the one asked for and the node answers "not found" (finds scored
+//! at least `max_score` are not checked: the first pass is rarely wrong when that sure). On 300
+//! validation scenes this dropped 17 of 30 wrong objects and all 4 no-target finds among the small ones, for
 //! 4 of 282 right ones (models/README.md, "Seventeenth session").
 
 use std::sync::Arc;
@@ -39,14 +40,17 @@ impl Confirmation {
 }
 
 impl Engine {
-    /// Checks every found object in `segments` (masks of `frame`, one per command) with [`Engine::confirm`];
+    /// Checks every found object in `segments` (masks of `frame`, one per command) that the first pass scored
+    /// below `confirm_found.max_score` with [`Engine::confirm`];
     /// one the closer look contradicts becomes not found (empty mask, no box; the score stays the first
     /// pass's). Returns each check, None where none ran.
     pub fn confirm_found(&self, frame: &Frame, commands: &[String], segments: &mut [SegmentOutput]) -> Result<Vec<Option<Confirmation>>, InferenceError> {
         let Some(params) = self.confirm_found else { return Ok(vec![None; segments.len()]) };
         let mut out = Vec::with_capacity(segments.len());
         for (seg, command) in segments.iter_mut().zip(commands) {
-            let check = if seg.found { self.confirm(frame, &seg.mask, command)? } else { None };
+            // a find the first pass is sure of is not checked (confirm_found.max_score)
+            let due = seg.found && seg.score < params.max_score;
+            let check = if due { self.confirm(frame, &seg.mask, command)? } else { None };
             if check.as_ref().is_some_and(|c| c.contradicts(params.min_log_odds)) {
                 let empty = Mask { width: seg.mask.width, height: seg.mask.height, data: vec![0; seg.mask.data.len()] };
                 seg.found = false;

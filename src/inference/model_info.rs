@@ -43,6 +43,13 @@ pub struct ConfirmFound {
     /// A found object is dropped when, at its colour or shape word, the closer look's choice beats the command's
     /// word by more than this many log-odds.
     pub min_log_odds: f32,
+    /// Finds the first pass scored at least this are not checked (it is rarely wrong when that sure).
+    #[serde(default = "no_score_limit")]
+    pub max_score: f32,
+}
+
+fn no_score_limit() -> f32 {
+    f32::INFINITY
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +222,7 @@ impl ModelInfo {
             Some(c) if !(c.min_log_odds.is_finite() && c.min_log_odds >= 0.0) => {
                 Err(format!("`confirm_found.min_log_odds` must be a finite number >= 0, found {}", c.min_log_odds))
             }
+            Some(c) if c.max_score.is_nan() => Err("`confirm_found.max_score` must be a number".into()),
             Some(_) if self.region_zoom.is_none() => Err("`confirm_found` needs `region_zoom` (its crop)".into()),
             _ => Ok(()),
         }

@@ -73,7 +73,7 @@ class Reference:
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
         self.presence_margin = presence_margin
         self.mask_refine = mask_refine  # model.json's "mask_refine" (crop geometry as region_zoom's); None: off
-        # model.json's "confirm_found" ({"min_log_odds": …}; the crop is region_zoom's); None: off
+        # model.json's "confirm_found" ({"min_log_odds": …, "max_score": …}; the crop is region_zoom's); None: off
         self.confirm_found = confirm_found if region_zoom else None
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
@@ -179,7 +179,7 @@ class Reference:
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        ids, rows = self.decode_logits(cst, self.prompt_ids(self.templates["describe_vp"]), 4)
+        (ids,), (rows,) = self.generate(cst, [self.prompt_ids(self.templates["describe_vp"])], 4)
         look = {"rect": rect, "text": self.tok.decode(ids), "against": {}}
         if len(ids) < 4:
             return True, look
@@ -188,23 +188,6 @@ class Reference:
             if wid is not None:
                 look["against"][word] = float(rows[step].max() - rows[step][wid])
         return all(v <= self.confirm_found["min_log_odds"] for v in look["against"].values()), look
-
-    def decode_logits(self, st, seq, n):
-        """Greedy decoding of one prompt for up to `n` tokens: (the ids, the logits row that chose each)."""
-        (logits, _, pk, pv), attn, pos = self._prefill(st, [seq])
-        last, at, ids, rows = logits[0, len(seq) - 1], pos[0, 0] + len(seq), [], []
-        for _ in range(n):
-            t = int(last.argmax())
-            if t == self.ids["eot"]:
-                break
-            ids.append(t)
-            rows.append(last.astype(np.float32))
-            if len(ids) == n:
-                break
-            attn = np.concatenate([attn, np.ones((1, 1), np.int64)], 1)
-            logits, _, pk, pv = self.b.text(np.array([[t]], np.int64), np.array([[at]], np.int64), attn, pk, pv)
-            last, at = logits[0, 0], at + 1
-        return ids, rows
 
     def refine(self, img, mask):
         """A found object's mask, segmented again on a crop around it (model.json `mask_refine`): the crop puts
@@ -227,14 +210,20 @@ class Reference:
     def describe(self, st, texts, vp=False):
         seqs = [self.prompt_ids(self.templates["describe_vp"] if vp else self.templates["describe"], t)
                 for t in texts]
+        out, _ = self.generate(st, seqs, self.max_new)
+        return [(self.tok.decode(o), o) for o in out]
+
+    def generate(self, st, seqs, max_new):
+        """Greedy decoding of each prompt to `<|eot|>` or `max_new` tokens: (each row's ids, each row's logits
+        rows — the distribution each of its tokens was chosen from)."""
         (logits, _, pk, pv), attn, pos = self._prefill(st, seqs)
         b = len(seqs)
         n = np.array([len(q) for q in seqs])
         last = logits[np.arange(b), n - 1]
-        out = [[] for _ in range(b)]
+        out, rows = [[] for _ in range(b)], [[] for _ in range(b)]
         done = np.zeros(b, bool)
         next_pos = pos[:, 0] + n
-        for _ in range(self.max_new):
+        for _ in range(max_new):
             nxt = last.argmax(-1)
             for i in range(b):
                 if not done[i]:
@@ -242,6 +231,8 @@ class Reference:
                         done[i] = True
                     else:
                         out[i].append(int(nxt[i]))
+                        rows[i].append(last[i].astype(np.float32))
+                        done[i] = len(out[i]) >= max_new
             if done.all():
                 break
             attn = np.concatenate([attn, np.ones((b, 1), np.int64)], 1)
@@ -249,8 +240,7 @@ class Reference:
                                             attn, pk, pv)
             last = logits[:, 0]
             next_pos = next_pos + 1
-        return [(self.tok.decode(o), o) for o in out]
-
+        return out, rows
 
     def describe_region(self, img, prompt, prompt_mask=None):
         """What the node answers for a clicked region: the prompt's description and mask from one vision

@@ -100,4 +100,3 @@ def stated(command: str):
     colour = next((w for w in words if w in COLOURS), None)
     shape = next((w for w in words if w in SHAPES), None)
     return colour, shape
-

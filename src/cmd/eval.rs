@@ -183,8 +183,9 @@ pub fn evaluate(
 /// A command's mask as the node publishes it: the first pass, then the closer segmentation when it is due, then
 /// the closer check against the command's colour and shape.
 fn segment_as_published(engine: &Engine, frame: &Frame, state: &ImageState, command: &str) -> anyhow::Result<SegmentOutput> {
-    let mut segs = engine.segment(state, &[command.to_string()])?;
+    let commands = [command.to_string()];
+    let mut segs = engine.segment(state, &commands)?;
     engine.refine_masks(frame, &mut segs)?;
-    engine.confirm_found(frame, std::slice::from_ref(&command.to_string()), &mut segs)?;
+    engine.confirm_found(frame, &commands, &mut segs)?;
     segs.pop().context("no segmentation returned")
 }

@@ -71,8 +71,10 @@ struct DescribeCase {
 
 #[derive(Deserialize)]
 struct ObjectCase {
-    /// The first pass's token ids (the mask as the visual prompt), the answer after the closer look, that look.
+    /// The first pass's token ids and words (the mask as the visual prompt), the answer after the closer look
+    /// and the wording (model.json `wording`), that look.
     ids: Vec<i64>,
+    first: String,
     answer: String,
     close_look: Option<CloseLookCase>,
 }
@@ -94,6 +96,22 @@ struct CloseLookCase {
     rect: [u32; 4],
     text: String,
     ids: Vec<i64>,
+    /// Both looks' summed log-probabilities per shape word (the joint shape's), when they were weighed.
+    shape_scores: Option<Vec<f64>>,
+}
+
+/// The joint shape's scores agree with PyTorch's (logits agree within ~1e-3, so their sums within a few of that).
+fn assert_shape_scores(at: &str, got: Option<&Vec<f64>>, want: Option<&Vec<f64>>) {
+    match (got, want) {
+        (Some(g), Some(w)) => {
+            assert_eq!(g.len(), w.len(), "{at}: shape words");
+            for (a, b) in g.iter().zip(w) {
+                assert!((a - b).abs() < 5e-3, "{at}: joint shape scores {g:?}, PyTorch {w:?}");
+            }
+        }
+        (None, None) => {}
+        (g, w) => panic!("{at}: joint shape scores {g:?}, PyTorch {w:?}"),
+    }
 }
 
 fn root() -> PathBuf {
@@ -193,6 +211,7 @@ fn visual_prompts_match_pytorch() {
                     assert_eq!(g.rect, w.rect, "{at}: where the second pass looked");
                     assert_eq!(g.ids, w.ids, "{at}: the second pass's token ids");
                     assert_eq!(g.text.trim(), w.text.trim());
+                    assert_shape_scores(&at, g.shape_scores.as_ref(), w.shape_scores.as_ref());
                     close_looks += 1;
                 }
                 (None, None) => {}
@@ -337,7 +356,8 @@ fn found_objects_are_described_from_their_masks_as_in_pytorch() {
     let (dir, fx) = fixtures();
     let engine = engine();
     let max = engine.model_info().config.max_new_tokens;
-    let (mut described, mut looks) = (0, 0);
+    let (mut described, mut looks, mut placed) = (0, 0, 0);
+    let place = |text: &str| pixel_sail::inference::description::parse_description(text).map(|d| d.3);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         for want in &case.describe {
@@ -352,6 +372,8 @@ fn found_objects_are_described_from_their_masks_as_in_pytorch() {
             match (&got.close_look, &obj.close_look) {
                 (Some(g), Some(w)) => {
                     assert_eq!((g.rect, &g.ids), (w.rect, &w.ids), "{at}: the closer look");
+                    assert!(g.shape_scores.is_some(), "{at}: model.json's wording weighs both looks' shape");
+                    assert_shape_scores(&at, g.shape_scores.as_ref(), w.shape_scores.as_ref());
                     looks += 1;
                 }
                 (None, None) => {}
@@ -359,9 +381,11 @@ fn found_objects_are_described_from_their_masks_as_in_pytorch() {
             }
             assert_eq!(got.text.trim(), obj.answer.trim(), "{at}");
             described += 1;
+            placed += usize::from(place(&obj.answer) != place(&obj.first));
         }
     }
     assert!(described > 0 && looks > 0, "the fixtures describe found objects ({described}), some with a closer look ({looks})");
+    assert!(placed > 0, "the fixtures hold an object whose mask puts it in another place than the first pass said");
 }
 
 /// Preprocessing and visual-prompt rasterisation against models/pixel_sail/preprocess.py itself, on the odd-size

@@ -88,6 +88,43 @@ fn sample_clip_to_annotated_video_and_jsonl() {
     assert_eq!(count_frames(&video), lines.len(), "every result is a video frame");
 }
 
+/// The worker's descriptions, made between frames from each found command's published mask, say the place that
+/// mask shows (model.json `wording.place_from_mask`) and are descriptions at all: the real model through the
+/// whole node, checked against the masks of the frames the descriptions were made from.
+#[test]
+fn descriptions_name_the_place_of_the_mask_they_were_made_from() {
+    use pixel_sail::inference::description::parse_description;
+    use pixel_sail::inference::wording::place_of_mask;
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("results.jsonl");
+    let out = pixel_sail()
+        .arg("--source")
+        .arg(repo("models/sample/tabletop.webm"))
+        .args(["--prompts-file", "models/sample/commands.txt", "--max-frames", "16", "--describe-every-frames", "2"])
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = jsonl_lines(&jsonl);
+    let mut checked = std::collections::BTreeSet::new();
+    for line in &lines {
+        for r in line["results"].as_array().unwrap() {
+            let (Some(text), Some(seq)) = (r["description"].as_str(), r["description_seq"].as_u64()) else { continue };
+            let command = r["command"].as_str().unwrap();
+            let (_, _, _, place) = parse_description(text).unwrap_or_else(|| panic!("{command}: {text:?} is not a description"));
+            let made_from = lines.iter().find(|l| l["seq"] == seq).expect("the described frame is in the JSONL");
+            let published = made_from["results"].as_array().unwrap().iter().find(|x| x["command"] == command).unwrap();
+            assert_eq!(published["found"], true, "{command}: only found objects are described");
+            let rle: pixel_sail::frame::Rle = serde_json::from_value(published["rle"].clone()).unwrap();
+            let mask = pixel_sail::decode::rle_decode(&rle).unwrap();
+            assert_eq!(Some(place.as_str()), place_of_mask(&mask), "{command} on frame {seq}: {text}");
+            checked.insert((command.to_string(), seq));
+        }
+    }
+    assert!(checked.len() >= 3, "descriptions were made and checked: {checked:?}");
+}
+
 #[test]
 fn ctrl_c_stops_in_order_and_finalises_the_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -180,6 +180,7 @@ def write_model_json(model, out_dir, meta):
         "region_zoom": zoom.DEFAULT,
         "mask_refine": zoom.REFINE_DEFAULT,
         "confirm_found": zoom.CONFIRM_DEFAULT,
+        "wording": zoom.WORDING_DEFAULT,
         "sha256": hashes,
         "provenance": {"exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        "git_commit": commit, "opset": OPSET, "torch": torch.__version__, **meta.get("provenance", {})},

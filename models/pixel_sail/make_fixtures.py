@@ -113,7 +113,8 @@ def main():
         cases.append({
             "frame": f"frame_{n}.png", "width": w, "height": h, "segment": items,
             "describe": [{"command": c, "text": t, "ids": ids, "mask": published[k],
-                          "object": o and {"ids": o["ids"], "answer": o["text"], "close_look": o["zoom"]}}
+                          "object": o and {"ids": o["ids"], "first": o["first"], "answer": o["text"],
+                                          "close_look": o["zoom"]}}
                          for k, (c, (t, ids), o) in enumerate(zip(named, descs, objects))],
             "visual_prompts": vps,
         })

@@ -2,6 +2,10 @@
 the split's no-target commands vs near misses (one attribute off a present object): share answered "not there".
 
     python -m models.pixel_sail.overspecified WEIGHTS [WEIGHTS ...]   # --weights-out files of `train`
+    python -m models.pixel_sail.overspecified --node [MODEL_DIR]      # what the node publishes (models/tiny)
+
+WEIGHTS are scored on the model's first pass (`Reference.segment`); `--node` scores the exported model as the
+node answers — the closer segmentation and the closer check of each find included (`Reference.segment_frame`).
 
 The labelled test split uses the shortest phrase that singles an object out; people often say more ("the red
 circle" when it is the only red thing). This scores both phrasings of every object that has a longer one, and
@@ -27,7 +31,12 @@ def stated(text):
 
 
 def main(paths):
-    refs = {ck: from_model_dir('models/tiny', TorchBackend(load_checkpoint(ck)[0])) for ck in paths}
+    if paths[:1] == ["--node"]:
+        model_dir = paths[1] if len(paths) > 1 else "models/tiny"
+        refs = {f"{model_dir} (published)": from_model_dir(model_dir)}
+    else:
+        refs = {ck: from_model_dir('models/tiny', TorchBackend(load_checkpoint(ck)[0])) for ck in paths}
+    node = paths[:1] == ["--node"]
     stats = {ck: {"minimal": [0, 0, 0, 0], "over-specified": [0, 0, 0, 0]} for ck in refs}  # found, n, I, U
     absent = {ck: {"split no-target": [0, 0], "near miss": [0, 0]} for ck in refs}  # said "not there", n
     for s in range(3_000_000, 3_000_060):
@@ -43,7 +52,8 @@ def main(paths):
             gt = lab == i + 1
             cmds = {"minimal": wrap(m[0], rng), "over-specified": wrap(r[0], rng)}
             for ck, ref in refs.items():
-                out = ref.segment(states[ck], list(cmds.values()))
+                out = (ref.segment_frame(img, states[ck], list(cmds.values())) if node
+                       else ref.segment(states[ck], list(cmds.values())))
                 for (k, text), o in zip(cmds.items(), out):
                     for a in (stats[ck][k], stats[ck].setdefault(f"{k}: {stated(text)}", [0, 0, 0, 0])):
                         a[0], a[1] = a[0] + o["found"], a[1] + 1
@@ -53,7 +63,7 @@ def main(paths):
                 for k, near in (("split no-target", 0.0), ("near miss", 1.0))}
         for ck, ref in refs.items():
             for k, texts in cmds.items():
-                out = ref.segment(states[ck], texts)
+                out = ref.segment_frame(img, states[ck], texts) if node else ref.segment(states[ck], texts)
                 absent[ck][k][0] += sum(not o["found"] for o in out)
                 absent[ck][k][1] += len(out)
                 for text, o in zip(texts, out):  # and by what the command states

@@ -67,7 +67,8 @@ class OrtBackend:
 
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
-                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None, confirm_found=None):
+                 max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None, confirm_found=None,
+                 wording=None):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
@@ -75,6 +76,7 @@ class Reference:
         self.mask_refine = mask_refine  # model.json's "mask_refine" (crop geometry as region_zoom's); None: off
         # model.json's "confirm_found" ({"min_log_odds": …, "max_score": …}; the crop is region_zoom's); None: off
         self.confirm_found = confirm_found if region_zoom else None
+        self.wording = wording or {}  # model.json's "wording" (zoom.WORDING_DEFAULT); absent: the looks' words as they are
         self.ids, self.templates = backend.tokens, templates
         self.long_side, self.patch, self.max_new = long_side, patch, max_new_tokens
         self.max_prompt = max_prompt_tokens
@@ -244,39 +246,60 @@ class Reference:
 
     def describe_region(self, img, prompt, prompt_mask=None):
         """What the node answers for a clicked region: the prompt's description and mask from one vision
-        pass, then `look_closer` at that mask. Returns the text, the first pass's ids, the mask result and
+        pass, then `word_object` at that mask. Returns the text, the first pass's ids, the mask result and
         the zoom (None, or its crop rect, text and ids)."""
         st = self.encode(img, prompt, prompt_mask)
-        text, ids = self.describe(st, [""], vp=True)[0]
+        (ids,), (rows,) = self.generate(st, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
+        text = self.tok.decode(ids)
         seg = self.segment(st, [""], vp=True)[0]
         out = {"text": text, "ids": ids, "seg": seg, "zoom": None}
         if seg["found"]:
-            out["text"], out["zoom"] = self.look_closer(img, seg["mask"], text)
+            out["text"], out["zoom"] = self.word_object(img, seg["mask"], text, ids, rows)
         return out
 
     def describe_object(self, img, mask):
         """What the node says about an object a command found, whose mask on this frame is `mask`: a vision pass
-        with the mask as the visual prompt, its description, then `look_closer` at the same mask. The words are
+        with the mask as the visual prompt, its description, then `word_object` at the same mask. The words are
         about the object the published mask shows — describing by the command instead let the two disagree
         when the describe pass read the command differently (the model card, "Named objects: describe what the
         mask shows"). Returns the text, the first pass's ids and the zoom (None, or its crop rect, text, ids)."""
         st = self.encode(img, {}, mask)
-        text, ids = self.describe(st, [""], vp=True)[0]
-        out, look = self.look_closer(img, mask, text)
+        (ids,), (rows,) = self.generate(st, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
+        text = self.tok.decode(ids)
+        out, look = self.word_object(img, mask, text, ids, rows)
         return {"text": out, "ids": ids, "first": text, "zoom": look}
 
-    def look_closer(self, img, mask, first):
+    def word_object(self, img, mask, first, ids, rows):
+        """The words the node publishes for an object first described as `first` (token ids `ids`, logits rows
+        `rows`) whose frame-size mask is `mask`: `look_closer`'s colour and shape — with model.json
+        `wording.joint_shape`, the shape both looks are surer of together (zoom.shape_scores) — and with
+        `wording.place_from_mask` the place of the mask itself (zoom.place_of_mask: the place is defined by
+        where the object is, and the mask is where the node says it is). Returns (text, zoom or None)."""
+        text, look = self.look_closer(img, mask, first, (ids, rows))
+        if self.wording.get("place_from_mask"):
+            text = zoom.with_place(text, zoom.place_of_mask(mask))
+        return text, look
+
+    def look_closer(self, img, mask, first, first_pass=None):
         """The region zoom's second pass for an object described as `first` with this frame-size mask: when
         the mask's largest piece is small, encode a crop around it with the piece as the visual prompt and take
-        that pass's colour and shape (models/pixel_sail/zoom.py). Returns (text, zoom or None)."""
+        that pass's colour and shape (models/pixel_sail/zoom.py; the shape jointly with the first pass's, given
+        as `first_pass` = (ids, logits rows), when model.json `wording.joint_shape`). Returns (text, zoom or None)."""
         crop = zoom.crop_around(mask, self.region_zoom) if self.region_zoom else None
         if crop is None:
             return first, None
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        ztext, zids = self.describe(cst, [""], vp=True)[0]
-        return zoom.merge(first, ztext) or first, {"rect": rect, "text": ztext, "ids": zids}
+        (zids,), (zrows,) = self.generate(cst, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
+        ztext = self.tok.decode(zids)
+        scores = None
+        if self.wording.get("joint_shape") and first_pass is not None:
+            scores = zoom.shape_scores(first_pass, (zids, zrows), [self.tok.token_to_id(s) for s in zoom.SHAPES])
+        shape = None if scores is None else zoom.SHAPES[int(np.argmax(scores))]
+        look = {"rect": rect, "text": ztext, "ids": zids,
+                "shape_scores": None if scores is None else [round(float(v), 5) for v in scores]}
+        return zoom.merge(first, ztext, shape) or first, look
 
 
 def from_model_dir(model_dir, backend=None):
@@ -285,4 +308,4 @@ def from_model_dir(model_dir, backend=None):
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
                      meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"),
-                     meta.get("confirm_found"))
+                     meta.get("confirm_found"), meta.get("wording"))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::model::{FrameModel, ModelError, Segment};
 use crate::config::EngineConfig;
 use crate::frame::{Frame, Mask, VisualPrompt};
-use crate::inference::{DescribeJob, Engine, ImageState, InferenceError, SegmentOutput};
+use crate::inference::{DescribeJob, Described, Engine, ImageState, InferenceError, SegmentOutput};
 
 /// Cheap to clone: clones share one [`Engine`] (its sessions run with `&self`), so a benchmark
 /// can drive the same sessions from a bare loop and from the pipeline.
@@ -77,8 +77,12 @@ impl FrameModel for EngineModel {
         Ok((answer.text, segment(answer.segment)))
     }
 
-    fn look_closer(&mut self, frame: &Frame, mask: &Mask, first: &str, max_tokens: usize) -> Result<Option<String>, ModelError> {
-        Ok(self.engine.look_closer(frame, mask, first, max_tokens).map_err(model_err)?.map(|(text, _)| text))
+    fn word_object(&mut self, frame: &Frame, mask: &Mask, first: &str, pass: Option<&DescribeJob>, max_tokens: usize) -> Result<Option<String>, ModelError> {
+        let first = match pass {
+            Some(job) => self.engine.described(job, 0).map_err(model_err)?,
+            None => Described { text: first.to_string(), ..Described::default() },
+        };
+        Ok(Some(self.engine.word_object(frame, mask, &first, max_tokens).map_err(model_err)?.0))
     }
 
     fn label(&self) -> String {

@@ -51,9 +51,11 @@ pub trait FrameModel: Send {
     /// model runs its own vision passes: one with the prompt painted in, maybe a closer one).
     fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError>;
 
-    /// A closer second look at an object described as `first` whose mask on `frame` is `mask` (the region
-    /// zoom): the better description, or None when none was due. A model without one keeps its first answer.
-    fn look_closer(&mut self, _frame: &Frame, _mask: &Mask, _first: &str, _max_tokens: usize) -> Result<Option<String>, ModelError> {
+    /// The words to publish for an object whose first pass `pass` (None when it is gone) described it as
+    /// `first` and whose mask on `frame` is `mask`: the real model takes a closer second look at a small one
+    /// (the region zoom) and settles words across the looks and the mask (model.json `wording`). None: keep
+    /// `first`, as a model without any of that does.
+    fn word_object(&mut self, _frame: &Frame, _mask: &Mask, _first: &str, _pass: Option<&Self::Describing>, _max_tokens: usize) -> Result<Option<String>, ModelError> {
         Ok(None)
     }
 

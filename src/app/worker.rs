@@ -72,6 +72,8 @@ struct Job<D> {
     texts: Vec<Option<String>>,
     /// The description being decoded: the command after the finished ones.
     decoding: Option<D>,
+    /// The last finished first pass, until its closer look has weighed it.
+    finished: Option<D>,
     /// How many of `texts` have had their closer look.
     looked: usize,
     stamp: SystemTime,
@@ -271,7 +273,7 @@ impl<M: FrameModel> Worker<M> {
         self.frames_since_description = 0;
         self.last_description = Instant::now();
         let texts = Vec::with_capacity(found.len());
-        self.job = Some(Job { commands: found, frame: frame.clone(), masks, texts, decoding: None, looked: 0, stamp: frame.stamp, seq: frame.seq });
+        self.job = Some(Job { commands: found, frame: frame.clone(), masks, texts, decoding: None, finished: None, looked: 0, stamp: frame.stamp, seq: frame.seq });
     }
 
     /// Warns once when no frame has reached the worker for a while (a ROS image topic that went
@@ -305,7 +307,8 @@ impl<M: FrameModel> Worker<M> {
             let k = job.looked;
             job.looked += 1;
             // a failed closer look keeps the first pass's words
-            match job.texts[k].as_deref().map(|first| self.model.look_closer(&job.frame, &job.masks[k], first, max_tokens)) {
+            let pass = job.finished.take();
+            match job.texts[k].as_deref().map(|first| self.model.word_object(&job.frame, &job.masks[k], first, pass.as_ref(), max_tokens)) {
                 Some(Ok(Some(better))) => job.texts[k] = Some(better),
                 Some(Err(e)) => return self.fault_and_continue(job, e),
                 _ => {}
@@ -315,7 +318,7 @@ impl<M: FrameModel> Worker<M> {
             match self.model.step_describe(state) {
                 Ok(Some(text)) => {
                     job.texts.push(Some(text));
-                    job.decoding = None;
+                    job.finished = job.decoding.take();
                     None
                 }
                 Ok(None) => None,

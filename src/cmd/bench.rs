@@ -62,6 +62,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (mut refined1, mut refined4, mut refine_each) = (Samples::default(), Samples::default(), Samples::default());
     // ... then the closer check of each small found object against its command (model.json confirm_found)
     let (mut checked1, mut checked4, mut check_each) = (Samples::default(), Samples::default(), Samples::default());
+    // ... and a described object's place read off its published mask (model.json wording.place_from_mask)
+    let mut place_each = Samples::default();
     for i in 0..iters {
         for f in &frames {
             // Alternate the order so neither variant always runs on a warmer cache.
@@ -85,6 +87,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     check_each.push((published - with_refine) / n_checked);
                 }
                 (if n == 1 { &mut checked1 } else { &mut checked4 }).push(published);
+                for s in segs.iter().filter(|s| s.found) {
+                    let t = Instant::now();
+                    std::hint::black_box(crate::inference::wording::place_of_mask(&s.mask));
+                    place_each.push(t.elapsed());
+                }
                 pre.push(st.timings.preprocess);
                 vision.push(st.timings.vision);
                 let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) =
@@ -143,6 +150,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "confirm_per_object_ms": check_each.median(),
         "frame_1_command_published_ms": checked1.median(),
         "frame_4_commands_published_ms": checked4.median(),
+        "place_of_mask_per_object_ms": place_each.median(),
         "describe": desc,
         "region": region,
     });
@@ -217,6 +225,7 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
         ("closer check, per object", "confirm_per_object_ms"),
         ("frame, 1 command, refined+checked", "frame_1_command_published_ms"),
         ("frame, 4 commands, refined+checked", "frame_4_commands_published_ms"),
+        ("place from the mask, per object", "place_of_mask_per_object_ms"),
     ];
     let fmt = |v: Option<&Value>| v.and_then(Value::as_f64).map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for (label, key) in rows {

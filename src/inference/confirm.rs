@@ -76,14 +76,9 @@ impl Engine {
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
         let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
         let ids = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
-        let mut job = self.start_generate(&state, &[ids], WORDS)?;
-        let mut rows = Vec::with_capacity(WORDS); // the logits each word was chosen from
-        rows.extend(job.last_logits().first().cloned());
-        while !job.is_finished() {
-            self.step_generate(&mut job)?;
-            rows.extend(job.last_logits().first().cloned());
-        }
-        let words = job.tokens().first().cloned().unwrap_or_default();
+        let job = self.generate(&state, &[ids], WORDS)?;
+        let look = self.described(&job, 0)?;
+        let (words, rows) = (look.ids, look.logits); // rows: the logits each word was chosen from
         if words.len() < WORDS {
             return Ok(None);
         }
@@ -94,7 +89,7 @@ impl Engine {
             let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             against.push((word.to_string(), best - row[id]));
         }
-        Ok(Some(Confirmation { rect, text: self.tokenizer.decode(&words)?, against }))
+        Ok(Some(Confirmation { rect, text: look.text, against }))
     }
 }
 

@@ -4,8 +4,8 @@
 /// The tabletop vocabulary a description is parsed against.
 const SIZES: [&str; 2] = ["small", "large"];
 const COLOURS: [&str; 8] = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"];
-const SHAPES: [&str; 6] = ["circle", "square", "triangle", "star", "ring", "cross"];
-const PLACES: [&str; 9] = [
+pub(crate) const SHAPES: [&str; 6] = ["circle", "square", "triangle", "star", "ring", "cross"];
+pub(crate) const PLACES: [&str; 9] = [
     "in the top left", "at the top", "in the top right",
     "on the left", "in the center", "on the right",
     "in the bottom left", "at the bottom", "in the bottom right",
@@ -40,10 +40,12 @@ pub fn descriptions_match(predicted: &str, expected: &str) -> bool {
 }
 
 /// Size and place from the whole-frame description (they are relative to the frame), colour and shape from
-/// the close look; None when either text is not a description (then the whole-frame text stands).
-pub fn merge_close_look(whole: &str, close: &str) -> Option<String> {
+/// the close look (the shape `shape` when given: wording.rs's joint shape); None when either text is not a
+/// description (then the whole-frame text stands).
+pub fn merge_close_look(whole: &str, close: &str, shape: Option<&str>) -> Option<String> {
     let (size, _, _, place) = parse_description(whole)?;
-    let (_, colour, shape, _) = parse_description(close)?;
+    let (_, colour, close_shape, _) = parse_description(close)?;
+    let shape = shape.unwrap_or(&close_shape);
     Some(format!("a {size} {colour} {shape} {place}"))
 }
 
@@ -61,9 +63,11 @@ mod tests {
 
     #[test]
     fn the_close_look_gives_colour_and_shape_the_whole_frame_size_and_place() {
-        let merged = merge_close_look("a small red star on the left", "a large orange cross in the center");
+        let merged = merge_close_look("a small red star on the left", "a large orange cross in the center", None);
         assert_eq!(merged.as_deref(), Some("a small orange cross on the left"));
-        assert_eq!(merge_close_look("a small red star on the left", "a red"), None, "junk close look: keep the first pass");
-        assert_eq!(merge_close_look("red star", "a large red cross in the center"), None);
+        let joint = merge_close_look("a small red star on the left", "a large orange cross in the center", Some("star"));
+        assert_eq!(joint.as_deref(), Some("a small orange star on the left"));
+        assert_eq!(merge_close_look("a small red star on the left", "a red", None), None, "junk close look: keep the first pass");
+        assert_eq!(merge_close_look("red star", "a large red cross in the center", None), None);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use ort::value::DynValue;
 
 use super::engine::{DescribeTimings, Engine, ImageState, SegmentOutput, lock, owned};
+use super::wording::Described;
 use super::tensors::{argmax, output_f32, run_err, take, tile_batch, view};
 use super::InferenceError;
 
@@ -95,45 +96,44 @@ impl Engine {
         Ok((job.out, job.timings))
     }
 
-    /// Describe the visual prompt this state was encoded with (no mask): the text and its token ids.
-    pub fn describe_visual_prompt(&self, state: &ImageState, max_tokens: usize) -> Result<(String, Vec<i64>), InferenceError> {
+    /// Describe the visual prompt this state was encoded with (no mask): the text, its token ids and the
+    /// logits its first words were chosen from.
+    pub fn describe_visual_prompt(&self, state: &ImageState, max_tokens: usize) -> Result<Described, InferenceError> {
         if state.visual_prompt.is_none() {
             return Err(InferenceError::NoVisualPrompt);
         }
         let prompt = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
-        let (mut ids, _) = self.generate(state, &[prompt], max_tokens)?;
-        let ids = ids.pop().unwrap_or_default();
-        Ok((self.tokenizer.decode(&ids)?, ids))
+        let job = self.generate(state, &[prompt], max_tokens)?;
+        self.described(&job, 0)
+    }
+
+    /// Row `row` of a finished (or running) description as a [`Described`].
+    pub(crate) fn described(&self, job: &DescribeJob, row: usize) -> Result<Described, InferenceError> {
+        let ids = job.out.get(row).cloned().unwrap_or_default();
+        Ok(Described { text: self.tokenizer.decode(&ids)?, ids, logits: job.history.get(row).cloned().unwrap_or_default() })
     }
 
     /// Describe and segment the visual prompt this state was encoded with (`<vp_1>`).
     pub fn describe_region(&self, state: &ImageState) -> Result<(String, SegmentOutput), InferenceError> {
-        self.describe_region_tokens(state, self.info.config.max_new_tokens).map(|(text, _, seg)| (text, seg))
+        self.describe_region_tokens(state, self.info.config.max_new_tokens).map(|(first, seg)| (first.text, seg))
     }
 
-    /// [`Engine::describe_region`] with a token limit, returning the generated token ids too.
-    pub fn describe_region_tokens(&self, state: &ImageState, max_tokens: usize) -> Result<(String, Vec<i64>, SegmentOutput), InferenceError> {
-        if state.visual_prompt.is_none() {
-            return Err(InferenceError::NoVisualPrompt);
-        }
-        let templates = &self.info.templates;
-        let describe = self.tokenizer.prompt(&templates.describe_vp, "", &[])?.ids;
-        let segment = self.tokenizer.prompt(&templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
-        let (mut ids, _) = self.generate(state, &[describe], max_tokens)?;
-        let ids = ids.pop().unwrap_or_default();
-        let text = self.tokenizer.decode(&ids)?;
+    /// [`Engine::describe_region`] with a token limit, returning the description's token ids and logits too.
+    pub fn describe_region_tokens(&self, state: &ImageState, max_tokens: usize) -> Result<(Described, SegmentOutput), InferenceError> {
+        let first = self.describe_visual_prompt(state, max_tokens)?;
+        let segment = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
         let (mut seg, _) = self.segment_prompts(state, &[segment])?;
         let seg = seg.pop().ok_or(InferenceError::Output { graph: "mask_head", name: "mask_logits", reason: "no mask returned".into() })?;
-        Ok((text, ids, seg))
+        Ok((first, seg))
     }
 
-    /// Batched greedy decoding from tokenized prompts, run to the end.
-    pub(crate) fn generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<(Vec<Vec<i64>>, DescribeTimings), InferenceError> {
+    /// Batched greedy decoding from tokenized prompts, run to the end: the finished job.
+    pub(crate) fn generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
         let mut job = self.start_generate(state, prompts, max_tokens)?;
         while !job.is_finished() {
             self.step_generate(&mut job)?;
         }
-        Ok((job.out, job.timings))
+        Ok(job)
     }
 
     /// Start describing each named object: runs the batched prefill and picks the first tokens. Drive it with
@@ -169,6 +169,7 @@ impl Engine {
             next: Vec::new(),
             out: vec![Vec::new(); b],
             logits: Vec::new(),
+            history: vec![Vec::new(); b],
             done: vec![true; b],
             step: 0,
             max_tokens,
@@ -232,6 +233,9 @@ impl Engine {
     }
 }
 
+/// How many of a description's first tokens keep their logits: "a {size} {colour} {shape}".
+pub const KEPT_STEPS: usize = 4;
+
 /// A description in progress: the KV cache so far, each row's tokens, and which rows are finished.
 pub struct DescribeJob {
     text_start: i64,
@@ -242,6 +246,9 @@ pub struct DescribeJob {
     out: Vec<Vec<i64>>,
     /// Each row's logits at the last step: the distribution its newest token was chosen from.
     logits: Vec<Vec<f32>>,
+    /// Per row, the logits each of its first [`KEPT_STEPS`] tokens was chosen from (what the closer check and the
+    /// joint shape weigh; a full-size vocabulary makes keeping every step's row wasteful).
+    history: Vec<Vec<Vec<f32>>>,
     done: Vec<bool>,
     step: usize,
     max_tokens: usize,
@@ -258,6 +265,9 @@ impl DescribeJob {
             if self.next[r] == eot {
                 self.done[r] = true;
             } else {
+                if self.out[r].len() < KEPT_STEPS {
+                    self.history[r].push(self.logits[r].clone());
+                }
                 self.out[r].push(self.next[r]);
                 self.timings.tokens += 1;
                 self.done[r] = self.out[r].len() >= self.max_tokens;
@@ -277,6 +287,11 @@ impl DescribeJob {
     /// Each row's logits at the last step (the distribution its newest token was chosen from).
     pub fn last_logits(&self) -> &[Vec<f32>] {
         &self.logits
+    }
+
+    /// Per row, the logits each of its first [`KEPT_STEPS`] generated tokens was chosen from.
+    pub fn token_logits(&self) -> &[Vec<Vec<f32>>] {
+        &self.history
     }
 
     pub fn timings(&self) -> DescribeTimings {

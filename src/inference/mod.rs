@@ -13,6 +13,7 @@ pub mod providers;
 pub mod runtime;
 mod tensors;
 pub mod tokenizer;
+pub mod wording;
 pub mod zoom;
 
 pub use confirm::Confirmation;
@@ -20,6 +21,7 @@ pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutp
 pub use generate::DescribeJob;
 pub use model_info::ModelInfo;
 pub use objects::ObjectAnswer;
+pub use wording::Described;
 pub use zoom::{CloseLook, RegionAnswer, RegionZoom};
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::InferenceError;
+use super::wording::Wording;
 use super::zoom::RegionZoom;
 use crate::preprocess::PreprocessParams;
 
@@ -33,6 +34,9 @@ pub struct ModelInfo {
     /// Found objects checked against the command's colour and shape by the closer look (absent: never).
     #[serde(default)]
     pub confirm_found: Option<ConfirmFound>,
+    /// Which words of a found object's description are settled across looks (absent: none).
+    #[serde(default)]
+    pub wording: Wording,
     #[serde(default)]
     pub provenance: serde_json::Value,
 }

@@ -20,7 +20,8 @@ use crate::frame::{Frame, Mask, VisualPrompt};
 /// What the node says about a found object.
 #[derive(Debug, Clone)]
 pub struct ObjectAnswer {
-    /// The description it publishes (merged with the closer look's colour and shape when one ran).
+    /// The description it publishes (the closer look's colour and shape merged in when one ran, the place of the
+    /// mask with model.json `wording.place_from_mask`).
     pub text: String,
     /// The first pass's generated token ids.
     pub ids: Vec<i64>,
@@ -36,17 +37,18 @@ impl Engine {
         self.start_generate(&state, &[prompt], max_tokens)
     }
 
-    /// The object's description in one call: the first pass, then [`Engine::look_closer`] at the same mask (a
+    /// The object's description in one call: the first pass, then [`Engine::word_object`] at the same mask (a
     /// failed closer pass costs the closer look, not the answer).
     pub fn describe_object_on(&self, frame: &Frame, mask: &Arc<Mask>, max_tokens: usize) -> Result<ObjectAnswer, InferenceError> {
         let state = self.encode(frame, Some(&VisualPrompt::Mask(mask.clone())))?;
-        let (text, ids) = self.describe_visual_prompt(&state, max_tokens)?;
-        let mut answer = ObjectAnswer { text, ids, close_look: None };
-        match self.look_closer(frame, mask, &answer.text, max_tokens) {
-            Ok(Some((text, look))) => (answer.text, answer.close_look) = (text, Some(look)),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}"),
-        }
-        Ok(answer)
+        let first = self.describe_visual_prompt(&state, max_tokens)?;
+        let (text, close_look) = match self.word_object(frame, mask, &first, max_tokens) {
+            Ok(worded) => worded,
+            Err(e) => {
+                tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
+                (self.place_words(&first.text, mask), None)
+            }
+        };
+        Ok(ObjectAnswer { text, ids: first.ids, close_look })
     }
 }

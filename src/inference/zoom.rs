@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::description::merge_close_look;
+use super::wording::{Described, joint_shape, shape_scores};
 use super::{Engine, InferenceError, SegmentOutput};
 use crate::frame::{Frame, Mask, VisualPrompt};
 
@@ -126,6 +127,8 @@ pub struct CloseLook {
     pub rect: [u32; 4],
     pub text: String,
     pub ids: Vec<i64>,
+    /// With model.json `wording.joint_shape`: both looks' summed log-probabilities per shape word (wording.rs).
+    pub shape_scores: Option<Vec<f64>>,
 }
 
 /// The answer to "what is this?" for a visual prompt on a frame.
@@ -156,32 +159,37 @@ impl Engine {
     /// then [`Engine::look_closer`] at the mask it found.
     pub fn describe_region_on(&self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<RegionAnswer, InferenceError> {
         let state = self.encode(frame, Some(prompt))?;
-        let (text, ids, segment) = self.describe_region_tokens(&state, max_tokens)?;
-        let mut answer = RegionAnswer { text, ids, segment, close_look: None };
+        let (first, segment) = self.describe_region_tokens(&state, max_tokens)?;
+        let mut answer = RegionAnswer { text: first.text.clone(), ids: first.ids.clone(), segment, close_look: None };
         if !answer.segment.found {
             return Ok(answer);
         }
         // The first pass's answer stands on its own: a failed second pass costs the closer look, not the answer.
-        match self.look_closer(frame, &answer.segment.mask, &answer.text, max_tokens) {
-            Ok(Some((text, look))) => (answer.text, answer.close_look) = (text, Some(look)),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}"),
+        match self.word_object(frame, &answer.segment.mask, &first, max_tokens) {
+            Ok((text, look)) => (answer.text, answer.close_look) = (text, look),
+            Err(e) => {
+                tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
+                answer.text = self.place_words(&first.text, &answer.segment.mask);
+            }
         }
         Ok(answer)
     }
 
     /// The second, closer pass for an object described as `first` whose mask on `frame` is `mask`: when
     /// model.json has `region_zoom` and the mask's main piece is small, encode a crop around that piece with
-    /// it as the visual prompt and return the description with that pass's colour and shape (`first` when
-    /// either text is not a description) and where it looked. None: no second pass was due.
-    pub fn look_closer(&self, frame: &Frame, mask: &Mask, first: &str, max_tokens: usize) -> Result<Option<(String, CloseLook)>, InferenceError> {
+    /// it as the visual prompt and return the description with that pass's colour and shape — the shape both
+    /// passes are surer of with `wording.joint_shape` (wording.rs) — (`first` when either text is not a
+    /// description) and where it looked. None: no second pass was due.
+    pub fn look_closer(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> Result<Option<(String, CloseLook)>, InferenceError> {
         let Some(zoom) = self.info.region_zoom else { return Ok(None) };
         let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
         let close = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
-        let (text, ids) = self.describe_visual_prompt(&close, max_tokens)?;
-        let merged = merge_close_look(first, &text).unwrap_or_else(|| first.to_string());
-        Ok(Some((merged, CloseLook { rect, text, ids })))
+        let look = self.describe_visual_prompt(&close, max_tokens)?;
+        let scores = if self.info.wording.joint_shape { self.shape_ids().and_then(|ids| shape_scores(first, &look, &ids)) } else { None };
+        let shape = scores.as_deref().and_then(joint_shape);
+        let merged = merge_close_look(&first.text, &look.text, shape).unwrap_or_else(|| first.text.clone());
+        Ok(Some((merged, CloseLook { rect, text: look.text, ids: look.ids, shape_scores: scores })))
     }
 }
 

@@ -149,7 +149,7 @@ impl FrameModel for SlowModel {
     }
 
     /// A second vision pass's worth of time; says which frame it looked at.
-    fn look_closer(&mut self, frame: &Frame, _mask: &Mask, first: &str, _max: usize) -> Result<Option<String>, ModelError> {
+    fn word_object(&mut self, frame: &Frame, _mask: &Mask, first: &str, _pass: Option<&FakeDescribing>, _max: usize) -> Result<Option<String>, ModelError> {
         std::thread::sleep(self.encode);
         Ok(Some(format!("{first}, looked at closely on frame {}", frame.seq)))
     }

@@ -194,7 +194,8 @@ fn visual_prompts_match_pytorch() {
     let (dir, fx) = fixtures();
     let engine = engine();
     let max = engine.model_info().config.max_new_tokens;
-    let mut close_looks = 0;
+    let (mut close_looks, mut overruled) = (0, 0);
+    let shape = |text: &str| pixel_sail::inference::description::parse_description(text).map(|d| d.2);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         for want in &case.visual_prompts {
@@ -213,6 +214,7 @@ fn visual_prompts_match_pytorch() {
                     assert_eq!(g.text.trim(), w.text.trim());
                     assert_shape_scores(&at, g.shape_scores.as_ref(), w.shape_scores.as_ref());
                     close_looks += 1;
+                    overruled += usize::from(shape(&got.text) != shape(&g.text));
                 }
                 (None, None) => {}
                 (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
@@ -220,6 +222,7 @@ fn visual_prompts_match_pytorch() {
         }
     }
     assert!(close_looks > 0, "the fixtures exercise the region zoom's second pass");
+    assert!(overruled > 0, "the fixtures hold a closer look whose shape both looks together overrule");
 }
 
 /// The closer look at a named object, from PyTorch's mask of it: the same crop, token ids and merged answer.

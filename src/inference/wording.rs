@@ -153,6 +153,14 @@ mod tests {
     }
 
     #[test]
+    fn a_model_json_without_wording_keeps_each_looks_words() {
+        assert_eq!(serde_json::from_str::<Wording>("{}").unwrap(), Wording { joint_shape: false, place_from_mask: false });
+        let half: Wording = serde_json::from_str(r#"{"place_from_mask": true}"#).unwrap();
+        assert!(half.place_from_mask && !half.joint_shape);
+        assert!(serde_json::from_str::<Wording>(r#"{"joint_shape": "yes"}"#).is_err(), "a flag must be a boolean");
+    }
+
+    #[test]
     fn the_place_is_the_cell_of_the_largest_piece() {
         let mut m = Mask { width: 9, height: 6, data: vec![0; 54] };
         for (y, x) in [(4, 7), (4, 8), (5, 7), (5, 8)] {

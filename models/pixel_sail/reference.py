@@ -181,8 +181,8 @@ class Reference:
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        (ids,), (rows,) = self.generate(cst, [self.prompt_ids(self.templates["describe_vp"])], 4)
-        look = {"rect": rect, "text": self.tok.decode(ids), "against": {}}
+        text, ids, rows = self.describe_vp(cst, 4)
+        look = {"rect": rect, "text": text, "against": {}}
         if len(ids) < 4:
             return True, look
         for step, word in ((2, colour), (3, shape)):
@@ -214,6 +214,12 @@ class Reference:
                 for t in texts]
         out, _ = self.generate(st, seqs, self.max_new)
         return [(self.tok.decode(o), o) for o in out]
+
+    def describe_vp(self, st, max_new=None):
+        """`describe <vp_1>` on a state encoded with a visual prompt: (text, ids, logits rows), as Rust's
+        `Engine::describe_visual_prompt`."""
+        (ids,), (rows,) = self.generate(st, [self.prompt_ids(self.templates["describe_vp"])], max_new or self.max_new)
+        return self.tok.decode(ids), ids, rows
 
     def generate(self, st, seqs, max_new):
         """Greedy decoding of each prompt to `<|eot|>` or `max_new` tokens: (each row's ids, each row's logits
@@ -249,8 +255,7 @@ class Reference:
         pass, then `word_object` at that mask. Returns the text, the first pass's ids, the mask result and
         the zoom (None, or its crop rect, text and ids)."""
         st = self.encode(img, prompt, prompt_mask)
-        (ids,), (rows,) = self.generate(st, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
-        text = self.tok.decode(ids)
+        text, ids, rows = self.describe_vp(st)
         seg = self.segment(st, [""], vp=True)[0]
         out = {"text": text, "ids": ids, "seg": seg, "zoom": None}
         if seg["found"]:
@@ -264,8 +269,7 @@ class Reference:
         when the describe pass read the command differently (the model card, "Named objects: describe what the
         mask shows"). Returns the text, the first pass's ids and the zoom (None, or its crop rect, text, ids)."""
         st = self.encode(img, {}, mask)
-        (ids,), (rows,) = self.generate(st, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
-        text = self.tok.decode(ids)
+        text, ids, rows = self.describe_vp(st)
         out, look = self.word_object(img, mask, text, ids, rows)
         return {"text": out, "ids": ids, "first": text, "zoom": look}
 
@@ -291,8 +295,7 @@ class Reference:
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        (zids,), (zrows,) = self.generate(cst, [self.prompt_ids(self.templates["describe_vp"])], self.max_new)
-        ztext = self.tok.decode(zids)
+        ztext, zids, zrows = self.describe_vp(cst)
         scores = None
         if self.wording.get("joint_shape") and first_pass is not None:
             scores = zoom.shape_scores(first_pass, (zids, zrows), [self.tok.token_to_id(s) for s in zoom.SHAPES])

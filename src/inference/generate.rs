@@ -284,16 +284,6 @@ impl DescribeJob {
         &self.out
     }
 
-    /// Each row's logits at the last step (the distribution its newest token was chosen from).
-    pub fn last_logits(&self) -> &[Vec<f32>] {
-        &self.logits
-    }
-
-    /// Per row, the logits each of its first [`KEPT_STEPS`] generated tokens was chosen from.
-    pub fn token_logits(&self) -> &[Vec<Vec<f32>>] {
-        &self.history
-    }
-
     pub fn timings(&self) -> DescribeTimings {
         self.timings
     }

@@ -37,18 +37,12 @@ impl Engine {
         self.start_generate(&state, &[prompt], max_tokens)
     }
 
-    /// The object's description in one call: the first pass, then [`Engine::word_object`] at the same mask (a
-    /// failed closer pass costs the closer look, not the answer).
+    /// The object's description in one call: the first pass, then [`Engine::word_object_or_first`] at the same
+    /// mask.
     pub fn describe_object_on(&self, frame: &Frame, mask: &Arc<Mask>, max_tokens: usize) -> Result<ObjectAnswer, InferenceError> {
         let state = self.encode(frame, Some(&VisualPrompt::Mask(mask.clone())))?;
         let first = self.describe_visual_prompt(&state, max_tokens)?;
-        let (text, close_look) = match self.word_object(frame, mask, &first, max_tokens) {
-            Ok(worded) => worded,
-            Err(e) => {
-                tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
-                (self.place_words(&first.text, mask), None)
-            }
-        };
+        let (text, close_look) = self.word_object_or_first(frame, mask, &first, max_tokens);
         Ok(ObjectAnswer { text, ids: first.ids, close_look })
     }
 }

@@ -96,8 +96,8 @@ pub fn with_place(text: &str, place: &str) -> String {
 impl Engine {
     /// The words the node publishes for an object first described as `first` whose mask on `frame` is `mask`:
     /// the closer look's colour and shape when one is due (with `wording.joint_shape`, the shape both looks are
-    /// surer of), and with `wording.place_from_mask` the mask's own place. An error is the closer pass's; the
-    /// caller can still publish [`Engine::place_words`] of the first pass.
+    /// surer of), and with `wording.place_from_mask` the mask's own place. An error is the closer pass's (the
+    /// worker counts it; [`Engine::word_object_or_first`] answers from the first pass instead).
     pub fn word_object(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> Result<(String, Option<CloseLook>), InferenceError> {
         let (text, look) = match self.look_closer(frame, mask, first, max_tokens)? {
             Some((text, look)) => (text, Some(look)),
@@ -106,9 +106,18 @@ impl Engine {
         Ok((self.place_words(&text, mask), look))
     }
 
+    /// [`Engine::word_object`] where the first pass's answer stands on its own: a failed closer pass costs the
+    /// closer look (logged), not the answer, which keeps the mask's place.
+    pub fn word_object_or_first(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> (String, Option<CloseLook>) {
+        self.word_object(frame, mask, first, max_tokens).unwrap_or_else(|e| {
+            tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
+            (self.place_words(&first.text, mask), None)
+        })
+    }
+
     /// `text` with the mask's place when model.json's `wording.place_from_mask` says so.
-    pub fn place_words(&self, text: &str, mask: &Mask) -> String {
-        match place_of_mask(mask).filter(|_| self.info.wording.place_from_mask) {
+    fn place_words(&self, text: &str, mask: &Mask) -> String {
+        match self.info.wording.place_from_mask.then(|| place_of_mask(mask)).flatten() {
             Some(place) => with_place(text, place),
             None => text.to_string(),
         }

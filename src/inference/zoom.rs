@@ -156,7 +156,7 @@ pub fn crop_around(mask: &Mask, frame: &Frame, params: &RegionZoom) -> Option<(M
 
 impl Engine {
     /// Describe and segment what `prompt` points at on `frame`: one vision pass with the prompt painted in,
-    /// then [`Engine::look_closer`] at the mask it found.
+    /// then [`Engine::word_object_or_first`] at the mask it found.
     pub fn describe_region_on(&self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<RegionAnswer, InferenceError> {
         let state = self.encode(frame, Some(prompt))?;
         let (first, segment) = self.describe_region_tokens(&state, max_tokens)?;
@@ -164,14 +164,7 @@ impl Engine {
         if !answer.segment.found {
             return Ok(answer);
         }
-        // The first pass's answer stands on its own: a failed second pass costs the closer look, not the answer.
-        match self.word_object(frame, &answer.segment.mask, &first, max_tokens) {
-            Ok((text, look)) => (answer.text, answer.close_look) = (text, look),
-            Err(e) => {
-                tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
-                answer.text = self.place_words(&first.text, &answer.segment.mask);
-            }
-        }
+        (answer.text, answer.close_look) = self.word_object_or_first(frame, &answer.segment.mask, &first, max_tokens);
         Ok(answer)
     }
 

@@ -24,3 +24,7 @@ PIXEL_SAIL_ROS_DISTRO=kilted tests/ros/run_interop.sh
 
 echo "== python model tests" >&2
 .venv/bin/python -m pytest -q models/tests
+
+# Last: its plain `cargo build` (no dev-dependencies) relinks target/debug/pixel-sail.
+echo "== colcon workspace: pixel_sail and pixel_sail_msgs built and installed as a ROS user does" >&2
+tests/ros/colcon_workspace.sh

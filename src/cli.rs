@@ -103,7 +103,7 @@ impl EngineArgs {
     pub fn to_config(&self) -> Result<EngineConfig, ConfigError> {
         let providers: Vec<ProviderKind> = parse_provider_list(&self.ep)?;
         let cfg = EngineConfig {
-            model_dir: self.model.clone(),
+            model_dir: crate::install::resolve_data_path(&self.model),
             providers,
             tensorrt: TensorRtOptions {
                 fp16: !self.trt_fp32,

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod error;
 pub mod frame;
 pub mod inference;
+pub mod install;
 pub mod preprocess;
 pub mod publish;
 pub mod sink;

@@ -78,6 +78,8 @@ fn no_library_anywhere_names_the_places_searched() {
     let o = Command::new(&exe)
         .current_dir(dir.path())
         .env_remove("ORT_DYLIB_PATH")
+        .env_remove("VIRTUAL_ENV")
+        .env("HOME", dir.path())
         .args(["-q", "infer", "--prompt", "x", "--image"])
         .arg(&image)
         .arg("--model")

@@ -32,7 +32,7 @@ use crate::preprocess::PreprocessError;
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
     #[error(
-        "ONNX Runtime library not found: searched {} for .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*; run scripts/setup.sh (installs onnxruntime=={tested} into .venv), or point ORT_DYLIB_PATH or --ort-lib at libonnxruntime.so (version >= {min})",
+        "ONNX Runtime library not found: searched {} for python3*/{{site,dist}}-packages/onnxruntime/capi/libonnxruntime.so.*; run scripts/setup.sh in a checkout (installs onnxruntime=={tested} into .venv), `pip install onnxruntime=={tested}` (into the active venv or the user site), or point ORT_DYLIB_PATH or --ort-lib at libonnxruntime.so (version >= {min})",
         searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
         tested = runtime::TESTED_ORT_VERSION, min = runtime::MIN_ORT_VERSION
     )]

@@ -1,7 +1,8 @@
 //! Finding and loading `libonnxruntime` (ort `load-dynamic`): explicit path (`--ort-lib` / config key),
 //! then `ORT_DYLIB_PATH`, then the project venv's wheel
 //! (`<dir>/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*`) searched from the current
-//! directory and the executable's ancestors. Loaded once per process with `ort::init_from` (never `init`,
+//! directory and the executable's ancestors, then the wheel in `$VIRTUAL_ENV`, the user's site
+//! (`~/.local/lib/python3*`) and the system's (`/usr/local/lib`, `/usr/lib`: `site-` or `dist-packages`). Loaded once per process with `ort::init_from` (never `init`,
 //! which panics); the environment lives for the whole process.
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ static INIT_LOCK: Mutex<()> = Mutex::new(());
 pub enum LibrarySource {
     Explicit(PathBuf),
     EnvVar(PathBuf),
+    /// A wheel found in a venv or Python site folder.
     Venv(PathBuf),
 }
 
@@ -41,7 +43,7 @@ impl LibrarySource {
         match self {
             LibrarySource::Explicit(_) => "--ort-lib / ort_library",
             LibrarySource::EnvVar(_) => "ORT_DYLIB_PATH",
-            LibrarySource::Venv(_) => "the project venv",
+            LibrarySource::Venv(_) => "the onnxruntime wheel of a venv or Python site",
         }
     }
 }
@@ -61,13 +63,22 @@ pub fn locate_library(explicit: Option<&Path>) -> Result<LibrarySource, Inferenc
     if let Ok(exe) = std::env::current_exe() {
         roots.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
     }
+    let mut libs: Vec<PathBuf> = roots.iter().map(|root| root.join(".venv").join("lib")).collect();
+    // Where `pip install onnxruntime` puts the wheel outside a checkout (an installed package run by
+    // `ros2 run`): the active venv, the user's site, the system's.
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+        libs.push(PathBuf::from(venv).join("lib"));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        libs.push(PathBuf::from(home).join(".local").join("lib"));
+    }
+    libs.extend(["/usr/local/lib", "/usr/lib"].map(PathBuf::from));
     let mut searched = Vec::new();
-    for root in &roots {
-        let venv_lib = root.join(".venv").join("lib");
-        searched.push(venv_lib.clone());
-        if let Some(found) = find_in_venv(&venv_lib) {
+    for lib in libs {
+        if let Some(found) = find_in_venv(&lib) {
             return Ok(LibrarySource::Venv(found));
         }
+        searched.push(lib);
     }
     Err(InferenceError::RuntimeNotFound { searched })
 }
@@ -79,12 +90,15 @@ fn find_in_venv(venv_lib: &Path) -> Option<PathBuf> {
         if !py.file_name().to_string_lossy().starts_with("python3") {
             continue;
         }
-        let capi = py.path().join("site-packages").join("onnxruntime").join("capi");
-        let Ok(entries) = std::fs::read_dir(&capi) else { continue };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("libonnxruntime.so.") {
-                found.push(e.path());
+        // Debian's system Python installs into dist-packages, venvs and user sites into site-packages.
+        for site in ["site-packages", "dist-packages"] {
+            let capi = py.path().join(site).join("onnxruntime").join("capi");
+            let Ok(entries) = std::fs::read_dir(&capi) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("libonnxruntime.so.") {
+                    found.push(e.path());
+                }
             }
         }
     }

@@ -165,11 +165,39 @@ def export_fullsize(cfg: Config, out_dir: str, tokenizer: Tokenizer, name: str, 
     write_model_json(model, out_dir, {
         "name": name, "long_side": long_side, "input_size": input_size,
         "provenance": {"trained": False, "external_data": external, "weights": report["weights"],
-                       "note": f"random weights, config {name}; synthetic tokenizer: {base_words} words of the tiny "
-                               f"model padded with <fill_N> entries to {cfg.vocab} ids"}})
+                       "note": f"{name}, random weights ({report['weights']}); synthetic tokenizer: {base_words} "
+                               f"words of the tiny model padded with <fill_N> entries to {cfg.vocab} ids"}})
     report["export_s"] = round(time.perf_counter() - t0, 1)
     report["peak_rss_gb"] = round(peak_rss_gb(), 2)
     return model, report
+
+
+ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}
+
+
+def contract_problems(out_dir: str) -> list[str]:
+    """model.json's `tensors` against each graph's declared inputs and outputs — names, dtypes, ranks, fixed sizes,
+    what the node checks at load (src/inference/contract.rs) — read without the weights, so a graph too big to
+    open a session for here is still checked."""
+    meta = json.load(open(f"{out_dir}/model.json"))
+    problems = []
+    for g, sig in meta["tensors"].items():
+        graph = onnx.load(os.path.join(out_dir, meta["files"][g]), load_external_data=False).graph
+        for kind, specs, values in (("input", sig["inputs"], graph.input), ("output", sig["outputs"], graph.output)):
+            found = {v.name: v.type.tensor_type for v in values}
+            if kind == "input" and set(found) - {s["name"] for s in specs}:
+                problems.append(f"{g}: unexpected inputs {sorted(set(found) - {s['name'] for s in specs})}")
+            for spec in specs:
+                t = found.get(spec["name"])
+                if t is None:
+                    problems.append(f"{g}: missing {kind} {spec['name']}")
+                    continue
+                dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+                if ONNX_DTYPES.get(t.elem_type) != spec["dtype"] or len(dims) != len(spec["shape"]) or any(
+                        isinstance(w, int) and d is not None and d != w for w, d in zip(spec["shape"], dims)):
+                    problems.append(f"{g}: {kind} {spec['name']} is {ONNX_DTYPES.get(t.elem_type)} {dims}, "
+                                    f"model.json says {spec['dtype']} {spec['shape']}")
+    return problems
 
 
 def bench(out_dir: str) -> dict:
@@ -232,7 +260,7 @@ def main():
     pooled = (a.weights or ("pooled" if a.config == "3b" else "independent")) == "pooled"
     model, report = export_fullsize(cfg, a.out, padded_tokenizer(a.tokenizer, a.vocab), f"pixel-sail-{a.config}",
                                     a.external_threshold, pooled=pooled)
-    print(json.dumps({"export": report}, indent=1), flush=True)
+    print(json.dumps({"export": report, "contract_problems": contract_problems(a.out)}, indent=1), flush=True)
     if a.verify:
         d = verify(model, a.out, grid=(FRAME[0] // cfg.patch, FRAME[1] // cfg.patch))
         print(json.dumps({"max_abs_diff": d, "peak_rss_gb": round(peak_rss_gb(), 2)}, indent=1), flush=True)

@@ -10,7 +10,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from models.pixel_sail.export import verify
-from models.pixel_sail.export_fullsize import export_fullsize, padded_tokenizer
+from models.pixel_sail.export_fullsize import contract_problems, export_fullsize, padded_tokenizer
 from models.pixel_sail.model import Config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -63,6 +63,20 @@ def test_model_json_matches_tokenizer_and_frame(exported):
     assert meta["input"]["long_side"] == 640 and meta["input"]["input_size"] == [480, 640]
     assert meta["shapes"]["vision.pixels"]["opt"] == [1, 3, 480, 640]
     assert set(meta["provenance"]["external_data"]) == {"vision", "text", "mask_head"}
+
+
+def test_contract_check_without_weights(exported, tmp_path):
+    out, _, _ = exported
+    assert contract_problems(out) == []
+    meta = json.load(open(f"{out}/model.json"))
+    meta["tensors"]["text"]["outputs"][0]["shape"][-1] = VOCAB + 1
+    meta["tensors"]["vision"]["inputs"][0]["name"] = "image"
+    meta["files"] = {g: f"{out}/{f}" for g, f in meta["files"].items()}
+    json.dump(meta, open(tmp_path / "model.json", "w"))
+    problems = contract_problems(str(tmp_path))
+    assert any("logits is float32 [None, None, 1000]" in p and "1001" in p for p in problems), problems
+    assert any("missing input image" in p for p in problems) and any("unexpected inputs ['pixels']" in p
+                                                                     for p in problems), problems
 
 
 def test_onnxruntime_matches_pytorch_at_640x480(exported):

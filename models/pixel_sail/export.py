@@ -89,7 +89,8 @@ def shape_ranges(cfg: Config, long_side: int):
     L, kvh, hd, c, e = cfg.layers, cfg.kv_heads, cfg.head_dim, cfg.hidden, cfg.feat_dim
     p = cfg.patch
     g_max = long_side // p
-    oh, ow = -(-240 // p), 320 // p  # the grid of the typical input: a 4:3 frame at long side 320, padded
+    # the grid of the typical input: the canonical 4:3 frame at the long side, padded to P
+    oh, ow = -(-(long_side * 3 // 4) // p), -(-long_side // p)
     s_opt, s_max = oh * ow + 2, g_max * g_max + 2
     p_max = s_max + MAX_PROMPT_TOKENS + 8 + MAX_NEW_TOKENS
     mx = MAX_COMMANDS
@@ -109,9 +110,22 @@ def shape_ranges(cfg: Config, long_side: int):
 
 
 def export(model, out_dir, tok_path, meta):
+    os.makedirs(out_dir, exist_ok=True)
+    export_graphs(model, {g: f"{out_dir}/{g}.onnx" for g in GRAPHS})
+    tok = Tokenizer.from_file(tok_path)
+    if os.path.abspath(tok_path) != os.path.abspath(f"{out_dir}/tokenizer.json"):
+        tok.save(f"{out_dir}/tokenizer.json")
+    write_model_json(model, out_dir, meta)
+
+
+GRAPHS = ("vision", "text", "mask_head")
+
+
+def export_graphs(model, paths, only=GRAPHS):
+    """torch.onnx.export of the graphs named in `only` to `paths[graph]` (a graph over 2 GB is written by torch
+    as one file per tensor beside its .onnx, so give such graphs a folder each)."""
     cfg = model.cfg
     model.eval()
-    os.makedirs(out_dir, exist_ok=True)
     gh, gw, k = 8, 10, 1
     pixels = torch.randn(1, 3, gh * cfg.patch, gw * cfg.patch)
     vpm, vpi = torch.zeros(1, k, gh, gw), torch.full((1, k), model.tokens["vp"][0], dtype=torch.long)
@@ -124,28 +138,27 @@ def export(model, out_dir, tok_path, meta):
     pkb, pvb = pk.expand(-1, b, -1, -1, -1).contiguous(), pv.expand(-1, b, -1, -1, -1).contiguous()
     seg = torch.randn(3, cfg.hidden)
     common = dict(opset_version=OPSET, dynamo=False, do_constant_folding=True)
-    torch.onnx.export(VisionGraph(model), (pixels, vpm, vpi), f"{out_dir}/vision.onnx",
-                      input_names=["pixels", "vp_masks", "vp_ids"],
-                      output_names=["past_keys", "past_values", "features"],
-                      dynamic_axes={"pixels": {2: "H_in", 3: "W_in"}, "vp_masks": {1: "K", 2: "gh", 3: "gw"},
-                                    "vp_ids": {1: "K"}, "past_keys": {3: "S"}, "past_values": {3: "S"},
-                                    "features": {2: "H4", 3: "W4"}}, **common)
-    torch.onnx.export(TextGraph(model), (ids, pos, attn, pkb, pvb), f"{out_dir}/text.onnx",
-                      input_names=["input_ids", "position_ids", "attention_mask", "past_keys", "past_values"],
-                      output_names=["logits", "hidden", "present_keys", "present_values"],
-                      dynamic_axes={"input_ids": {0: "B", 1: "T"}, "position_ids": {0: "B", 1: "T"},
-                                    "attention_mask": {0: "B", 1: "PT"}, "past_keys": {1: "B", 3: "P"},
-                                    "past_values": {1: "B", 3: "P"}, "logits": {0: "B", 1: "T"},
-                                    "hidden": {0: "B", 1: "T"}, "present_keys": {1: "B", 3: "PT"},
-                                    "present_values": {1: "B", 3: "PT"}}, **common)
-    torch.onnx.export(MaskGraph(model), (feats, seg), f"{out_dir}/mask_head.onnx",
-                      input_names=["features", "seg_hidden"], output_names=["mask_logits"],
-                      dynamic_axes={"features": {2: "H4", 3: "W4"}, "seg_hidden": {0: "K"},
-                                    "mask_logits": {0: "K", 1: "H4", 2: "W4"}}, **common)
-    tok = Tokenizer.from_file(tok_path)
-    if os.path.abspath(tok_path) != os.path.abspath(f"{out_dir}/tokenizer.json"):
-        tok.save(f"{out_dir}/tokenizer.json")
-    write_model_json(model, out_dir, meta)
+    if "vision" in only:
+        torch.onnx.export(VisionGraph(model), (pixels, vpm, vpi), paths["vision"],
+                          input_names=["pixels", "vp_masks", "vp_ids"],
+                          output_names=["past_keys", "past_values", "features"],
+                          dynamic_axes={"pixels": {2: "H_in", 3: "W_in"}, "vp_masks": {1: "K", 2: "gh", 3: "gw"},
+                                        "vp_ids": {1: "K"}, "past_keys": {3: "S"}, "past_values": {3: "S"},
+                                        "features": {2: "H4", 3: "W4"}}, **common)
+    if "text" in only:
+        torch.onnx.export(TextGraph(model), (ids, pos, attn, pkb, pvb), paths["text"],
+                          input_names=["input_ids", "position_ids", "attention_mask", "past_keys", "past_values"],
+                          output_names=["logits", "hidden", "present_keys", "present_values"],
+                          dynamic_axes={"input_ids": {0: "B", 1: "T"}, "position_ids": {0: "B", 1: "T"},
+                                        "attention_mask": {0: "B", 1: "PT"}, "past_keys": {1: "B", 3: "P"},
+                                        "past_values": {1: "B", 3: "P"}, "logits": {0: "B", 1: "T"},
+                                        "hidden": {0: "B", 1: "T"}, "present_keys": {1: "B", 3: "PT"},
+                                        "present_values": {1: "B", 3: "PT"}}, **common)
+    if "mask_head" in only:
+        torch.onnx.export(MaskGraph(model), (feats, seg), paths["mask_head"],
+                          input_names=["features", "seg_hidden"], output_names=["mask_logits"],
+                          dynamic_axes={"features": {2: "H4", 3: "W4"}, "seg_hidden": {0: "K"},
+                                        "mask_logits": {0: "K", 1: "H4", 2: "W4"}}, **common)
 
 
 def write_model_json(model, out_dir, meta):
@@ -168,7 +181,7 @@ def write_model_json(model, out_dir, meta):
                    "vp_mode": cfg.vp_mode},
         "input": {"resize": "long_side_triangle_antialias", "long_side": long_side, "pad_multiple": cfg.patch,
                   "pad_value": 0.0, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-                  "canonical_frame": [640, 480], "input_size": [256, 320]},
+                  "canonical_frame": [640, 480], "input_size": meta.get("input_size", [256, 320])},
         "tokens": model.tokens,
         "templates": TEMPLATES,
         "positions": {"text_start": "max(gh, gw) + 2", "image_prefix": "<vision> <vpatch>*gh*gw </vision>"},
@@ -189,14 +202,14 @@ def write_model_json(model, out_dir, meta):
         json.dump(doc, f, indent=1)
 
 
-def verify(model, out_dir, seed=0):
-    """onnxruntime vs PyTorch on fresh shapes (not the export example): returns max |Δ| per output."""
+def verify(model, out_dir, seed=0, grid=(9, 5)):
+    """onnxruntime vs PyTorch on fresh shapes (not the export example; `grid` = gh, gw): max |Δ| per output."""
     rng = np.random.default_rng(seed)
     cfg = model.cfg
     so = ort.SessionOptions()
     sess = {g: ort.InferenceSession(f"{out_dir}/{g}.onnx", so, providers=["CPUExecutionProvider"])
             for g in ("vision", "text", "mask_head")}
-    gh, gw, k = 9, 5, 2
+    (gh, gw), k = grid, 2
     px = rng.standard_normal((1, 3, gh * cfg.patch, gw * cfg.patch)).astype(np.float32)
     vpm = (rng.random((1, k, gh, gw)) > 0.8).astype(np.float32)
     vpi = np.array([model.tokens["vp"][:k]], np.int64)

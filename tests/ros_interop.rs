@@ -146,7 +146,7 @@ async fn fake_worker(
                         if cmd == "blue" {
                             // Ragged: its full-resolution RLE does not fit one datagram.
                             for (i, v) in m.iter_mut().enumerate() {
-                                if i % 7 == 0 && (i / W as usize) % 2 == 0 {
+                                if i % 7 == 0 && (i / W as usize).is_multiple_of(2) {
                                     *v = 0;
                                 }
                             }

@@ -127,7 +127,7 @@ pub fn evaluate(
         let pred = match q.task.as_str() {
             "segment" => {
                 let text = q.text.clone().unwrap_or_default();
-                let seg = segment_as_published(&engine, frame, state, &text)?;
+                let seg = segment_as_published(engine, frame, state, &text)?;
                 match &q.mask {
                     None => acc.add_no_target(seg.found),
                     Some(rel) => {
@@ -145,7 +145,7 @@ pub fn evaluate(
                     let one = std::slice::from_ref(text);
                     // as the node does: describe what the command's mask shows (a closer look when it is small);
                     // the node describes nothing it did not find, so then the command's own reading counts
-                    let seg = segment_as_published(&engine, frame, state, text)?;
+                    let seg = segment_as_published(engine, frame, state, text)?;
                     let got = if seg.found {
                         engine.describe_object_on(frame, &seg.mask, max_tokens)?.text
                     } else {

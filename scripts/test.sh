@@ -18,6 +18,9 @@ export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 echo "== cargo test" >&2
 cargo test --quiet
 
+echo "== Jetson build: aarch64 cross-build, infer under qemu-user against the x86_64 build" >&2
+tests/aarch64/qemu_parity.sh
+
 echo "== ROS interop: pixel-sail run against rclpy over Fast DDS (Jazzy wheels, then Kilted)" >&2
 tests/ros/run_interop.sh
 PIXEL_SAIL_ROS_DISTRO=kilted tests/ros/run_interop.sh

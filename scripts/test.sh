@@ -18,6 +18,9 @@ export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 echo "== cargo test" >&2
 cargo test --quiet
 
+echo "== GPU check, dry run on CPU (the GPU-only steps are skipped and listed)" >&2
+scripts/gpu_check.sh --dry-run --bin "$ROOT/target/debug/pixel-sail"
+
 echo "== ROS interop: pixel-sail run against rclpy over Fast DDS (Jazzy wheels, then Kilted)" >&2
 tests/ros/run_interop.sh
 PIXEL_SAIL_ROS_DISTRO=kilted tests/ros/run_interop.sh

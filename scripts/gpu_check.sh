@@ -34,14 +34,14 @@ while [ $# -gt 0 ]; do
 done
 WORK="$ROOT/target/gpu_check/$MODE"
 OUT="${OUT:-$WORK/result.md}"
-rm -rf "$WORK/cache" "$WORK/models" && mkdir -p "$WORK" "$(dirname "$OUT")"
+rm -rf "$WORK/cache" "$WORK/cache-starts" "$WORK/models" && mkdir -p "$WORK" "$(dirname "$OUT")"
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 T0=$SECONDS
 FAILED=()
 : >"$OUT"
-md() { printf '%s\n' "$*" >>"$OUT"; }
+md() { printf '%s\n' "$@" >>"$OUT"; }
 fail() { FAILED+=("$1"); md "**FAILED: $1**"; }
-skip() { md "_skipped on a CPU-only machine (GPU only): $1_"; }
+skip() { md "" "_skipped on a CPU-only machine (GPU only): $1_"; }
 
 md "# pixel-sail GPU check ($MODE)" "" "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores"
 
@@ -122,9 +122,10 @@ fi
 
 # --- b. the engine cache ---
 md "" "## b. Engine cache and start-up times (\`pixel-sail build-engines\`)" ""
+START_CACHE="$WORK/cache-starts" # not the parity runs' cache, which already holds the FP16 engines
 start() { # label model -> one table row; the announce lines go to the log
     local label="$1" model="$2" ep
-    ep="$([ "$MODE" = gpu ] && echo "--ep tensorrt --trt-cache $CACHE" || echo "--ep cpu")"
+    ep="$([ "$MODE" = gpu ] && echo "--ep tensorrt --trt-cache $START_CACHE" || echo "--ep cpu")"
     # shellcheck disable=SC2086
     if "$BIN" build-engines $ep --model "$model" --json >"$WORK/start-$label.json" 2>"$WORK/start-$label.log"; then
         "$VENV/bin/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(sys.argv[2], s["engines_built"], " ".join(g["graph"]+":"+g["action"] for g in s["graphs"]), round(s["total_secs"],2), sep="|")' \
@@ -156,7 +157,7 @@ EOF
     expect "$(start onnx-file "$WORK/models/onnx")" 1
     md "" "Announced while building (first start):" '```'
     grep -h "TensorRT engine" "$WORK/start-first.log" | sed 's/\x1b\[[0-9;]*m//g' >>"$OUT" || true
-    md '```' "" "EP-context models saved: $(find "$CACHE" -name '*_ctx.onnx' | wc -l) (cache \`$CACHE\`, $(du -sh "$CACHE" | cut -f1))"
+    md '```' "" "EP-context models saved: $(find "$START_CACHE" -name '*_ctx.onnx' | wc -l) (cache \`$START_CACHE\`, $(du -sh "$START_CACHE" | cut -f1))"
 else
     expect "$(start first models/tiny)" 0
     expect "$(start second models/tiny)" 0

@@ -193,4 +193,20 @@ mod tests {
         assert_eq!(opt, "pixels:1x3x256x320,vp_ids:1x1");
         assert_eq!(max, "pixels:1x3x320x320,vp_ids:1x4");
     }
+
+    /// The cache folder is rebuilt for a new ONNX file, TensorRT, precision or shape range, and only then.
+    #[test]
+    fn the_engine_key_follows_everything_an_engine_depends_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.onnx"), dir.path().join("b.onnx"));
+        std::fs::write(&a, b"graph").unwrap();
+        std::fs::write(&b, b"graph2").unwrap();
+        let r = |max: i64| vec![("pixels".to_string(), ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 64, 64], max: vec![1, 3, max, max] })];
+        let key = |onnx: &Path, trt: &str, ranges: &[(String, ShapeRange)], fp16: bool| engine_cache_key(onnx, trt, ranges, fp16).unwrap();
+        let base = key(&a, "10.16.1", &r(320), true);
+        assert_eq!(base, key(&a, "10.16.1", &r(320), true));
+        for other in [key(&b, "10.16.1", &r(320), true), key(&a, "10.3.0", &r(320), true), key(&a, "10.16.1", &r(640), true), key(&a, "10.16.1", &r(320), false)] {
+            assert_ne!(base, other);
+        }
+    }
 }

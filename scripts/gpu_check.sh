@@ -40,7 +40,9 @@ T0=$SECONDS
 FAILED=()
 : >"$OUT"
 md() { printf '%s\n' "$@" >>"$OUT"; }
-fail() { FAILED+=("$1"); md "**FAILED: $1**"; }
+fail() { FAILED+=("$1"); } # listed under Summary
+# Every pixel-sail run is bounded: a hung engine build must not hold a rented GPU.
+px() { timeout "${STEP_TIMEOUT:-300}" "$BIN" "$@"; }
 skip() { md "" "_skipped on a CPU-only machine (GPU only): $1_"; }
 
 md "# pixel-sail GPU check ($MODE)" "" "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores"
@@ -99,7 +101,7 @@ md "## a. Parity with the CPU fixtures (tests/fixtures/parity)" "" \
    "| provider | precision | checks passed | lowest mask IoU | descriptions differing | result |" "|---|---|---|---|---|---|"
 for ep in "${EPS[@]}"; do
     # shellcheck disable=SC2046
-    if "$BIN" parity $(ep_args "$ep") --model models/tiny --json >"$WORK/parity-$ep.json" 2>"$WORK/parity-$ep.log"; then r=pass; else r=FAIL; fi
+    if px parity $(ep_args "$ep") --model models/tiny --json >"$WORK/parity-$ep.json" 2>"$WORK/parity-$ep.log"; then r=pass; else r=FAIL; fi
     row="$("$VENV/bin/python" - "$WORK/parity-$ep.json" <<'EOF'
 import json, sys
 try:
@@ -127,11 +129,11 @@ start() { # label model -> one table row; the announce lines go to the log
     local label="$1" model="$2" ep
     ep="$([ "$MODE" = gpu ] && echo "--ep tensorrt --trt-cache $START_CACHE" || echo "--ep cpu")"
     # shellcheck disable=SC2086
-    if "$BIN" build-engines $ep --model "$model" --json >"$WORK/start-$label.json" 2>"$WORK/start-$label.log"; then
+    if px build-engines $ep --model "$model" --json >"$WORK/start-$label.json" 2>"$WORK/start-$label.log"; then
         "$VENV/bin/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(sys.argv[2], s["engines_built"], " ".join(g["graph"]+":"+g["action"] for g in s["graphs"]), round(s["total_secs"],2), sep="|")' \
             "$WORK/start-$label.json" "$label"
     else
-        echo "$label|error: $(tail -1 "$WORK/start-$label.log")||"
+        echo "$label|error: $( (grep -m1 '^error' "$WORK/start-$label.log" || tail -1 "$WORK/start-$label.log") | sed 's/\x1b\[[0-9;]*m//g')||"
     fi
 }
 expect() { # row want_built
@@ -176,11 +178,11 @@ bench_model() { # name dir
     fi
     md "### $name on $([ "$MODE" = gpu ] && echo tensorrt || echo cpu): the model alone (\`pixel-sail bench\`)" '```'
     # shellcheck disable=SC2086
-    "$BIN" bench $BENCH_EP --model "$dir" --no-python --iters "$ITERS" >>"$OUT" 2>"$WORK/bench-$name.log" || fail "bench on $name"
+    px bench $BENCH_EP --model "$dir" --no-python --iters "$ITERS" >>"$OUT" 2>"$WORK/bench-$name.log" || fail "bench on $name"
     md '```' "### $name: as published (\`pixel-sail bench --pipeline\`, throughput)" '```'
     local frames; frames="$([ "$MODE" = gpu ] && echo 60 || echo 4)"
     # shellcheck disable=SC2086
-    "$BIN" bench $BENCH_EP --model "$dir" --pipeline --sections throughput --frames "$frames" --rounds 1 >>"$OUT" 2>>"$WORK/bench-$name.log" \
+    px bench $BENCH_EP --model "$dir" --pipeline --sections throughput --frames "$frames" --rounds 1 >>"$OUT" 2>>"$WORK/bench-$name.log" \
         || fail "pipeline bench on $name"
     md '```'
     if [ -n "$smi" ]; then
@@ -204,14 +206,14 @@ if [ ! -f "$OLD_DIR/onnxruntime/capi/libonnxruntime.so.$OLD_ORT" ]; then
         && (cd "$OLD_DIR" && "$VENV/bin/python" -m zipfile -e onnxruntime-"$OLD_ORT"-*.whl .) >/dev/null || true
 fi
 if ORT_DYLIB_PATH="$OLD_DIR/onnxruntime/capi/libonnxruntime.so.$OLD_ORT" \
-    "$BIN" parity --ep cpu --model models/tiny >"$WORK/parity-ort-$OLD_ORT.txt" 2>&1; then
+    px parity --ep cpu --model models/tiny >"$WORK/parity-ort-$OLD_ORT.txt" 2>&1; then
     md "$(tail -1 "$WORK/parity-ort-$OLD_ORT.txt")"
 else
     md "$(tail -1 "$WORK/parity-ort-$OLD_ORT.txt")"
     fail "parity with ONNX Runtime $OLD_ORT"
 fi
 
-md "" "## Summary" "" "took $((SECONDS - T0)) s; ${#FAILED[@]} failed step(s)"
-for f in "${FAILED[@]}"; do md "- $f"; done
+md "" "## Summary" "" "took $((SECONDS - T0)) s; ${#FAILED[@]} failed step(s)" ""
+for f in "${FAILED[@]}"; do md "- FAILED: $f"; done
 echo "gpu_check: result in $OUT" >&2
 [ ${#FAILED[@]} -eq 0 ]

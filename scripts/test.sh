@@ -18,6 +18,9 @@ export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 echo "== cargo test" >&2
 cargo test --quiet
 
+echo "== GPU check, dry run on CPU (the GPU-only steps are skipped and listed)" >&2
+scripts/gpu_check.sh --dry-run --bin "$ROOT/target/debug/pixel-sail"
+
 echo "== Jetson build: aarch64 cross-build, infer under qemu-user against the x86_64 build" >&2
 tests/aarch64/qemu_parity.sh
 

@@ -40,7 +40,7 @@ pub use frame_slot::{FrameSlot, SlotMode, Taken};
 pub use model::{FrameModel, ModelError, Segment};
 pub use progress::format_progress;
 pub use run::run;
-pub use stats::{Stats, StatsSnapshot, quantile};
+pub use stats::{ModelState, Stats, StatsSnapshot, quantile};
 pub use worker::{DescribePolicy, WorkerConfig};
 
 use crate::capture::{CaptureConfig, CaptureEnd, CaptureError, CaptureRunner, FrameOutlet, SourceKind, SourceSpec};
@@ -109,9 +109,18 @@ pub struct Pipeline {
     finished: watch::Receiver<bool>,
 }
 
+/// Loads the model on the worker thread, reporting each step (`stats.model_state`); its error text ends the pipeline.
+pub type ModelLoader<M> = Box<dyn FnOnce(&dyn Fn(String)) -> Result<M, String> + Send>;
+
 impl Pipeline {
     /// Opens the source (a source that cannot start is returned as the error) and starts the worker.
-    pub fn start<M: FrameModel + 'static>(model: M, mut config: PipelineConfig) -> Result<Self, AppError> {
+    pub fn start<M: FrameModel + 'static>(model: M, config: PipelineConfig) -> Result<Self, AppError> {
+        Self::start_loading(Box::new(move |_: &dyn Fn(String)| Ok(model)), config)
+    }
+
+    /// [`Pipeline::start`] with the model loaded on the worker thread: capture, the handles (and a ROS node
+    /// on them) run at once; frames wait in the newest-frame slot and nothing is published until it is ready.
+    pub fn start_loading<M: FrameModel + 'static>(load: ModelLoader<M>, mut config: PipelineConfig) -> Result<Self, AppError> {
         let spec = SourceSpec::parse(&config.capture.source)?;
         let every_frame = spec.kind == SourceKind::File && !config.capture.realtime;
         config.worker.latency_from_stamp = !every_frame;
@@ -119,19 +128,24 @@ impl Pipeline {
         let mode = if every_frame { SlotMode::Blocking } else { SlotMode::NewestWins };
         let slot = Arc::new(FrameSlot::new(mode, stats.dropped_frames.clone(), stats.frames_received.clone()));
         let capture = CaptureRunner::start(config.capture.clone(), stats.capture.clone(), slot.clone())?;
-        Self::start_worker(model, config.worker, slot, stats, Some(capture))
+        Self::start_worker(load, config.worker, slot, stats, Some(capture))
     }
 
     /// Starts the worker without GStreamer capture: frames come from whoever pushes into
     /// [`Pipeline::frame_outlet`] (e.g. a ROS `image` subscription). Newest frame wins.
     pub fn start_external<M: FrameModel + 'static>(model: M, worker: WorkerConfig) -> Result<Self, AppError> {
+        Self::start_external_loading(Box::new(move |_: &dyn Fn(String)| Ok(model)), worker)
+    }
+
+    /// [`Pipeline::start_external`] with the model loaded on the worker thread (see [`Pipeline::start_loading`]).
+    pub fn start_external_loading<M: FrameModel + 'static>(load: ModelLoader<M>, worker: WorkerConfig) -> Result<Self, AppError> {
         let stats = Arc::new(Stats::default());
         let slot = Arc::new(FrameSlot::new(SlotMode::NewestWins, stats.dropped_frames.clone(), stats.frames_received.clone()));
-        Self::start_worker(model, worker, slot, stats, None)
+        Self::start_worker(load, worker, slot, stats, None)
     }
 
     fn start_worker<M: FrameModel + 'static>(
-        model: M,
+        load: ModelLoader<M>,
         worker_config: WorkerConfig,
         slot: Arc<FrameSlot>,
         stats: Arc<Stats>,
@@ -152,11 +166,18 @@ impl Pipeline {
             descriptions_tx,
             stats: stats.clone(),
         };
-        let worker = worker::Worker::new(model, worker_config, channels);
+        let worker_stats = stats.clone();
         let worker = std::thread::Builder::new()
             .name("inference".into())
             .spawn(move || {
-                worker.run();
+                let report = |status: String| worker_stats.set_model_state(ModelState::Loading(status));
+                match load(&report) {
+                    Ok(model) => {
+                        worker_stats.set_model_state(ModelState::Ready(model.label()));
+                        worker::Worker::new(model, worker_config, channels).run();
+                    }
+                    Err(e) => worker_stats.set_model_state(ModelState::Failed(e)),
+                }
                 let _ = finished_tx.send(true);
             })
             .map_err(|e| AppError::Setup(format!("cannot spawn the inference thread: {e}")))?;
@@ -187,7 +208,16 @@ impl Pipeline {
         let _ = rx.wait_for(|done| *done).await;
     }
 
-    /// Stops capture, then waits for the worker to finish its frame. Sinks end on their own after.
+    /// Why the model did not load, once that is known.
+    pub fn load_error(&self) -> Option<String> {
+        match self.handles.stats.model_state() {
+            ModelState::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Stops capture, then waits for the worker to finish its frame (not for a model still loading: a
+    /// TensorRT build can take minutes, and the process is about to end). Sinks end on their own after.
     pub fn shutdown(mut self) -> CaptureEnd {
         // Closing the slot releases a capture thread blocked on a full slot (files read frame by
         // frame); the worker still finishes the frame it has and drains the one waiting.
@@ -196,7 +226,8 @@ impl Pipeline {
         }
         self.slot.close();
         let end = self.capture.take().map(CaptureRunner::stop).unwrap_or(CaptureEnd::Stopped);
-        if let Some(worker) = self.worker.take() {
+        let loading = matches!(self.handles.stats.model_state(), ModelState::Loading(_));
+        if let Some(worker) = self.worker.take().filter(|_| !loading) {
             let _ = worker.join();
         }
         end
@@ -212,7 +243,8 @@ impl Drop for Pipeline {
         if let Some(capture) = self.capture.take() {
             capture.stop();
         }
-        if let Some(worker) = self.worker.take() {
+        let loading = matches!(self.handles.stats.model_state(), ModelState::Loading(_));
+        if let Some(worker) = self.worker.take().filter(|_| !loading) {
             let _ = worker.join();
         }
     }

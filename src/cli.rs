@@ -1,4 +1,4 @@
-//! Command line: `pixel-sail run | infer | eval | bench`. Flags shared by every subcommand that loads the
+//! Command line: `pixel-sail run | infer | eval | bench | parity | build-engines`. Flags shared by every subcommand that loads the
 //! model live in [`EngineArgs`] (flattened), so `--model`/`--ep` mean the same thing everywhere.
 
 use std::path::PathBuf;
@@ -59,6 +59,11 @@ pub enum Command {
     Eval(EvalArgs),
     /// Per-stage timings, 4-vs-1 command cost, description tokens/s, and the Python onnxruntime comparison.
     Bench(BenchArgs),
+    /// Compare the engine on `--ep` with PyTorch's answers in the parity fixtures (found flags, mask IoU,
+    /// description token ids); exits non-zero when a check fails.
+    Parity(ParityArgs),
+    /// Create the sessions once so TensorRT builds and caches its engines ahead of time (e.g. in an image build).
+    BuildEngines(BuildEnginesArgs),
 }
 
 /// Model and ONNX Runtime options.
@@ -217,6 +222,30 @@ pub struct BenchArgs {
     /// The live-pipeline benchmarks (`--pipeline`): see `app::pipeline_bench`.
     #[command(flatten)]
     pub pipeline: crate::app::pipeline_bench::PipelineBenchArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ParityArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Folder holding cases.json and its frames and masks.
+    #[arg(long, default_value = "tests/fixtures/parity")]
+    pub fixtures: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// List every check, not only the failed ones.
+    #[arg(long)]
+    pub verbose_checks: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildEnginesArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Print one JSON summary line (per-graph step and seconds).
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_point(s: &str) -> Result<[f32; 2], String> {

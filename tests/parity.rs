@@ -451,3 +451,18 @@ print(rw, rh)
         }
     }
 }
+
+/// `pixel-sail parity` (what scripts/gpu_check.sh runs on CUDA and TensorRT) passes on CPU, and its checks bite:
+/// the same answers held to an IoU no mask can reach fail.
+#[test]
+fn the_parity_command_checks_hold_on_cpu() {
+    use pixel_sail::cmd::parity::{Tolerance, check};
+    let (dir, _) = fixtures();
+    let engine = engine();
+    let report = check(&engine, &dir, Tolerance::FP32, "fp32").unwrap();
+    let failed: Vec<_> = report.checks.iter().filter(|c| !c.ok).collect();
+    assert!(report.passed, "failed checks: {failed:?}");
+    assert!(report.checks_total >= 60 && report.words_differ == 0, "{} checks, {} descriptions differ", report.checks_total, report.words_differ);
+    let strict = check(&engine, &dir, Tolerance { min_iou: 1.01, exact_words: true }, "fp32").unwrap();
+    assert!(!strict.passed && strict.checks_failed > 0);
+}

@@ -29,6 +29,11 @@ impl EngineModel {
         Engine::load(cfg).map(Self::new)
     }
 
+    /// [`EngineModel::load`], telling `status` what each step is doing (see [`crate::inference::LoadStep`]).
+    pub fn load_reporting(cfg: &EngineConfig, status: &dyn Fn(String)) -> Result<Self, InferenceError> {
+        Engine::load_reporting(cfg, &mut |step| status(step.to_string())).map(Self::new)
+    }
+
     pub fn new(engine: Engine) -> Self {
         Self { engine: Arc::new(engine) }
     }

@@ -3,13 +3,14 @@
 //! Ctrl-C, end of file, `--max-frames` or `--duration-secs`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::command_input::{read_command_file, read_stdin_commands, watch_command_file};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
-use super::{AppError, EngineModel, Pipeline, PipelineConfig, WorkerConfig, progress};
+use super::{AppError, EngineModel, ModelLoader, Pipeline, PipelineConfig, WorkerConfig, progress};
 use crate::capture::CaptureEnd;
 use crate::cli::RunArgs;
+use crate::inference::Engine;
 
 /// Runs the live node until the source ends or the user stops it.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -43,9 +44,17 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     if let Some(ros) = &ros {
         ros.adjust_engine(&mut engine_cfg);
     }
-    let model = tokio::task::spawn_blocking(move || EngineModel::load(&engine_cfg)).await??;
-    let model_name = model.describe();
-    tracing::info!(model = %model_name, "model loaded");
+    // The quick start-up faults (model.json, the ONNX Runtime library) stop us here; the sessions (a TensorRT
+    // engine build can take minutes) load on the worker thread while capture and the ROS node already run.
+    let prepare_cfg = engine_cfg.clone();
+    tokio::task::spawn_blocking(move || Engine::prepare(&prepare_cfg)).await??;
+    let model_name = format!("{} on {}", engine_cfg.model_dir.display(), args.engine.ep);
+    let load: ModelLoader<EngineModel> = Box::new(move |status: &dyn Fn(String)| {
+        let started = Instant::now();
+        let model = EngineModel::load_reporting(&engine_cfg, status).map_err(|e| e.to_string())?;
+        tracing::info!(model = %model.describe(), "model ready in {:.1} s", started.elapsed().as_secs_f64());
+        Ok(model)
+    });
 
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     let config = PipelineConfig {
@@ -57,7 +66,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             latency_from_stamp: true,
         },
     };
-    let pipeline = if ros_source { Pipeline::start_external(model, config.worker)? } else { Pipeline::start(model, config)? };
+    let pipeline = if ros_source { Pipeline::start_external_loading(load, config.worker)? } else { Pipeline::start_loading(load, config)? };
     let handles = pipeline.handles();
     let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
 
@@ -88,7 +97,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     };
     let mut ros_error = None;
     let reason = tokio::select! {
-        _ = pipeline.finished() => "the source ended",
+        _ = pipeline.finished() => if pipeline.load_error().is_some() { "the model failed to load" } else { "the source ended" },
         _ = tokio::signal::ctrl_c() => "interrupted",
         _ = limit => "limit reached",
         ended = ros_ended => {
@@ -117,6 +126,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         task.abort();
     }
     let stats = handles.stats.clone();
+    let load_error = pipeline.load_error();
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
         let end = pipeline.shutdown();
@@ -136,6 +146,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
                 first_error.get_or_insert(AppError::Sink(e));
             }
         }
+    }
+    if let Some(e) = load_error {
+        return Err(anyhow::anyhow!(e));
     }
     if let Some(e) = ros_error {
         return Err(e);

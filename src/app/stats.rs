@@ -28,6 +28,24 @@ pub struct Stats {
     pub sink_dropped: AtomicU64,
     latency: Mutex<Window>,
     model_time: Mutex<Window>,
+    model_state: Mutex<ModelState>,
+}
+
+/// Where the model is: the pipeline (and the ROS node on it) runs while it loads, publishing nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    /// What loading is doing now, e.g. "building TensorRT engine 1 of 3 (vision.onnx)".
+    Loading(String),
+    /// Serving frames; the model's label ("models/tiny on cpu").
+    Ready(String),
+    /// Loading failed; the pipeline stops.
+    Failed(String),
+}
+
+impl Default for ModelState {
+    fn default() -> Self {
+        ModelState::Loading("loading model".into())
+    }
 }
 
 /// A point-in-time copy, for display and diagnostics.
@@ -50,6 +68,7 @@ pub struct StatsSnapshot {
     pub model_p50: Option<Duration>,
     pub model_p99: Option<Duration>,
     pub last_capture_error: Option<String>,
+    pub model_state: ModelState,
 }
 
 impl Stats {
@@ -61,6 +80,16 @@ impl Stats {
         if let Ok(mut w) = self.model_time.lock() {
             w.push(model_time);
         }
+    }
+
+    pub fn set_model_state(&self, state: ModelState) {
+        if let Ok(mut s) = self.model_state.lock() {
+            *s = state;
+        }
+    }
+
+    pub fn model_state(&self) -> ModelState {
+        self.model_state.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -82,6 +111,7 @@ impl Stats {
             model_p50,
             model_p99,
             last_capture_error: self.capture.last_error(),
+            model_state: self.model_state(),
         }
     }
 }

@@ -1,9 +1,12 @@
-//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench`); `run` lives in `app`.
+//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench`, `parity`, `build-engines`); `run`
+//! lives in `app`.
 
 pub mod bench;
+pub mod engines;
 pub mod eval;
 pub mod infer;
 pub mod metrics;
+pub mod parity;
 
 use std::path::Path;
 
@@ -18,6 +21,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Parity(args) => parity::run(&args),
+        Command::BuildEngines(args) => engines::run(&args),
     }
 }
 

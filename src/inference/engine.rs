@@ -16,14 +16,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 
 use super::model_info::ModelInfo;
-use super::providers::{self, GraphProviders};
+use super::sessions::{LoadStep, load_session};
 use super::tensors::{output_f32, run_err, view};
 use super::tokenizer::PromptTokenizer;
-use super::{InferenceError, contract, runtime};
+use super::{InferenceError, runtime};
 use crate::config::{EngineConfig, ProviderKind};
 use crate::decode::{MaskPost, bbox_of, rle_encode, upsample_threshold};
 use crate::frame::{Frame, Mask, Rle, VisualPrompt};
@@ -126,17 +125,21 @@ impl Engine {
     /// Load ONNX Runtime (once per process), the model's three graphs and its tokenizer, register the execution
     /// providers in the configured order, and check every session against `model.json`.
     pub fn load(cfg: &EngineConfig) -> Result<Engine, InferenceError> {
-        cfg.validate().map_err(|e| InferenceError::SessionOptions(e.to_string()))?;
-        let info = ModelInfo::load(&cfg.model_dir)?;
-        let env = runtime::environment(cfg.ort_library.as_deref())?;
+        Self::load_reporting(cfg, &mut |_| {})
+    }
+
+    /// [`Engine::load`], telling `progress` before each graph's session is created (a TensorRT engine build
+    /// there can take minutes).
+    pub fn load_reporting(cfg: &EngineConfig, progress: &mut dyn FnMut(&LoadStep)) -> Result<Engine, InferenceError> {
+        let (info, env) = Self::prepare(cfg)?;
         let tok_path = cfg.model_dir.join(&info.files.tokenizer);
         let tokenizer = PromptTokenizer::load(&tok_path, &info)?;
-        let (vision, providers) = load_session(&env, cfg, &info, "vision")?;
+        let (vision, providers) = load_session(&env, cfg, &info, 0, progress)?;
         // The other graphs get only the providers that registered for the first one (one warning, not three).
         let mut rest = cfg.clone();
         rest.providers.retain(|p| providers.contains(p) || *p == ProviderKind::Cpu);
-        let (text, _) = load_session(&env, &rest, &info, "text")?;
-        let (mask_head, _) = load_session(&env, &rest, &info, "mask_head")?;
+        let (text, _) = load_session(&env, &rest, &info, 1, progress)?;
+        let (mask_head, _) = load_session(&env, &rest, &info, 2, progress)?;
         let provider = providers.first().copied().unwrap_or(ProviderKind::Cpu);
         // The text graph's batch axis has a maximum (TensorRT profiles); never exceed it.
         let info_max_commands = info.config.max_commands.unwrap_or(usize::MAX);
@@ -160,6 +163,14 @@ impl Engine {
             providers,
             max_commands: cfg.max_commands.min(info_max_commands),
         })
+    }
+
+    /// The quick start-up checks (configuration, model.json, the ONNX Runtime library), before any session.
+    pub fn prepare(cfg: &EngineConfig) -> Result<(ModelInfo, ort::environment::Environment), InferenceError> {
+        cfg.validate().map_err(|e| InferenceError::SessionOptions(e.to_string()))?;
+        let info = ModelInfo::load(&cfg.model_dir)?;
+        let env = runtime::environment(cfg.ort_library.as_deref())?;
+        Ok((info, env))
     }
 
     /// The execution provider actually in use (`tensorrt`, `cuda` or `cpu`).
@@ -374,33 +385,6 @@ pub(crate) fn logit_at(row: &[f32], id: i64) -> Result<f32, InferenceError> {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
-}
-
-fn load_session(env: &ort::environment::Environment, cfg: &EngineConfig, info: &ModelInfo, graph: &'static str) -> Result<(Session, Vec<ProviderKind>), InferenceError> {
-    let path = cfg.model_dir.join(info.file_of(graph));
-    if !path.is_file() {
-        return Err(InferenceError::ModelFile { path, reason: "no such file".into() });
-    }
-    let opt = |e: ort::Error<ort::session::builder::SessionBuilder>| InferenceError::SessionOptions(e.to_string());
-    let mut builder = Session::builder(env)
-        .map_err(|e| InferenceError::SessionOptions(e.to_string()))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(opt)?;
-    if let Some(n) = cfg.intra_threads {
-        builder = builder.with_intra_threads(n).map_err(opt)?;
-    }
-    builder = builder.with_intra_op_spinning(cfg.spin_wait).map_err(opt)?;
-    let ranges = info.shape_ranges(graph);
-    let used = providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;
-    let session = builder
-        .commit_from_file(&path)
-        .map_err(|e| InferenceError::CorruptModel { path: path.clone(), reason: e.to_string() })?;
-    let sig = info.tensors.get(graph).ok_or_else(|| InferenceError::ContractMismatch {
-        graph: graph.into(),
-        detail: "model.json has no signature for it".into(),
-    })?;
-    contract::check_session(&session, sig).map_err(|detail| InferenceError::ContractMismatch { graph: graph.into(), detail })?;
-    Ok((session, used))
 }
 
 /// Tensor::from_array helper used by the decoder for owned inputs.

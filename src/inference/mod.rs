@@ -11,6 +11,7 @@ mod objects;
 mod refine;
 pub mod providers;
 pub mod runtime;
+pub mod sessions;
 mod tensors;
 pub mod tokenizer;
 pub mod wording;
@@ -21,6 +22,7 @@ pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutp
 pub use generate::DescribeJob;
 pub use model_info::ModelInfo;
 pub use objects::ObjectAnswer;
+pub use sessions::{LoadAction, LoadStep};
 pub use wording::Described;
 pub use zoom::{CloseLook, RegionAnswer, RegionZoom};
 

@@ -1,7 +1,9 @@
 //! Execution providers: the user's ordered list becomes registrations on each session builder.
 //! A GPU provider that cannot register is an error unless `cpu` comes later in the list (no silent CPU
 //! fallback on a GPU deployment). TensorRT engines are cached per graph under a key that hashes the ONNX
-//! file, the TensorRT version and the shape ranges, so a valid engine is never rebuilt.
+//! file, the TensorRT version and the shape ranges, so a valid engine is never rebuilt; where ONNX Runtime
+//! can (>= 1.18), the first build also saves an EP-context model next to the engine, and later starts load
+//! that instead of the ONNX file, skipping TensorRT's parser and builder.
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +22,29 @@ pub struct GraphProviders<'a> {
     pub shape_ranges: &'a [(String, ShapeRange)],
 }
 
-/// Register the configured providers on `builder`; returns the kinds that actually registered, in order.
-pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<Vec<ProviderKind>, InferenceError> {
+/// A graph's TensorRT engine cache, as found before the session is created.
+#[derive(Debug, Clone)]
+pub struct EngineCache {
+    pub dir: PathBuf,
+    /// An engine for this key exists: TensorRT loads it instead of building.
+    pub cached: bool,
+    /// The saved EP-context model to create the session from (instead of the ONNX file), if there is one.
+    pub ep_context: Option<PathBuf>,
+}
+
+/// What [`register`] set up.
+#[derive(Debug, Clone, Default)]
+pub struct Registered {
+    /// The kinds that actually registered, in order.
+    pub used: Vec<ProviderKind>,
+    /// Set when TensorRT registered.
+    pub engine: Option<EngineCache>,
+}
+
+/// Register the configured providers on `builder`.
+pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<Registered, InferenceError> {
     let mut used = Vec::new();
+    let mut engine = None;
     for (i, &kind) in cfg.providers.iter().enumerate() {
         if kind == ProviderKind::Cpu {
             // CPU is ONNX Runtime's built-in fallback; anything listed after it could never run.
@@ -30,13 +52,21 @@ pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProvi
             break;
         }
         let cpu_follows = cfg.providers[i + 1..].contains(&ProviderKind::Cpu);
+        let mut cache = None;
         let dispatch = match kind {
-            ProviderKind::TensorRt => tensorrt_dispatch(cfg, g)?,
+            ProviderKind::TensorRt => {
+                let (dispatch, c) = tensorrt_dispatch(cfg, g)?;
+                cache = Some(c);
+                dispatch
+            }
             ProviderKind::Cuda => ep::CUDA::default().with_device_id(cfg.tensorrt.device_id).build().error_on_failure(),
             ProviderKind::Cpu => unreachable_cpu(),
         };
         match dispatch.register(builder) {
-            Ok(()) => used.push(kind),
+            Ok(()) => {
+                used.push(kind);
+                engine = engine.or(cache);
+            }
             Err(e) if cpu_follows => {
                 tracing::warn!(provider = %kind, graph = g.graph, "execution provider unavailable, trying the next in the list: {e}");
             }
@@ -49,7 +79,7 @@ pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProvi
         // Every listed GPU provider failed and cpu was allowed: ORT runs the graph on its CPU provider.
         used.push(ProviderKind::Cpu);
     }
-    Ok(used)
+    Ok(Registered { used, engine })
 }
 
 // The loop breaks on Cpu before building a dispatch; keep the match exhaustive without a panic path.
@@ -57,7 +87,7 @@ fn unreachable_cpu() -> ep::ExecutionProviderDispatch {
     ep::CPU::default().build()
 }
 
-fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<ep::ExecutionProviderDispatch, InferenceError> {
+fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<(ep::ExecutionProviderDispatch, EngineCache), InferenceError> {
     let trt_version = tensorrt_version();
     let key = engine_cache_key(g.onnx_path, &trt_version, g.shape_ranges, cfg.tensorrt.fp16)?;
     let dir = cfg.tensorrt.resolved_cache_dir().join(format!("{}-{}", g.graph, &key[..16]));
@@ -65,12 +95,11 @@ fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<ep::E
         provider: "tensorrt".into(),
         reason: format!("cannot create engine cache {}: {e}", dir.display()),
     })?;
-    if has_engine(&dir) {
-        tracing::info!(graph = g.graph, cache = %dir.display(), "TensorRT: using the cached engine");
-    } else {
-        tracing::info!(graph = g.graph, cache = %dir.display(), tensorrt = %trt_version,
-            "TensorRT: building an engine (no cached engine for this model, TensorRT version and shapes); this can take minutes on a Jetson");
-    }
+    let cached = has_engine(&dir);
+    let ctx_path = dir.join(format!("{}_ctx.onnx", g.graph));
+    let ep_context_ok = super::runtime::loaded_version().is_some_and(|v| v >= (1, 18));
+    let ep_context = (ep_context_ok && cached && ctx_path.is_file()).then(|| ctx_path.clone());
+    tracing::debug!(graph = g.graph, cache = %dir.display(), tensorrt = %trt_version, cached, ep_context = ep_context.is_some(), "TensorRT engine cache");
     let mut trt = ep::TensorRT::default()
         .with_device_id(cfg.tensorrt.device_id)
         .with_fp16(cfg.tensorrt.fp16)
@@ -83,7 +112,11 @@ fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<ep::E
         let (min, opt, max) = profile_strings(g.shape_ranges);
         trt = trt.with_profile_min_shapes(min).with_profile_opt_shapes(opt).with_profile_max_shapes(max);
     }
-    Ok(trt.build().error_on_failure())
+    if ep_context_ok && ep_context.is_none() {
+        // Embed mode 0: the context model names the engine file beside it instead of holding a copy.
+        trt = trt.with_dump_ep_context_model(true).with_ep_context_file_path(ctx_path.display().to_string()).with_ep_context_embed_mode(0);
+    }
+    Ok((trt.build().error_on_failure(), EngineCache { dir, cached, ep_context }))
 }
 
 /// `name:d0xd1x…,name2:…` strings for TensorRT's explicit optimisation profile.
@@ -159,5 +192,21 @@ mod tests {
         assert_eq!(min, "pixels:1x3x32x32,vp_ids:1x1");
         assert_eq!(opt, "pixels:1x3x256x320,vp_ids:1x1");
         assert_eq!(max, "pixels:1x3x320x320,vp_ids:1x4");
+    }
+
+    /// The cache folder is rebuilt for a new ONNX file, TensorRT, precision or shape range, and only then.
+    #[test]
+    fn the_engine_key_follows_everything_an_engine_depends_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.onnx"), dir.path().join("b.onnx"));
+        std::fs::write(&a, b"graph").unwrap();
+        std::fs::write(&b, b"graph2").unwrap();
+        let r = |max: i64| vec![("pixels".to_string(), ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 64, 64], max: vec![1, 3, max, max] })];
+        let key = |onnx: &Path, trt: &str, ranges: &[(String, ShapeRange)], fp16: bool| engine_cache_key(onnx, trt, ranges, fp16).unwrap();
+        let base = key(&a, "10.16.1", &r(320), true);
+        assert_eq!(base, key(&a, "10.16.1", &r(320), true));
+        for other in [key(&b, "10.16.1", &r(320), true), key(&a, "10.3.0", &r(320), true), key(&a, "10.16.1", &r(640), true), key(&a, "10.16.1", &r(320), false)] {
+            assert_ne!(base, other);
+        }
     }
 }

@@ -12,8 +12,9 @@ use ort::environment::Environment;
 
 use super::InferenceError;
 
-/// Oldest ONNX Runtime this build accepts (the `api-21` feature) and the version set-up installs.
-pub const MIN_ORT_VERSION: &str = "1.21";
+/// Oldest ONNX Runtime this build accepts (ort's `api-17` feature: JetPack 6.0 ships 1.17) and the version
+/// set-up installs. An older library is refused at start-up by `init_from`, naming both versions.
+pub const MIN_ORT_VERSION: &str = "1.17";
 pub const TESTED_ORT_VERSION: &str = "1.31.1";
 
 struct Loaded {
@@ -142,7 +143,35 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, InferenceErro
     Ok(env)
 }
 
+/// (major, minor) of the loaded library, from its file name (`libonnxruntime.so.1.31.1`) or else from
+/// ONNX Runtime's build string (`git-branch=rel-1.19.0`); None before loading or when neither says.
+pub fn loaded_version() -> Option<(u32, u32)> {
+    let loaded = RUNTIME.get()?;
+    let name = loaded.path.file_name()?.to_string_lossy().to_string();
+    let from_name = name.strip_prefix("libonnxruntime.so.").and_then(parse_version);
+    from_name.or_else(|| ort::info().split("rel-").nth(1).and_then(parse_version))
+}
+
+fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let mut parts = s.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// The library loaded in this process, if any.
 pub fn loaded_library() -> Option<&'static Path> {
     RUNTIME.get().map(|l| l.path.as_path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn versions_parse_from_file_names_and_branches() {
+        assert_eq!(parse_version("1.31.1"), Some((1, 31)));
+        assert_eq!(parse_version("1.17.0, git-commit-id=abc"), Some((1, 17)));
+        assert_eq!(parse_version("x"), None);
+    }
 }

@@ -11,7 +11,7 @@ use super::error::PublishError;
 use super::link::{PipelineLink, PipelineStats};
 use super::params::NodeSettings;
 use super::startup::{RosStartup, configure};
-use crate::app::Handles;
+use crate::app::{Handles, ModelState};
 use crate::capture::FrameOutlet;
 use crate::cli::RunArgs;
 use crate::config::EngineConfig;
@@ -56,20 +56,27 @@ impl RosPlan {
         cfg.mask_threshold = Some((p / (1.0 - p)).ln() as f32);
     }
 
-    /// Starts the node on the pipeline. `frames`: the pipeline's frame slot when `ros_source()`.
+    /// Starts the node on the pipeline (the model may still be loading: `/diagnostics` says what it is doing).
+    /// `frames`: the pipeline's frame slot when `ros_source()`; `model`: its name until the model is ready.
     pub fn spawn(self, handles: &Handles, frames: Option<Arc<dyn FrameOutlet>>, model: String) -> RosRunning {
         let stats_handle = handles.stats.clone();
         let providers = self.startup.settings.execution_providers.join(",");
         let stats = Arc::new(move || {
             let s = stats_handle.snapshot();
+            let (model, starting) = match s.model_state {
+                ModelState::Loading(step) => (model.clone(), Some(step)),
+                ModelState::Ready(label) => (label, None),
+                ModelState::Failed(e) => (model.clone(), Some(format!("model failed to load: {e}"))),
+            };
             PipelineStats {
                 frames_in: s.frames_in,
                 frames_out: s.frames_out,
                 dropped: s.dropped,
                 errors: s.inference_errors + s.capture_frame_errors,
                 execution_provider: providers.clone(),
-                model: model.clone(),
+                model,
                 last_error: s.last_capture_error.clone(),
+                starting,
             }
         });
         let link = PipelineLink {

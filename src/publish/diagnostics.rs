@@ -1,5 +1,6 @@
-//! `/diagnostics` (1 Hz): frame rates in/out, capture-to-publish latency p50/p99, drops, faults,
-//! the execution provider and model, and — because ros2-client cannot report QoS
+//! `/diagnostics` (1 Hz): while the model loads, what it is doing ("building TensorRT engine 1 of 3");
+//! then frame rates in/out, capture-to-publish latency p50/p99, drops, faults, the execution provider and
+//! model, and — because ros2-client cannot report QoS
 //! incompatibility — for each endpoint whether it has a matched peer, and whether a peer exists
 //! on the topic that did *not* match (the QoS-incompatible case, pain point 3 of ros_peers.md).
 
@@ -81,6 +82,7 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
         kv("execution_provider", d.stats.execution_provider.clone()),
         kv("model", d.stats.model.clone()),
         kv("active_commands", d.active_commands.to_string()),
+        kv("model_state", if d.stats.starting.is_some() { "loading" } else { "ready" }.to_owned()),
     ];
     if let Some(e) = &d.stats.last_error {
         values.push(kv("last_error", e.clone()));
@@ -102,7 +104,10 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
     if !unmatched.is_empty() {
         values.push(kv("outputs_without_subscriber", unmatched.join(", ")));
     }
-    let (lvl, message) = if !incompatible.is_empty() {
+    let (lvl, message) = if let Some(step) = &d.stats.starting {
+        // Nothing is published yet: say why, rather than "no output has a matched subscriber".
+        (level::OK, step.clone())
+    } else if !incompatible.is_empty() {
         (level::WARN, incompatible.join("; "))
     } else if d.stats.errors + d.input_errors > 0 && d.stats.last_error.is_some() {
         (level::WARN, format!("per-frame faults: {}", d.stats.errors + d.input_errors))
@@ -152,5 +157,18 @@ mod tests {
         let v = |k: &str| a.status[0].values.iter().find(|kv| kv.key == k).unwrap().value.clone();
         assert_eq!(v("frame_rate_in"), "30.00");
         assert_eq!(v("latency_p99_ms"), "9.0");
+        assert_eq!(v("model_state"), "ready");
+    }
+
+    #[test]
+    fn a_loading_model_is_the_status() {
+        let step = "building TensorRT engine 2 of 3 (text.onnx)";
+        let stats = PipelineStats { starting: Some(step.into()), ..Default::default() };
+        let input = DiagnosticsInput { node: "/n", source: "test", stats: &stats, previous: &PipelineStats::default(),
+            elapsed: Duration::from_secs(1), frames_published: 0, previous_published: 0, latency: None,
+            endpoints: &[], input_errors: 0, active_commands: 0, stamp: Time::default() };
+        let a = build(&input);
+        assert_eq!((a.status[0].level, a.status[0].message.as_str()), (level::OK, step));
+        assert!(a.status[0].values.iter().any(|kv| kv.key == "model_state" && kv.value == "loading"));
     }
 }

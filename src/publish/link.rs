@@ -32,6 +32,9 @@ pub struct PipelineStats {
     pub model: String,
     /// Last per-frame or source fault, if any.
     pub last_error: Option<String>,
+    /// Set while the model loads: what it is doing (e.g. "building TensorRT engine 1 of 3 (vision.onnx)").
+    /// No frame is finished, so nothing is published, until it is None.
+    pub starting: Option<String>,
 }
 
 /// Handles into the pipeline.

@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import math
+import re
 import sys
 import time
 import zlib  # noqa: F401  (Pillow needs it; imported early for a clear error)
@@ -389,6 +390,26 @@ class Checker:
         detail = last and (last.message + " | " + "; ".join(f"{kv.key}={kv.value}" for kv in last.values if "/mask" in kv.key))
         check("/diagnostics warns about a QoS-incompatible subscriber", ok, detail)
         self.node.destroy_subscription(sub)
+
+    def loading(self):
+        # The node starts before its model has loaded (a TensorRT engine build; simulated by the node's
+        # PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS): /diagnostics says what loading does, nothing is published yet.
+        name = f"{self.base.lstrip('/')}: pipeline"
+        state = lambda s: {kv.key: kv.value for kv in s.values}.get("model_state")  # noqa: E731
+        mine = lambda: [(t, s) for t, m in self.got["diag"] for s in m.status if s.name == name]  # noqa: E731
+        self.spin_until(lambda: any(state(s) == "ready" for _, s in mine()), 90)
+        seen = mine()
+        loading = [(t, s.message) for t, s in seen if state(s) == "loading"]
+        ready_at = min((t for t, s in seen if state(s) == "ready"), default=None)
+        check("/diagnostics while the model loads says what it does", bool(loading) and all(
+            re.fullmatch(r"(loading model graph|building TensorRT engine|loading TensorRT engine) [123] of 3 \(\w+\.onnx\)", m)
+            for _, m in loading), sorted({m for _, m in loading}))
+        check("/diagnostics says ready once the model is", ready_at is not None)
+        # an output that arrived before the last "loading" status did was published while the model was loading
+        last_loading = max((t for t, _ in loading), default=0)
+        outputs = [t for k in ("detections", "mask", "mask_c", "overlay", "overlay_c", "description") for t, _ in self.got[k]]
+        early = [t for t in outputs if t < last_loading]
+        check("nothing is published before the model is ready", not early, f"{len(early)} of {len(outputs)} outputs")
 
     def diagnostics(self):
         ok = self.spin_until(lambda: any(s.name == f"{self.base.lstrip('/')}: pipeline" for _, m in self.got["diag"]

@@ -49,6 +49,8 @@ D=$(( 20 + $$ % 40 ))
 run_case sample_clip "$D" \
   "--source models/sample/tabletop.webm --loop --realtime --ros-args -r __ns:=/itest -r __node:=seg -p frame_id:=itest_cam" \
   --ns /itest --node seg --frame-id itest_cam --no-raw-overlay
-run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
-  --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}"
+# A slow model load (2 s per graph, as a TensorRT engine build): the node and /diagnostics come up first.
+PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS=2000 run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
+  --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}" \
+  --steps loading,graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services
 exit "$failed"

@@ -42,7 +42,11 @@ pub struct Registered {
 }
 
 /// Register the configured providers on `builder`.
-pub fn register(builder: &mut SessionBuilder, cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<Registered, InferenceError> {
+pub fn register(
+    builder: &mut SessionBuilder,
+    cfg: &EngineConfig,
+    g: &GraphProviders<'_>,
+) -> Result<Registered, InferenceError> {
     let mut used = Vec::new();
     let mut engine = None;
     for (i, &kind) in cfg.providers.iter().enumerate() {
@@ -87,7 +91,10 @@ fn unreachable_cpu() -> ep::ExecutionProviderDispatch {
     ep::CPU::default().build()
 }
 
-fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<(ep::ExecutionProviderDispatch, EngineCache), InferenceError> {
+fn tensorrt_dispatch(
+    cfg: &EngineConfig,
+    g: &GraphProviders<'_>,
+) -> Result<(ep::ExecutionProviderDispatch, EngineCache), InferenceError> {
     let trt_version = tensorrt_version();
     let key = engine_cache_key(g.onnx_path, &trt_version, g.shape_ranges, cfg.tensorrt.fp16)?;
     let dir = cfg.tensorrt.resolved_cache_dir().join(format!("{}-{}", g.graph, &key[..16]));
@@ -114,7 +121,10 @@ fn tensorrt_dispatch(cfg: &EngineConfig, g: &GraphProviders<'_>) -> Result<(ep::
     }
     if ep_context_ok && ep_context.is_none() {
         // Embed mode 0: the context model names the engine file beside it instead of holding a copy.
-        trt = trt.with_dump_ep_context_model(true).with_ep_context_file_path(ctx_path.display().to_string()).with_ep_context_embed_mode(0);
+        trt = trt
+            .with_dump_ep_context_model(true)
+            .with_ep_context_file_path(ctx_path.display().to_string())
+            .with_ep_context_embed_mode(0);
     }
     Ok((trt.build().error_on_failure(), EngineCache { dir, cached, ep_context }))
 }
@@ -134,11 +144,24 @@ pub fn profile_strings(ranges: &[(String, ShapeRange)]) -> (String, String, Stri
     (join(|r| &r.min), join(|r| &r.opt), join(|r| &r.max))
 }
 
-/// sha256 over the ONNX bytes, the TensorRT version, precision and the shape ranges (hex).
-pub fn engine_cache_key(onnx: &Path, trt_version: &str, ranges: &[(String, ShapeRange)], fp16: bool) -> Result<String, InferenceError> {
-    let bytes = std::fs::read(onnx).map_err(|e| InferenceError::ModelFile { path: onnx.to_path_buf(), reason: e.to_string() })?;
+/// sha256 over the ONNX bytes and its external weights (`<graph>.onnx.data`, as the full-size export writes
+/// them: new weights under an unchanged graph must not reuse an engine built from the old ones), the
+/// TensorRT version, precision and the shape ranges (hex).
+pub fn engine_cache_key(
+    onnx: &Path,
+    trt_version: &str,
+    ranges: &[(String, ShapeRange)],
+    fp16: bool,
+) -> Result<String, InferenceError> {
     let mut h = Sha256::new();
-    h.update(Sha256::digest(&bytes));
+    h.update(file_digest(onnx)?);
+    let mut data = onnx.as_os_str().to_owned();
+    data.push(".data");
+    let data = PathBuf::from(data);
+    if data.is_file() {
+        h.update(b"external-data");
+        h.update(file_digest(&data)?);
+    }
     h.update(trt_version.as_bytes());
     h.update(if fp16 { b"fp16" } else { b"fp32" });
     let (min, opt, max) = profile_strings(ranges);
@@ -149,6 +172,22 @@ pub fn engine_cache_key(onnx: &Path, trt_version: &str, ranges: &[(String, Shape
     Ok(hex::encode(h.finalize()))
 }
 
+/// sha256 of a file read in 1 MiB pieces (a full-size graph's weights are gigabytes).
+fn file_digest(path: &Path) -> Result<[u8; 32], InferenceError> {
+    use std::io::Read;
+    let err = |e: std::io::Error| InferenceError::ModelFile { path: path.to_path_buf(), reason: e.to_string() };
+    let mut file = std::fs::File::open(path).map_err(err)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(err)?;
+        if n == 0 {
+            return Ok(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 fn has_engine(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|it| it.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".engine")))
@@ -157,9 +196,8 @@ fn has_engine(dir: &Path) -> bool {
 
 /// TensorRT version from the `libnvinfer.so.X.Y.Z` file name found on the library path ("unknown" if none).
 pub fn tensorrt_version() -> String {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("LD_LIBRARY_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
     for d in ["/usr/lib/aarch64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/local/cuda/lib64", "/usr/lib"] {
         dirs.push(PathBuf::from(d));
     }
@@ -185,7 +223,10 @@ mod tests {
     #[test]
     fn profile_strings_follow_trt_syntax() {
         let r = vec![
-            ("pixels".to_string(), ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 256, 320], max: vec![1, 3, 320, 320] }),
+            (
+                "pixels".to_string(),
+                ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 256, 320], max: vec![1, 3, 320, 320] },
+            ),
             ("vp_ids".to_string(), ShapeRange { min: vec![1, 1], opt: vec![1, 1], max: vec![1, 4] }),
         ];
         let (min, opt, max) = profile_strings(&r);
@@ -201,12 +242,31 @@ mod tests {
         let (a, b) = (dir.path().join("a.onnx"), dir.path().join("b.onnx"));
         std::fs::write(&a, b"graph").unwrap();
         std::fs::write(&b, b"graph2").unwrap();
-        let r = |max: i64| vec![("pixels".to_string(), ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 64, 64], max: vec![1, 3, max, max] })];
-        let key = |onnx: &Path, trt: &str, ranges: &[(String, ShapeRange)], fp16: bool| engine_cache_key(onnx, trt, ranges, fp16).unwrap();
+        let r = |max: i64| {
+            vec![(
+                "pixels".to_string(),
+                ShapeRange { min: vec![1, 3, 32, 32], opt: vec![1, 3, 64, 64], max: vec![1, 3, max, max] },
+            )]
+        };
+        let key = |onnx: &Path, trt: &str, ranges: &[(String, ShapeRange)], fp16: bool| {
+            engine_cache_key(onnx, trt, ranges, fp16).unwrap()
+        };
         let base = key(&a, "10.16.1", &r(320), true);
         assert_eq!(base, key(&a, "10.16.1", &r(320), true));
-        for other in [key(&b, "10.16.1", &r(320), true), key(&a, "10.3.0", &r(320), true), key(&a, "10.16.1", &r(640), true), key(&a, "10.16.1", &r(320), false)] {
+        for other in [
+            key(&b, "10.16.1", &r(320), true),
+            key(&a, "10.3.0", &r(320), true),
+            key(&a, "10.16.1", &r(640), true),
+            key(&a, "10.16.1", &r(320), false),
+        ] {
             assert_ne!(base, other);
         }
+        // Weights in external data: new weights under the same graph file get a new engine.
+        std::fs::write(dir.path().join("a.onnx.data"), b"weights").unwrap();
+        let with_data = key(&a, "10.16.1", &r(320), true);
+        assert_ne!(base, with_data);
+        assert_eq!(with_data, key(&a, "10.16.1", &r(320), true));
+        std::fs::write(dir.path().join("a.onnx.data"), b"weights2").unwrap();
+        assert_ne!(with_data, key(&a, "10.16.1", &r(320), true));
     }
 }

@@ -54,6 +54,12 @@ if ! rust_ok; then
   fi
   rust_ok || { say "Rust >= $RUST_MIN is needed: install rustup (https://rustup.rs), then re-run"; exit 1; }
 fi
+# The test path checks formatting and lints (cargo fmt --check, cargo clippy).
+if [ "$WITH_TEST_DEPS" -eq 1 ] && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+  command -v rustup >/dev/null 2>&1 || { say "cargo fmt and cargo clippy are needed: install rustfmt and clippy for your toolchain"; exit 1; }
+  say "adding the rustfmt and clippy components"
+  rustup component add rustfmt clippy >/dev/null
+fi
 
 # --- Python venv with the ONNX Runtime wheel ------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then

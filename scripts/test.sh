@@ -15,6 +15,10 @@ ROS_ENV="$(tests/ros/setup_ros_env.sh)"  # a failed setup stops here (set -e)
 eval "$ROS_ENV"
 export PIXEL_SAIL_PYTHON="$PIXEL_SAIL_ROS_PYTHON"
 
+echo "== cargo fmt --check, cargo clippy --all-targets -D warnings" >&2
+cargo fmt --check
+cargo clippy --quiet --all-targets -- -D warnings
+
 echo "== cargo test" >&2
 cargo test --quiet
 

@@ -120,7 +120,10 @@ impl Pipeline {
 
     /// [`Pipeline::start`] with the model loaded on the worker thread: capture, the handles (and a ROS node
     /// on them) run at once; frames wait in the newest-frame slot and nothing is published until it is ready.
-    pub fn start_loading<M: FrameModel + 'static>(load: ModelLoader<M>, mut config: PipelineConfig) -> Result<Self, AppError> {
+    pub fn start_loading<M: FrameModel + 'static>(
+        load: ModelLoader<M>,
+        mut config: PipelineConfig,
+    ) -> Result<Self, AppError> {
         let spec = SourceSpec::parse(&config.capture.source)?;
         let every_frame = spec.kind == SourceKind::File && !config.capture.realtime;
         config.worker.latency_from_stamp = !every_frame;
@@ -138,9 +141,13 @@ impl Pipeline {
     }
 
     /// [`Pipeline::start_external`] with the model loaded on the worker thread (see [`Pipeline::start_loading`]).
-    pub fn start_external_loading<M: FrameModel + 'static>(load: ModelLoader<M>, worker: WorkerConfig) -> Result<Self, AppError> {
+    pub fn start_external_loading<M: FrameModel + 'static>(
+        load: ModelLoader<M>,
+        worker: WorkerConfig,
+    ) -> Result<Self, AppError> {
         let stats = Arc::new(Stats::default());
-        let slot = Arc::new(FrameSlot::new(SlotMode::NewestWins, stats.dropped_frames.clone(), stats.frames_received.clone()));
+        let slot =
+            Arc::new(FrameSlot::new(SlotMode::NewestWins, stats.dropped_frames.clone(), stats.frames_received.clone()));
         Self::start_worker(load, worker, slot, stats, None)
     }
 

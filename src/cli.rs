@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{ConfigError, EngineConfig, ProviderKind, TensorRtOptions, parse_provider_list};
 
 #[derive(Debug, Parser)]
-#[command(name = "pixel-sail", version, about = "Pixel-SAIL referring segmentation and region description (ONNX Runtime, ROS 2)")]
+#[command(
+    name = "pixel-sail",
+    version,
+    about = "Pixel-SAIL referring segmentation and region description (ONNX Runtime, ROS 2)"
+)]
 pub struct Cli {
     /// More logging (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -53,10 +53,7 @@ mod tests {
         std::fs::create_dir_all(prefix.join("share/pixel_sail/models/tiny")).unwrap();
         let exe = prefix.join("lib/pixel_sail/pixel-sail");
         assert_eq!(share_dir_for(&exe), Some(prefix.join("share/pixel_sail")));
-        assert_eq!(
-            share_dir_for(&prefix.join("target/release/pixel-sail")),
-            None
-        );
+        assert_eq!(share_dir_for(&prefix.join("target/release/pixel-sail")), None);
         std::fs::create_dir_all(prefix.join("lib/other")).unwrap();
         assert_eq!(share_dir_for(&prefix.join("lib/other/pixel-sail")), None);
     }
@@ -68,23 +65,11 @@ mod tests {
         std::fs::create_dir_all(share.join("models/elsewhere")).unwrap();
         let missing_here = Path::new("models/elsewhere");
         assert!(!missing_here.exists());
-        assert_eq!(
-            resolve_against(missing_here, Some(&share)),
-            share.join("models/elsewhere")
-        );
+        assert_eq!(resolve_against(missing_here, Some(&share)), share.join("models/elsewhere"));
         // Neither here nor installed: unchanged, so the load error names the user's path.
-        assert_eq!(
-            resolve_against(Path::new("models/nowhere"), Some(&share)),
-            PathBuf::from("models/nowhere")
-        );
+        assert_eq!(resolve_against(Path::new("models/nowhere"), Some(&share)), PathBuf::from("models/nowhere"));
         // A path that exists from the current directory wins over the installed one.
-        assert_eq!(
-            resolve_against(Path::new("src"), Some(&share)),
-            PathBuf::from("src")
-        );
-        assert_eq!(
-            resolve_against(Path::new("models/elsewhere"), None),
-            PathBuf::from("models/elsewhere")
-        );
+        assert_eq!(resolve_against(Path::new("src"), Some(&share)), PathBuf::from("src"));
+        assert_eq!(resolve_against(Path::new("models/elsewhere"), None), PathBuf::from("models/elsewhere"));
     }
 }

@@ -23,11 +23,8 @@ pub fn init(verbose: u8, quiet: bool) {
         }
         EnvFilter::new(spec)
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
     // Bridge `log` records (dependencies that use `log`) into tracing. tracing-subscriber's own
     // `tracing-log` feature usually did this already inside try_init; "already set" is fine.
     let _ = tracing_log::LogTracer::init();

@@ -11,7 +11,10 @@ use common::{Collector, make_clip};
 use pixel_sail::capture::{CaptureConfig, CaptureEnd, CaptureError, CaptureRunner, CaptureStats, RetryPolicy};
 
 fn start(cfg: CaptureConfig) -> (CaptureRunner, Arc<Collector>, Arc<CaptureStats>) {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let collector = Arc::new(Collector::default());
     let stats = Arc::new(CaptureStats::default());
     let runner = CaptureRunner::start(cfg, stats.clone(), collector.clone()).expect("source should start");
@@ -56,7 +59,10 @@ fn clip_is_decoded_through_decodebin_frame_by_frame() {
 #[test]
 fn sample_clip_decodes_through_decodebin_to_the_end() {
     let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sample/tabletop.webm");
-    let launch = format!("filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink", clip.display());
+    let launch = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink",
+        clip.display()
+    );
     // As a launch description it counts as live (newest wins), so only check size and the end.
     let mut cfg = CaptureConfig::new(launch);
     cfg.retry.max_attempts = Some(0);
@@ -93,24 +99,33 @@ fn corrupt_file_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.webm");
     std::fs::write(&bad, b"this is not a video at all, just some bytes that no demuxer wants").unwrap();
-    let err = CaptureRunner::start(CaptureConfig::new(bad.to_str().unwrap()), Default::default(), Arc::new(Collector::default()))
-        .err()
-        .expect("a corrupt file must not start");
+    let err = CaptureRunner::start(
+        CaptureConfig::new(bad.to_str().unwrap()),
+        Default::default(),
+        Arc::new(Collector::default()),
+    )
+    .err()
+    .expect("a corrupt file must not start");
     let text = err.to_string();
     assert!(matches!(err, CaptureError::Start { .. }), "{text}");
     assert!(text.contains("broken.webm") && text.contains("cannot start"), "{text}");
-    assert!(text.len() > "source '' cannot start: ".len() + bad.to_str().unwrap().len() + 10, "no GStreamer message: {text}");
+    assert!(
+        text.len() > "source '' cannot start: ".len() + bad.to_str().unwrap().len() + 10,
+        "no GStreamer message: {text}"
+    );
 }
 
 #[test]
 fn unknown_element_and_missing_file_fail_at_start() {
     let collector = Arc::new(Collector::default());
-    let err = CaptureRunner::start(CaptureConfig::new("nosuchelement ! appsink"), Default::default(), collector.clone())
-        .err()
-        .unwrap()
-        .to_string();
+    let err =
+        CaptureRunner::start(CaptureConfig::new("nosuchelement ! appsink"), Default::default(), collector.clone())
+            .err()
+            .unwrap()
+            .to_string();
     assert!(err.contains("nosuchelement"), "{err}");
-    let err = CaptureRunner::start(CaptureConfig::new("/no/such/clip.webm"), Default::default(), collector).err().unwrap();
+    let err =
+        CaptureRunner::start(CaptureConfig::new("/no/such/clip.webm"), Default::default(), collector).err().unwrap();
     assert!(matches!(err, CaptureError::BadSource { .. }), "{err}");
 }
 
@@ -123,7 +138,13 @@ fn source_dying_mid_run_is_reopened_with_backoff() {
     cfg.retry = RetryPolicy { initial: Duration::from_millis(20), max: Duration::from_millis(100), max_attempts: None };
     let (runner, frames, stats) = start(cfg);
     let ok = frames.wait(Duration::from_secs(20), |f, _| f.len() >= 20);
-    assert!(ok, "no recovery: {:?} restarts {} err {:?}", frames.seqs(), stats.restarts.load(Ordering::Relaxed), stats.last_error());
+    assert!(
+        ok,
+        "no recovery: {:?} restarts {} err {:?}",
+        frames.seqs(),
+        stats.restarts.load(Ordering::Relaxed),
+        stats.last_error()
+    );
     assert_eq!(runner.stop(), CaptureEnd::Stopped);
     assert!(stats.restarts.load(Ordering::Relaxed) >= 2, "restarts not counted");
     assert!(stats.last_error().unwrap_or_default().contains("identity"), "{:?}", stats.last_error());
@@ -142,7 +163,8 @@ fn retry_budget_gives_up_when_the_source_never_returns() {
         clip.display()
     );
     let mut cfg = CaptureConfig::new(launch);
-    cfg.retry = RetryPolicy { initial: Duration::from_millis(10), max: Duration::from_millis(20), max_attempts: Some(2) };
+    cfg.retry =
+        RetryPolicy { initial: Duration::from_millis(10), max: Duration::from_millis(20), max_attempts: Some(2) };
     let (runner, frames, stats) = start(cfg);
     std::fs::remove_file(&clip).unwrap();
     assert!(frames.wait(Duration::from_secs(20), |_, closed| closed), "did not give up");
@@ -196,7 +218,10 @@ fn http_uri_plays_at_its_own_rate() {
             Ok(r) => {
                 r.stop();
                 let collector = Arc::new(Collector::default());
-                started = Some((CaptureRunner::start(CaptureConfig::new(&uri), Default::default(), collector.clone()).unwrap(), collector));
+                started = Some((
+                    CaptureRunner::start(CaptureConfig::new(&uri), Default::default(), collector.clone()).unwrap(),
+                    collector,
+                ));
                 break;
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)), // the server is still starting

@@ -34,7 +34,15 @@ fn assert_one_line_error(o: &Output, needles: &[&str]) {
 fn infer_writes_masks_overlay_and_json() {
     let out = tempfile::tempdir().unwrap();
     let o = bin()
-        .args(["infer", "--image", FRAME, "--prompt", "pick up the green triangle", "--prompt", "where is the yellow star?"])
+        .args([
+            "infer",
+            "--image",
+            FRAME,
+            "--prompt",
+            "pick up the green triangle",
+            "--prompt",
+            "where is the yellow star?",
+        ])
         .args(["--point", "50,225", "--describe", "--json", "--out"])
         .arg(out.path())
         .output()
@@ -57,7 +65,11 @@ fn infer_writes_masks_overlay_and_json() {
 
 #[test]
 fn ort_dylib_path_pointing_nowhere() {
-    let o = bin().env("ORT_DYLIB_PATH", "/nowhere/libonnxruntime.so.1.31.1").args(["infer", "--image", FRAME, "--prompt", "x"]).output().unwrap();
+    let o = bin()
+        .env("ORT_DYLIB_PATH", "/nowhere/libonnxruntime.so.1.31.1")
+        .args(["infer", "--image", FRAME, "--prompt", "x"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, &["/nowhere/libonnxruntime.so.1.31.1", "does not exist", "ORT_DYLIB_PATH", "1.31.1"]);
 }
 
@@ -86,7 +98,15 @@ fn no_library_anywhere_names_the_places_searched() {
         .arg(&model)
         .output()
         .unwrap();
-    assert_one_line_error(&o, &["ONNX Runtime library not found", &dir.path().join(".venv/lib").display().to_string(), "scripts/setup.sh", "ORT_DYLIB_PATH"]);
+    assert_one_line_error(
+        &o,
+        &[
+            "ONNX Runtime library not found",
+            &dir.path().join(".venv/lib").display().to_string(),
+            "scripts/setup.sh",
+            "ORT_DYLIB_PATH",
+        ],
+    );
 }
 
 #[test]
@@ -121,25 +141,35 @@ fn empty_and_too_many_commands_are_refused() {
     assert_one_line_error(&c.output().unwrap(), &["3 commands given, at most 2"]);
 }
 
-
 /// A clicked small object gets the region zoom's second, closer pass (its crop holds the click and keeps the
 /// frame's 4:3); a large one is described from the whole frame alone. Both answers are descriptions.
 #[test]
 fn infer_takes_a_closer_look_at_small_regions_only() {
     let region = |x: u32, y: u32| {
         let out = tempfile::tempdir().unwrap();
-        let o = bin().args(["infer", "--image", FRAME, "--point", &format!("{x},{y}"), "--json", "--out"]).arg(out.path()).output().unwrap();
+        let o = bin()
+            .args(["infer", "--image", FRAME, "--point", &format!("{x},{y}"), "--json", "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["region"].clone()
     };
     let small = region(337, 332); // the small red square
-    let crop: Vec<u64> = serde_json::from_value(small["close_look"]["crop"].clone()).expect("a close look at the small object");
+    let crop: Vec<u64> =
+        serde_json::from_value(small["close_look"]["crop"].clone()).expect("a close look at the small object");
     assert!(crop[0] <= 337 && 337 < crop[2] && crop[1] <= 332 && 332 < crop[3], "crop {crop:?} holds the click");
     let (w, h) = ((crop[2] - crop[0]) as f64, (crop[3] - crop[1]) as f64);
     assert!((w / h - 4.0 / 3.0).abs() < 0.02 && w < 640.0 * 0.8, "crop {crop:?}");
-    assert!(pixel_sail::inference::description::parse_description(small["description"].as_str().unwrap()).is_some(), "{small}");
+    assert!(
+        pixel_sail::inference::description::parse_description(small["description"].as_str().unwrap()).is_some(),
+        "{small}"
+    );
     let large = region(460, 90); // the large blue triangle
     assert!(large["close_look"].is_null(), "{large}");
-    assert!(pixel_sail::inference::description::parse_description(large["description"].as_str().unwrap()).is_some(), "{large}");
+    assert!(
+        pixel_sail::inference::description::parse_description(large["description"].as_str().unwrap()).is_some(),
+        "{large}"
+    );
 }

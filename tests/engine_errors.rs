@@ -134,7 +134,8 @@ fn command_limits() {
 fn batched_commands_equal_one_by_one() {
     let engine = load(&model_dir()).unwrap();
     let state = engine.encode(&frame(200, 150), None).unwrap();
-    let cmds: Vec<String> = ["find the red star", "grab the small blue ring on the left", "the cross"].map(String::from).to_vec();
+    let cmds: Vec<String> =
+        ["find the red star", "grab the small blue ring on the left", "the cross"].map(String::from).to_vec();
     let batch = engine.segment(&state, &cmds).unwrap();
     let (bt, _) = engine.describe_tokens(&state, &cmds, 8).unwrap();
     for (k, c) in cmds.iter().enumerate() {

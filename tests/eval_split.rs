@@ -27,7 +27,10 @@ fn root() -> PathBuf {
 fn python() -> Option<PathBuf> {
     let py = root().join(".venv/bin/python");
     let ok = py.is_file()
-        && Command::new(&py).args(["-c", "import numpy, PIL, onnxruntime, tokenizers"]).status().is_ok_and(|s| s.success());
+        && Command::new(&py)
+            .args(["-c", "import numpy, PIL, onnxruntime, tokenizers"])
+            .status()
+            .is_ok_and(|s| s.success());
     ok.then_some(py)
 }
 
@@ -87,11 +90,14 @@ fn compare(rust: &Metrics, expected: &Value, what: &str) {
     // the named descriptions' split by grounding (the card has it since the seventeenth session)
     if let Some(by) = expected.get("named_by_grounding") {
         for part in ["right_object", "wrong_object", "not_found"] {
-            let (g, e) = (got["named_by_grounding"][part]["share"].as_f64().unwrap(), by[part]["share"].as_f64().unwrap());
+            let (g, e) =
+                (got["named_by_grounding"][part]["share"].as_f64().unwrap(), by[part]["share"].as_f64().unwrap());
             assert!((g - e).abs() <= 0.01, "{part} share: rust {g:.4} vs {what} {e:.4}");
         }
-        let (g, e) = (got["named_by_grounding"]["right_object"]["description_acc"].as_f64().unwrap(),
-                      by["right_object"]["description_acc"].as_f64().unwrap());
+        let (g, e) = (
+            got["named_by_grounding"]["right_object"]["description_acc"].as_f64().unwrap(),
+            by["right_object"]["description_acc"].as_f64().unwrap(),
+        );
         assert!((g - e).abs() <= 0.01, "right-object descriptions: rust {g:.4} vs {what} {e:.4}");
     }
     println!("rust {got}\n{what} {expected}");

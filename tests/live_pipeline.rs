@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{SlowModel, blinking_seen};
-use pixel_sail::app::{CommandLimits, DescribePolicy, DescribeRequest, Pipeline, PipelineConfig, SetCommands, WorkerConfig};
+use pixel_sail::app::{
+    CommandLimits, DescribePolicy, DescribeRequest, Pipeline, PipelineConfig, SetCommands, WorkerConfig,
+};
 use pixel_sail::capture::CaptureConfig;
 use pixel_sail::frame::{FrameResult, VisualPrompt};
 use tokio::sync::broadcast::error::RecvError;
@@ -49,7 +51,12 @@ fn collect(pipeline: Pipeline, dur: Duration) -> Vec<(Instant, Arc<FrameResult>)
 
 #[test]
 fn newest_frame_wins_under_a_fast_source() {
-    let model = SlowModel { encode: Duration::from_millis(30), segment: Duration::from_millis(30), step: Duration::ZERO, steps: 1 };
+    let model = SlowModel {
+        encode: Duration::from_millis(30),
+        segment: Duration::from_millis(30),
+        step: Duration::ZERO,
+        steps: 1,
+    };
     let pipeline = Pipeline::start(model, config("test:64x48@120", &["red star"], no_describe())).unwrap();
     let stats = pipeline.handles().stats;
     let got = collect(pipeline, Duration::from_secs(3));
@@ -71,7 +78,12 @@ fn newest_frame_wins_under_a_fast_source() {
 fn descriptions_fill_the_gaps_without_holding_masks_back() {
     // A description costs 12 × 25 ms = 300 ms; a mask frame 40 ms. Run back-to-back they would
     // open 300 ms holes in the mask stream; interleaved, each frame waits at most one step.
-    let model = SlowModel { encode: Duration::from_millis(20), segment: Duration::from_millis(20), step: Duration::from_millis(25), steps: 12 };
+    let model = SlowModel {
+        encode: Duration::from_millis(20),
+        segment: Duration::from_millis(20),
+        step: Duration::from_millis(25),
+        steps: 12,
+    };
     let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8, share: 0.25 };
     let pipeline = Pipeline::start(model, config("test:64x48@60", &["red star", "blue ring"], describe)).unwrap();
     let got = collect(pipeline, Duration::from_secs(4));
@@ -99,7 +111,12 @@ fn descriptions_fill_the_gaps_without_holding_masks_back() {
 fn only_what_a_frame_found_is_described() {
     // "the absent cross" is never found and "the blinking star" only on some frames: describing
     // them on other frames would describe something the model says is not there.
-    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(2), steps: 3 };
+    let model = SlowModel {
+        encode: Duration::from_millis(5),
+        segment: Duration::from_millis(5),
+        step: Duration::from_millis(2),
+        steps: 3,
+    };
     let describe = DescribePolicy { enabled: true, every_frames: Some(1), every: None, max_tokens: 8, share: 0.25 };
     let commands = ["red star", "the absent cross", "the blinking star"];
     let pipeline = Pipeline::start(model, config("test:64x48@60", &commands, describe)).unwrap();
@@ -107,7 +124,12 @@ fn only_what_a_frame_found_is_described() {
     let got = collect(pipeline, Duration::from_secs(3));
     assert!(got.len() >= 20, "too few results: {}", got.len());
     for (_, r) in &got {
-        assert!(!r.groundings[1].found && r.groundings[1].description.is_none(), "frame {}: {:?}", r.seq, r.groundings[1]);
+        assert!(
+            !r.groundings[1].found && r.groundings[1].description.is_none(),
+            "frame {}: {:?}",
+            r.seq,
+            r.groundings[1]
+        );
         assert_eq!(r.groundings[2].found, blinking_seen(r.seq));
     }
     let mut described = std::collections::HashMap::<String, Vec<u64>>::new();
@@ -128,7 +150,12 @@ fn only_what_a_frame_found_is_described() {
 fn an_object_that_appears_later_is_described_when_first_found() {
     // Descriptions only when the command set changes: "the late cross" is not in view then, and is
     // described from the first frame that finds it (10); nothing else starts a description.
-    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(2), steps: 3 };
+    let model = SlowModel {
+        encode: Duration::from_millis(5),
+        segment: Duration::from_millis(5),
+        step: Duration::from_millis(2),
+        steps: 3,
+    };
     let describe = DescribePolicy { enabled: true, every_frames: None, every: None, max_tokens: 8, share: 0.25 };
     let pipeline = Pipeline::start(model, config("test:64x48@30", &["red star", "the late cross"], describe)).unwrap();
     let mut events = pipeline.handles().subscribe_descriptions();
@@ -147,7 +174,12 @@ fn an_object_that_appears_later_is_described_when_first_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_and_region_descriptions_through_the_handles() {
-    let model = SlowModel { encode: Duration::from_millis(5), segment: Duration::from_millis(5), step: Duration::from_millis(1), steps: 2 };
+    let model = SlowModel {
+        encode: Duration::from_millis(5),
+        segment: Duration::from_millis(5),
+        step: Duration::from_millis(1),
+        steps: 2,
+    };
     let pipeline = Pipeline::start(model, config("test:64x48@30", &[], DescribePolicy::default())).unwrap();
     let h = pipeline.handles();
     let mut results = h.subscribe_results();
@@ -197,7 +229,12 @@ async fn commands_and_region_descriptions_through_the_handles() {
 #[test]
 fn external_frames_feed_the_worker_without_gstreamer() {
     // The ROS `image` source: frames pushed into the pipeline's outlet, newest wins.
-    let model = SlowModel { encode: Duration::from_millis(10), segment: Duration::from_millis(10), step: Duration::ZERO, steps: 1 };
+    let model = SlowModel {
+        encode: Duration::from_millis(10),
+        segment: Duration::from_millis(10),
+        step: Duration::ZERO,
+        steps: 1,
+    };
     let worker = config("test", &["red star"], no_describe()).worker;
     let pipeline = Pipeline::start_external(model, worker).unwrap();
     let (outlet, h) = (pipeline.frame_outlet(), pipeline.handles());

@@ -101,7 +101,8 @@ fn a_model_that_fails_to_load_ends_the_pipeline_with_its_reason() {
     });
     let pipeline = Pipeline::start_loading(load, config()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), pipeline.finished()).await }).expect("the pipeline ends");
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), pipeline.finished()).await })
+        .expect("the pipeline ends");
     assert_eq!(pipeline.load_error().as_deref(), Some("TensorRT ran out of workspace"));
     assert_eq!(seen.lock().unwrap().len(), 1);
     pipeline.shutdown();
@@ -112,7 +113,18 @@ fn run_logs_each_graph_with_its_time_before_the_model_is_ready() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");
     let out = bin()
-        .args(["run", "--no-ros", "--no-progress", "--source", "test:320x240@30", "--prompt", "red circle", "--max-frames", "2", "--model"])
+        .args([
+            "run",
+            "--no-ros",
+            "--no-progress",
+            "--source",
+            "test:320x240@30",
+            "--prompt",
+            "red circle",
+            "--max-frames",
+            "2",
+            "--model",
+        ])
         .arg(repo("models/tiny"))
         .arg("--jsonl")
         .arg(&jsonl)
@@ -136,7 +148,8 @@ fn run_logs_each_graph_with_its_time_before_the_model_is_ready() {
 
 #[test]
 fn build_engines_creates_every_session_and_times_it() {
-    let out = bin().args(["build-engines", "--ep", "cpu", "--json", "--model"]).arg(repo("models/tiny")).output().unwrap();
+    let out =
+        bin().args(["build-engines", "--ep", "cpu", "--json", "--model"]).arg(repo("models/tiny")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON summary");
     let graphs = v["graphs"].as_array().unwrap();
@@ -162,9 +175,16 @@ fn an_onnx_runtime_older_than_the_minimum_is_refused_in_one_line() {
     let src = dir.path().join("old_ort.c");
     let lib = dir.path().join("libonnxruntime.so.1.16.3");
     std::fs::write(&src, OLD_ORT_C).unwrap();
-    let cc = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().expect("a C compiler (cc)");
+    let cc =
+        Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().expect("a C compiler (cc)");
     assert!(cc.success());
-    let out = bin().args(["build-engines", "--ep", "cpu", "--model"]).arg(repo("models/tiny")).arg("--ort-lib").arg(&lib).output().unwrap();
+    let out = bin()
+        .args(["build-engines", "--ep", "cpu", "--model"])
+        .arg(repo("models/tiny"))
+        .arg("--ort-lib")
+        .arg(&lib)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("1.16.3")).collect();

@@ -121,13 +121,16 @@ fn root() -> PathBuf {
 /// `PIXEL_SAIL_PARITY_FIXTURES` / `PIXEL_SAIL_PARITY_MODEL` point the tests at another export and its fixtures
 /// (e.g. a checkpoint exported to /tmp while training runs).
 fn fixtures() -> (PathBuf, Fixtures) {
-    let dir = std::env::var_os("PIXEL_SAIL_PARITY_FIXTURES").map(PathBuf::from).unwrap_or_else(|| root().join("tests/fixtures/parity"));
+    let dir = std::env::var_os("PIXEL_SAIL_PARITY_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("tests/fixtures/parity"));
     let text = std::fs::read_to_string(dir.join("cases.json")).expect("tests/fixtures/parity/cases.json");
     (dir, serde_json::from_str(&text).expect("cases.json parses"))
 }
 
 fn engine() -> Engine {
-    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    let model =
+        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
     Engine::load(&EngineConfig::new(model)).expect("the model loads")
 }
 
@@ -156,7 +159,13 @@ fn masks_and_decisions_match_pytorch() {
         let plane = shape[1] * shape[2];
         for (k, (want, got)) in exact.iter().zip(&out).enumerate() {
             assert_eq!(got.found, want.found, "{}: found", want.command);
-            assert!((got.score - want.score).abs() < 2e-3 + 0.01 * want.score, "{}: score {} vs {}", want.command, got.score, want.score);
+            assert!(
+                (got.score - want.score).abs() < 2e-3 + 0.01 * want.score,
+                "{}: score {} vs {}",
+                want.command,
+                got.score,
+                want.score
+            );
             let m = iou(&dir.join(&want.mask), &got.mask);
             assert!(m >= 0.99, "{}: mask IoU {m}", want.command);
             // The cropped stride-4 logits must agree too (meaningful even when both masks are empty).
@@ -217,7 +226,11 @@ fn visual_prompts_match_pytorch() {
                     overruled += usize::from(shape(&got.text) != shape(&g.text));
                 }
                 (None, None) => {}
-                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
+                (g, w) => panic!(
+                    "{at}: close look {:?}, PyTorch {:?}",
+                    g.as_ref().map(|c| c.rect),
+                    w.as_ref().map(|c| c.rect)
+                ),
             }
         }
     }
@@ -248,7 +261,8 @@ fn found_masks_segmented_again_on_a_crop_match_pytorch() {
     }
     assert!(refined > 0, "the fixtures exercise the closer segmentation");
     // `--no-mask-refine` publishes the first pass's masks
-    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    let model =
+        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
     let off = Engine::load(&EngineConfig { mask_refine: false, ..EngineConfig::new(model) }).unwrap();
     let case = &fx.cases[0];
     let frame = load_frame(&dir.join(&case.frame)).unwrap();
@@ -284,28 +298,45 @@ fn found_objects_checked_against_their_commands_match_pytorch() {
                 (Some(c), Some(w)) => {
                     assert_eq!((c.rect, c.text.as_str()), (w.rect, w.text.as_str()), "{at}: the closer look");
                     let words: Vec<&str> = c.against.iter().map(|(k, _)| k.as_str()).collect();
-                    assert_eq!(words.iter().copied().collect::<std::collections::BTreeSet<_>>(), w.against.keys().map(String::as_str).collect(), "{at}");
+                    assert_eq!(
+                        words.iter().copied().collect::<std::collections::BTreeSet<_>>(),
+                        w.against.keys().map(String::as_str).collect(),
+                        "{at}"
+                    );
                     for (word, v) in &c.against {
-                        assert!((v - w.against[word]).abs() < 2e-3, "{at}: {word} log-odds {v} vs PyTorch {}", w.against[word]);
+                        assert!(
+                            (v - w.against[word]).abs() < 2e-3,
+                            "{at}: {word} log-odds {v} vs PyTorch {}",
+                            w.against[word]
+                        );
                     }
                     assert_eq!(!c.contradicts(min_log_odds), w.agrees, "{at}: the verdict");
                     checked += 1;
                 }
-                (g, w) => panic!("{at}: check {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
+                (g, w) => {
+                    panic!("{at}: check {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect))
+                }
             }
             overruled += usize::from(want.found && !want.published_found);
         }
     }
-    assert!(checked > 0 && overruled > 0, "the fixtures exercise the check ({checked}) and an overruled find ({overruled})");
+    assert!(
+        checked > 0 && overruled > 0,
+        "the fixtures exercise the check ({checked}) and an overruled find ({overruled})"
+    );
     // `--no-confirm-found` publishes what the first pass found
-    let model = std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
+    let model =
+        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
     let off = Engine::load(&EngineConfig { confirm_found: false, ..EngineConfig::new(model) }).unwrap();
     let case = &fx.cases[0];
     let frame = load_frame(&dir.join(&case.frame)).unwrap();
     let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
     let mut out = off.segment(&off.encode(&frame, None).unwrap(), &commands).unwrap();
     assert!(off.confirm_found(&frame, &commands, &mut out).unwrap().iter().all(Option::is_none));
-    assert_eq!(out.iter().map(|s| s.found).collect::<Vec<_>>(), case.segment.iter().map(|s| s.found).collect::<Vec<_>>());
+    assert_eq!(
+        out.iter().map(|s| s.found).collect::<Vec<_>>(),
+        case.segment.iter().map(|s| s.found).collect::<Vec<_>>()
+    );
 }
 
 /// The shipped model with model.json's `postprocess.presence_margin` set to `margin` (the graphs linked, not copied).
@@ -318,7 +349,8 @@ fn engine_with_presence_margin(margin: f32) -> (tempfile::TempDir, Engine) {
             std::os::unix::fs::symlink(e.path(), dir.path().join(e.file_name())).unwrap();
         }
     }
-    let mut info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    let mut info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
     info["postprocess"]["presence_margin"] = serde_json::json!(margin);
     std::fs::write(dir.path().join("model.json"), info.to_string()).unwrap();
     let engine = Engine::load(&EngineConfig::new(dir.path().to_path_buf())).expect("the model loads");
@@ -340,18 +372,35 @@ fn the_presence_margin_in_model_json_moves_the_found_decision() {
                 let (_dir, engine) = engine_with_presence_margin(line);
                 let state = engine.encode(&frame, None).unwrap();
                 let got = engine.segment(&state, std::slice::from_ref(&want.command)).unwrap().pop().unwrap();
-                assert!((got.score - want.score).abs() < 2e-3 + 0.01 * want.score, "{}: score {} vs {}", want.command, got.score, want.score);
+                assert!(
+                    (got.score - want.score).abs() < 2e-3 + 0.01 * want.score,
+                    "{}: score {} vs {}",
+                    want.command,
+                    got.score,
+                    want.score
+                );
                 if should_find {
-                    assert!(got.found && got.bbox.is_some(), "{}: margin {margin:.2} over the line {line:.2}, yet not found", want.command);
+                    assert!(
+                        got.found && got.bbox.is_some(),
+                        "{}: margin {margin:.2} over the line {line:.2}, yet not found",
+                        want.command
+                    );
                     gained += usize::from(!want.found);
                 } else {
-                    assert!(!got.found && got.mask.data.iter().all(|&v| v == 0), "{}: margin {margin:.2} under the line {line:.2}, yet found", want.command);
+                    assert!(
+                        !got.found && got.mask.data.iter().all(|&v| v == 0),
+                        "{}: margin {margin:.2} under the line {line:.2}, yet found",
+                        want.command
+                    );
                     lost += usize::from(want.found);
                 }
             }
         }
     }
-    assert!(gained > 0 && lost > 0, "the fixtures hold a command found only below its line ({gained}) and one lost above ({lost})");
+    assert!(
+        gained > 0 && lost > 0,
+        "the fixtures hold a command found only below its line ({gained}) and one lost above ({lost})"
+    );
 }
 
 #[test]
@@ -380,14 +429,21 @@ fn found_objects_are_described_from_their_masks_as_in_pytorch() {
                     looks += 1;
                 }
                 (None, None) => {}
-                (g, w) => panic!("{at}: close look {:?}, PyTorch {:?}", g.as_ref().map(|c| c.rect), w.as_ref().map(|c| c.rect)),
+                (g, w) => panic!(
+                    "{at}: close look {:?}, PyTorch {:?}",
+                    g.as_ref().map(|c| c.rect),
+                    w.as_ref().map(|c| c.rect)
+                ),
             }
             assert_eq!(got.text.trim(), obj.answer.trim(), "{at}");
             described += 1;
             placed += usize::from(place(&obj.answer) != place(&obj.first));
         }
     }
-    assert!(described > 0 && looks > 0, "the fixtures describe found objects ({described}), some with a closer look ({looks})");
+    assert!(
+        described > 0 && looks > 0,
+        "the fixtures describe found objects ({described}), some with a closer look ({looks})"
+    );
     assert!(placed > 0, "the fixtures hold an object whose mask puts it in another place than the first pass said");
 }
 
@@ -428,7 +484,11 @@ print(rw, rh)
         return;
     }
     let read = |name: &str| -> Vec<f32> {
-        std::fs::read(tmp.path().join(name)).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        std::fs::read(tmp.path().join(name))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
     };
     let frame = load_frame(&frame_path).unwrap();
     let input = preprocess(&frame, &params).unwrap();
@@ -462,7 +522,12 @@ fn the_parity_command_checks_hold_on_cpu() {
     let report = check(&engine, &dir, Tolerance::FP32, "fp32").unwrap();
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.ok).collect();
     assert!(report.passed, "failed checks: {failed:?}");
-    assert!(report.checks_total >= 60 && report.words_differ == 0, "{} checks, {} descriptions differ", report.checks_total, report.words_differ);
+    assert!(
+        report.checks_total >= 60 && report.words_differ == 0,
+        "{} checks, {} descriptions differ",
+        report.checks_total,
+        report.words_differ
+    );
     let strict = check(&engine, &dir, Tolerance { min_iou: 1.01, exact_words: true }, "fp32").unwrap();
     assert!(!strict.passed && strict.checks_failed > 0);
 }

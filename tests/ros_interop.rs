@@ -30,8 +30,12 @@ fn root() -> PathBuf {
 
 /// The ROS venv's python and the built message package, or why they are missing.
 fn ros_env() -> Result<(PathBuf, PathBuf), String> {
-    let py = std::env::var_os("PIXEL_SAIL_ROS_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv-ros/bin/python"));
-    let msgs = std::env::var_os("PIXEL_SAIL_ROS_MSGS").map(PathBuf::from).unwrap_or_else(|| root().join("target/ros_msgs/install"));
+    let py = std::env::var_os("PIXEL_SAIL_ROS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-ros/bin/python"));
+    let msgs = std::env::var_os("PIXEL_SAIL_ROS_MSGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/ros_msgs/install"));
     if !py.exists() || !msgs.join("lib").exists() {
         return Err(format!("{} or {} missing: run tests/ros/setup_ros_env.sh", py.display(), msgs.display()));
     }
@@ -90,7 +94,13 @@ fn tabletop() -> Vec<u8> {
     let mut data = Vec::with_capacity((W * H * 3) as usize);
     for i in 0..(W * H) as usize {
         let t = ((i % W as usize + i / W as usize) / 40 % 3) as u8;
-        let px = if red[i] == 1 { [215, 30, 35] } else if blue[i] == 1 { [30, 60, 210] } else { [199 + t, 184 + t, 159 + t] };
+        let px = if red[i] == 1 {
+            [215, 30, 35]
+        } else if blue[i] == 1 {
+            [30, 60, 210]
+        } else {
+            [199 + t, 184 + t, 159 + t]
+        };
         data.extend_from_slice(&px);
     }
     data
@@ -192,7 +202,13 @@ fn run_case(ros_args: &[&str], checker_args: &[&str], camera: bool) -> Result<()
 }
 
 /// Starts the node on the fake pipeline (frames every `period` unless `camera`) and runs a script.
-fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: bool, period: Duration) -> Result<(), String> {
+fn run_script(
+    ros_args: &[&str],
+    script: &str,
+    script_args: &[&str],
+    camera: bool,
+    period: Duration,
+) -> Result<(), String> {
     let (py, msgs) = match ros_env() {
         Ok(v) => v,
         Err(why) => {
@@ -202,13 +218,22 @@ fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: boo
         }
     };
     let domain = 60 + (std::process::id() % 50) as u16 + if camera { 50 } else { 0 };
-    let _ = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rustdds=warn,ros2_client=warn".into()),
-    ).with_test_writer().try_init();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rustdds=warn,ros2_client=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let block: Vec<String> = ros_args.iter().map(|s| s.to_string()).collect();
-        let mut startup = configure(&block, NodeSettings { source: "test".into(), ..Default::default() }).map_err(|e| e.to_string())?;
+        let mut startup = configure(&block, NodeSettings { source: "test".into(), ..Default::default() })
+            .map_err(|e| e.to_string())?;
         startup.domain_id = domain;
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let (describe_tx, describe_rx) = mpsc::channel(4);
@@ -217,10 +242,14 @@ fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: boo
         let counters = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let c = counters.clone();
         let stats = Arc::new(move || PipelineStats {
-            frames_in: c.0.load(Ordering::Relaxed), frames_out: c.1.load(Ordering::Relaxed),
-            execution_provider: "cpu".into(), model: "scripted stand-in".into(), ..Default::default()
+            frames_in: c.0.load(Ordering::Relaxed),
+            frames_out: c.1.load(Ordering::Relaxed),
+            execution_provider: "cpu".into(),
+            model: "scripted stand-in".into(),
+            ..Default::default()
         });
-        let outlet: Option<Arc<dyn FrameOutlet>> = if camera { Some(Arc::new(Outlet(frames_tx.clone()))) } else { None };
+        let outlet: Option<Arc<dyn FrameOutlet>> =
+            if camera { Some(Arc::new(Outlet(frames_tx.clone()))) } else { None };
         if !camera {
             let tx = frames_tx.clone();
             tokio::spawn(async move {
@@ -236,7 +265,8 @@ fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: boo
         }
         drop(frames_tx);
         tokio::spawn(fake_worker(commands_rx, describe_rx, results_tx, frames_rx, counters));
-        let link = PipelineLink { commands: commands_tx, describe: describe_tx, results: results_rx, stats, frames: outlet };
+        let link =
+            PipelineLink { commands: commands_tx, describe: describe_tx, results: results_rx, stats, frames: outlet };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let node = tokio::spawn(pixel_sail::publish::run(startup, link, async move {
             let _ = stop_rx.await;
@@ -258,7 +288,8 @@ fn run_script(ros_args: &[&str], script: &str, script_args: &[&str], camera: boo
                 .env("FASTDDS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"));
         }
         // The checker bounds its own waits (about 6 minutes at worst).
-        let out = tokio::task::spawn_blocking(move || cmd.output()).await
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
             .map_err(|e| format!("checker task: {e}"))?
             .map_err(|e| format!("cannot run the checker: {e}"))?;
         let _ = stop_tx.send(());
@@ -283,7 +314,15 @@ fn rclpy_drives_the_node_namespaced_with_a_capture_source() {
 fn rclpy_camera_publisher_is_the_source() {
     run_case(
         &["--ros-args", "-r", "image:=/itest_camera/image_raw"],
-        &["--node", "pixel_sail", "--camera", "/itest_camera/image_raw", "--frame-id", "itest_optical", "--expect-content"],
+        &[
+            "--node",
+            "pixel_sail",
+            "--camera",
+            "/itest_camera/image_raw",
+            "--frame-id",
+            "itest_optical",
+            "--expect-content",
+        ],
         true,
     )
     .unwrap();
@@ -294,6 +333,12 @@ fn rclpy_camera_publisher_is_the_source() {
 #[test]
 #[ignore = "benchmark: cargo test --release --test ros_interop bench_ -- --ignored --nocapture"]
 fn bench_outputs_640x480_30fps_scripted_model() {
-    run_script(&["--ros-args", "-p", "frame_id:=itest_cam"], "bench_outputs.py", &["--seconds", "20"], false,
-        Duration::from_micros(33_333)).unwrap();
+    run_script(
+        &["--ros-args", "-p", "frame_id:=itest_cam"],
+        "bench_outputs.py",
+        &["--seconds", "20"],
+        false,
+        Duration::from_micros(33_333),
+    )
+    .unwrap();
 }

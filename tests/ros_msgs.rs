@@ -42,14 +42,29 @@ fn header() -> Header {
 }
 
 fn image() -> Image {
-    Image { header: header(), height: 2, width: 3, encoding: "mono8".into(), is_bigendian: 0, step: 3, data: vec![0, 1, 2, 3, 4, 255] }
+    Image {
+        header: header(),
+        height: 2,
+        width: 3,
+        encoding: "mono8".into(),
+        is_bigendian: 0,
+        step: 3,
+        data: vec![0, 1, 2, 3, 4, 255],
+    }
 }
 
 fn grounding() -> Grounding {
     Grounding {
-        command: "pick up the red star".into(), found: true, score: 0.875, label: 1, bbox: [10, 20, 110, 220],
-        mask_height: 480, mask_width: 640, mask_rle_counts: vec![1000, 50, 430, 50, 305670],
-        description: "a small red star on the left".into(), description_stamp: Time { sec: 1_764_000_000, nanosec: 5 },
+        command: "pick up the red star".into(),
+        found: true,
+        score: 0.875,
+        label: 1,
+        bbox: [10, 20, 110, 220],
+        mask_height: 480,
+        mask_width: 640,
+        mask_rle_counts: vec![1000, 50, 430, 50, 305670],
+        description: "a small red star on the left".into(),
+        description_stamp: Time { sec: 1_764_000_000, nanosec: 5 },
     }
 }
 
@@ -62,7 +77,10 @@ fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
         (ty, serde_json::to_value(&v).expect("json"), cdr, fields)
     }
     let status = DiagnosticStatus {
-        level: level::WARN, name: "pixel_sail: pipeline".into(), message: "running".into(), hardware_id: "test".into(),
+        level: level::WARN,
+        name: "pixel_sail: pipeline".into(),
+        message: "running".into(),
+        hardware_id: "test".into(),
         values: vec![KeyValue { key: "frame_rate_in".into(), value: "29.97".into() }],
     };
     vec![
@@ -70,27 +88,55 @@ fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
         one("std_msgs/msg/Header", header()),
         one("std_msgs/msg/String", StringMsg { data: "pick up the red cup\ngrab the blue ring".into() }),
         one("sensor_msgs/msg/Image", image()),
-        one("sensor_msgs/msg/CompressedImage", CompressedImage { header: header(), format: "png".into(), data: vec![137, 80, 78, 71, 13] }),
+        one(
+            "sensor_msgs/msg/CompressedImage",
+            CompressedImage { header: header(), format: "png".into(), data: vec![137, 80, 78, 71, 13] },
+        ),
         one("geometry_msgs/msg/Point", Point { x: 320.5, y: -1.25, z: 0.0 }),
-        one("geometry_msgs/msg/PointStamped", PointStamped { header: header(), point: Point { x: 12.0, y: 34.5, z: 0.0 } }),
+        one(
+            "geometry_msgs/msg/PointStamped",
+            PointStamped { header: header(), point: Point { x: 12.0, y: 34.5, z: 0.0 } },
+        ),
         one("diagnostic_msgs/msg/KeyValue", KeyValue { key: "k".into(), value: "v".into() }),
         one("diagnostic_msgs/msg/DiagnosticStatus", status.clone()),
         one("diagnostic_msgs/msg/DiagnosticArray", DiagnosticArray { header: header(), status: vec![status] }),
         one("pixel_sail_msgs/msg/Grounding", grounding()),
-        one("pixel_sail_msgs/msg/GroundingArray", GroundingArray {
-            header: header(),
-            groundings: vec![grounding(), Grounding { command: "the green cross".into(), ..Default::default() }],
-        }),
+        one(
+            "pixel_sail_msgs/msg/GroundingArray",
+            GroundingArray {
+                header: header(),
+                groundings: vec![grounding(), Grounding { command: "the green cross".into(), ..Default::default() }],
+            },
+        ),
         one("pixel_sail_msgs/srv/SetPrompts_Request", SetPromptsRequest { prompts: vec!["red cup".into(), "".into()] }),
-        one("pixel_sail_msgs/srv/SetPrompts_Response", SetPromptsResponse { accepted: false, message: "9 commands".into() }),
-        one("pixel_sail_msgs/srv/Describe_Request", DescribeRequest {
-            kind: describe_kind::BOX, point: Point { x: 1.0, y: 2.0, z: 0.0 }, r#box: [1.0, 2.5, 30.0, 40.0],
-            mask_height: 2, mask_width: 3, mask_rle_counts: vec![1, 4, 1],
-        }),
-        one("pixel_sail_msgs/srv/Describe_Response", DescribeResponse {
-            success: true, message: String::new(), description: "a large blue ring in the center".into(), header: header(),
-            bbox: [1, 2, 3, 4], mask_height: 480, mask_width: 640, mask_rle_counts: vec![307_000, 200],
-        }),
+        one(
+            "pixel_sail_msgs/srv/SetPrompts_Response",
+            SetPromptsResponse { accepted: false, message: "9 commands".into() },
+        ),
+        one(
+            "pixel_sail_msgs/srv/Describe_Request",
+            DescribeRequest {
+                kind: describe_kind::BOX,
+                point: Point { x: 1.0, y: 2.0, z: 0.0 },
+                r#box: [1.0, 2.5, 30.0, 40.0],
+                mask_height: 2,
+                mask_width: 3,
+                mask_rle_counts: vec![1, 4, 1],
+            },
+        ),
+        one(
+            "pixel_sail_msgs/srv/Describe_Response",
+            DescribeResponse {
+                success: true,
+                message: String::new(),
+                description: "a large blue ring in the center".into(),
+                header: header(),
+                bbox: [1, 2, 3, 4],
+                mask_height: 480,
+                mask_width: 640,
+                mask_rle_counts: vec![307_000, 200],
+            },
+        ),
     ]
 }
 
@@ -124,13 +170,22 @@ fn parser_skips_constants_and_comments() {
     let text = "# c\nuint8 KIND_POINT=0\nuint8 kind  # trailing\nbyte level\nGrounding[] g\nfloat32[4] box\n";
     let f = parse_msg(text, "pixel_sail_msgs");
     let got: Vec<(&str, &str)> = f.iter().map(|f| (f.ty.as_str(), f.name.as_str())).collect();
-    assert_eq!(got, [("uint8", "kind"), ("uint8", "level"), ("pixel_sail_msgs/Grounding[]", "g"), ("float32[4]", "box")]);
+    assert_eq!(
+        got,
+        [("uint8", "kind"), ("uint8", "level"), ("pixel_sail_msgs/Grounding[]", "g"), ("float32[4]", "box")]
+    );
 }
 
 #[test]
 fn recorded_type_hashes_cover_every_interface() {
-    for ty in ["pixel_sail_msgs/msg/Grounding", "pixel_sail_msgs/msg/GroundingArray", "pixel_sail_msgs/srv/SetPrompts_Request",
-        "pixel_sail_msgs/srv/SetPrompts_Response", "pixel_sail_msgs/srv/Describe_Request", "pixel_sail_msgs/srv/Describe_Response"] {
+    for ty in [
+        "pixel_sail_msgs/msg/Grounding",
+        "pixel_sail_msgs/msg/GroundingArray",
+        "pixel_sail_msgs/srv/SetPrompts_Request",
+        "pixel_sail_msgs/srv/SetPrompts_Response",
+        "pixel_sail_msgs/srv/Describe_Request",
+        "pixel_sail_msgs/srv/Describe_Response",
+    ] {
         let h = type_hash(ty).unwrap_or_else(|| panic!("no RIHS01 recorded for {ty}"));
         assert!(h.starts_with("RIHS01_") && h.len() == 7 + 64, "{ty}: {h}");
     }

@@ -17,7 +17,9 @@ fn repo(p: &str) -> PathBuf {
 
 fn pixel_sail() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixel-sail"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", "--no-ros", "--no-progress", "--model"]).arg(repo("models/tiny"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--no-ros", "--no-progress", "--model"])
+        .arg(repo("models/tiny"));
     cmd
 }
 
@@ -112,7 +114,8 @@ fn descriptions_name_the_place_of_the_mask_they_were_made_from() {
         for r in line["results"].as_array().unwrap() {
             let (Some(text), Some(seq)) = (r["description"].as_str(), r["description_seq"].as_u64()) else { continue };
             let command = r["command"].as_str().unwrap();
-            let (_, _, _, place) = parse_description(text).unwrap_or_else(|| panic!("{command}: {text:?} is not a description"));
+            let (_, _, _, place) =
+                parse_description(text).unwrap_or_else(|| panic!("{command}: {text:?} is not a description"));
             let made_from = lines.iter().find(|l| l["seq"] == seq).expect("the described frame is in the JSONL");
             let published = made_from["results"].as_array().unwrap().iter().find(|x| x["command"] == command).unwrap();
             assert_eq!(published["found"], true, "{command}: only found objects are described");

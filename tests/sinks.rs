@@ -30,7 +30,14 @@ fn result(seq: u64, t0: SystemTime, w: u32, h: u32) -> FrameResult {
         mask: Arc::new(mask),
         description: Some(Description { text: "a large red circle".into(), stamp: t0, seq: 0 }),
     };
-    FrameResult { seq, stamp, frame_id: "cam".into(), frame: Arc::new(frame), groundings: vec![g], latency: Duration::from_millis(5) }
+    FrameResult {
+        seq,
+        stamp,
+        frame_id: "cam".into(),
+        frame: Arc::new(frame),
+        groundings: vec![g],
+        latency: Duration::from_millis(5),
+    }
 }
 
 #[test]
@@ -49,7 +56,8 @@ fn odd_sized_recording_and_jsonl() {
     lines.finish().unwrap();
 
     let frames = Arc::new(Collector::default());
-    let runner = CaptureRunner::start(CaptureConfig::new(video.to_str().unwrap()), Default::default(), frames.clone()).unwrap();
+    let runner =
+        CaptureRunner::start(CaptureConfig::new(video.to_str().unwrap()), Default::default(), frames.clone()).unwrap();
     assert!(frames.wait(Duration::from_secs(30), |_, closed| closed));
     assert_eq!(runner.stop(), CaptureEnd::EndOfStream);
     let got = frames.frames.lock().unwrap();

@@ -69,7 +69,13 @@ impl FrameModel for EngineModel {
         Ok(out.into_iter().map(segment).collect())
     }
 
-    fn start_describe(&mut self, frame: &Frame, _command: &str, mask: &Arc<Mask>, max_tokens: usize) -> Result<DescribeJob, ModelError> {
+    fn start_describe(
+        &mut self,
+        frame: &Frame,
+        _command: &str,
+        mask: &Arc<Mask>,
+        max_tokens: usize,
+    ) -> Result<DescribeJob, ModelError> {
         self.engine.start_describe_object(frame, mask, max_tokens).map_err(model_err)
     }
 
@@ -77,12 +83,24 @@ impl FrameModel for EngineModel {
         Ok(self.engine.step_describe(job).map_err(model_err)?.map(|mut texts| texts.pop().unwrap_or_default()))
     }
 
-    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError> {
+    fn describe_region(
+        &mut self,
+        frame: &Frame,
+        prompt: &VisualPrompt,
+        max_tokens: usize,
+    ) -> Result<(String, Segment), ModelError> {
         let answer = self.engine.describe_region_on(frame, prompt, max_tokens).map_err(model_err)?;
         Ok((answer.text, segment(answer.segment)))
     }
 
-    fn word_object(&mut self, frame: &Frame, mask: &Mask, first: &str, pass: Option<&DescribeJob>, max_tokens: usize) -> Result<Option<String>, ModelError> {
+    fn word_object(
+        &mut self,
+        frame: &Frame,
+        mask: &Mask,
+        first: &str,
+        pass: Option<&DescribeJob>,
+        max_tokens: usize,
+    ) -> Result<Option<String>, ModelError> {
         let first = match pass {
             Some(job) => self.engine.described(job, 0).map_err(model_err)?,
             None => Described { text: first.to_string(), ..Described::default() },

@@ -51,8 +51,7 @@ impl FrameSlot {
     /// Waits up to `timeout` for a frame.
     pub fn take(&self, timeout: Duration) -> Taken {
         let Ok(guard) = self.state.lock() else { return Taken::Closed };
-        let Ok((mut state, _)) =
-            self.changed.wait_timeout_while(guard, timeout, |s| s.frame.is_none() && !s.closed)
+        let Ok((mut state, _)) = self.changed.wait_timeout_while(guard, timeout, |s| s.frame.is_none() && !s.closed)
         else {
             return Taken::Closed;
         };
@@ -109,7 +108,8 @@ mod tests {
     use std::time::{Instant, SystemTime};
 
     fn frame(seq: u64) -> CapturedFrame {
-        let frame = Frame { seq, stamp: SystemTime::now(), frame_id: "f".into(), width: 1, height: 1, data: vec![0; 3] };
+        let frame =
+            Frame { seq, stamp: SystemTime::now(), frame_id: "f".into(), width: 1, height: 1, data: vec![0; 3] };
         CapturedFrame { frame, pulled_at: Instant::now() }
     }
 

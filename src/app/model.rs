@@ -42,20 +42,38 @@ pub trait FrameModel: Send {
     /// Begins describing the object `command` found on `frame`, whose mask is `mask`: the real model describes
     /// what the mask covers (a vision pass with it as the visual prompt), so the words and the published
     /// mask are about the same object.
-    fn start_describe(&mut self, frame: &Frame, command: &str, mask: &Arc<Mask>, max_tokens: usize) -> Result<Self::Describing, ModelError>;
+    fn start_describe(
+        &mut self,
+        frame: &Frame,
+        command: &str,
+        mask: &Arc<Mask>,
+        max_tokens: usize,
+    ) -> Result<Self::Describing, ModelError>;
 
     /// Advances a description; `Some(text)` when it is finished.
     fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<String>, ModelError>;
 
     /// "What is this?" for a visual prompt on a frame: the description and the prompted object's mask (the
     /// model runs its own vision passes: one with the prompt painted in, maybe a closer one).
-    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<(String, Segment), ModelError>;
+    fn describe_region(
+        &mut self,
+        frame: &Frame,
+        prompt: &VisualPrompt,
+        max_tokens: usize,
+    ) -> Result<(String, Segment), ModelError>;
 
     /// The words to publish for an object whose first pass `pass` (None when it is gone) described it as
     /// `first` and whose mask on `frame` is `mask`: the real model takes a closer second look at a small one
     /// (the region zoom) and settles words across the looks and the mask (model.json `wording`). None: keep
     /// `first`, as a model without any of that does.
-    fn word_object(&mut self, _frame: &Frame, _mask: &Mask, _first: &str, _pass: Option<&Self::Describing>, _max_tokens: usize) -> Result<Option<String>, ModelError> {
+    fn word_object(
+        &mut self,
+        _frame: &Frame,
+        _mask: &Mask,
+        _first: &str,
+        _pass: Option<&Self::Describing>,
+        _max_tokens: usize,
+    ) -> Result<Option<String>, ModelError> {
         Ok(None)
     }
 

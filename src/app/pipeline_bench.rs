@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
-use super::{CommandLimits, DescribePolicy, EngineModel, FrameModel, Pipeline, PipelineConfig, WorkerConfig, quantile, read_command_file};
+use super::{
+    CommandLimits, DescribePolicy, EngineModel, FrameModel, Pipeline, PipelineConfig, WorkerConfig, quantile,
+    read_command_file,
+};
 use crate::capture::{CaptureConfig, CaptureRunner, CapturedFrame, FrameOutlet};
 use crate::cli::EngineArgs;
 use crate::frame::Frame;
@@ -74,7 +77,8 @@ impl FrameOutlet for VecOutlet {
 /// capture's steady-state time per frame (first to last frame, start-up excluded).
 fn decode_frames(clip: &Path, n: usize) -> anyhow::Result<(Vec<Frame>, f64)> {
     let outlet = Arc::new(VecOutlet(Mutex::new((Vec::new(), false)), n, Mutex::new(Vec::new())));
-    let runner = CaptureRunner::start(CaptureConfig::new(clip.display().to_string()), Default::default(), outlet.clone())?;
+    let runner =
+        CaptureRunner::start(CaptureConfig::new(clip.display().to_string()), Default::default(), outlet.clone())?;
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         let done = outlet.0.lock().map(|g| g.0.len() >= n || g.1).unwrap_or(true);
@@ -123,7 +127,10 @@ fn off() -> DescribePolicy {
 
 /// The pipeline on the clip, frame by frame, with the JSONL sink attached; fps over `n` results.
 fn pipeline_throughput(model: &EngineModel, clip: &Path, commands: &[String], n: usize) -> anyhow::Result<f64> {
-    let cfg = PipelineConfig { capture: CaptureConfig::new(clip.display().to_string()), worker: worker_config(commands, off()) };
+    let cfg = PipelineConfig {
+        capture: CaptureConfig::new(clip.display().to_string()),
+        worker: worker_config(commands, off()),
+    };
     let pipeline = Pipeline::start(model.clone(), cfg)?;
     let mut rx = pipeline.handles().subscribe_results();
     let dir = tempfile_dir()?;
@@ -172,7 +179,13 @@ struct LiveRun {
     rss: Vec<(f64, f64)>,
 }
 
-fn live_run(model: &EngineModel, source: &str, commands: &[String], describe: DescribePolicy, secs: f64) -> anyhow::Result<LiveRun> {
+fn live_run(
+    model: &EngineModel,
+    source: &str,
+    commands: &[String],
+    describe: DescribePolicy,
+    secs: f64,
+) -> anyhow::Result<LiveRun> {
     let cfg = PipelineConfig { capture: CaptureConfig::new(source), worker: worker_config(commands, describe) };
     let pipeline = Pipeline::start(model.clone(), cfg)?;
     let h = pipeline.handles();
@@ -232,7 +245,12 @@ fn rss_slope(rss: &[(f64, f64)]) -> f64 {
 pub fn run(engine: &EngineArgs, args: &PipelineBenchArgs) -> anyhow::Result<()> {
     let commands = read_command_file(&args.commands_file)?;
     let mut model = EngineModel::load(&engine.to_config()?)?;
-    println!("pipeline benchmarks: model {}, {} commands, clip {}", model.describe(), commands.len(), args.clip.display());
+    println!(
+        "pipeline benchmarks: model {}, {} commands, clip {}",
+        model.describe(),
+        commands.len(),
+        args.clip.display()
+    );
     let wants = |name: &str| args.sections.split(',').any(|s| s.trim() == name);
     let mut report = serde_json::Map::new();
     report.insert("model".into(), json!(model.describe()));
@@ -252,7 +270,11 @@ pub fn run(engine: &EngineArgs, args: &PipelineBenchArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn throughput(model: &mut EngineModel, args: &PipelineBenchArgs, commands: &[String]) -> anyhow::Result<serde_json::Value> {
+fn throughput(
+    model: &mut EngineModel,
+    args: &PipelineBenchArgs,
+    commands: &[String],
+) -> anyhow::Result<serde_json::Value> {
     let (frames, decode_ms) = decode_frames(&args.clip, args.frames.max(3))?;
     let first = frames[0].clone();
     for _ in 0..2 {
@@ -277,10 +299,19 @@ fn throughput(model: &mut EngineModel, args: &PipelineBenchArgs, commands: &[Str
     ratios.sort_by(f64::total_cmp);
     let median = ratios[ratios.len() / 2];
     let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
-    println!("throughput over {} frames of the clip ({}x{}), masks only, {} rounds:", frames.len(), first.width, first.height, bare_runs.len());
+    println!(
+        "throughput over {} frames of the clip ({}x{}), masks only, {} rounds:",
+        frames.len(),
+        first.width,
+        first.height,
+        bare_runs.len()
+    );
     println!("  bare loop (encode + segment)    {bare:.2} fps  (runs {})", fmt(&bare_runs));
     println!("  pipeline (capture→worker→JSONL) {pipe:.2} fps  (runs {})", fmt(&pipe_runs));
-    println!("  ratio pipeline / bare           {:.3} of the means, {median:.3} median per round  (target ≥ 0.95)", pipe / bare);
+    println!(
+        "  ratio pipeline / bare           {:.3} of the means, {median:.3} median per round  (target ≥ 0.95)",
+        pipe / bare
+    );
     println!("  capture alone (decode + RGB)    {decode_ms:.1} ms per frame (the bare loop's frames come pre-decoded)");
     Ok(json!({"frames": frames.len(), "bare_fps": bare, "pipeline_fps": pipe, "ratio": pipe / bare,
               "median_round_ratio": median, "capture_ms_per_frame": decode_ms, "runs_bare": bare_runs, "runs_pipeline": pipe_runs}))
@@ -296,10 +327,22 @@ fn live(model: &EngineModel, args: &PipelineBenchArgs, commands: &[String]) -> a
     let rss_last = rss_vals.last().copied().unwrap_or(f64::NAN);
     let slope = rss_slope(&live.rss);
     println!("live {} for {:.0} s (descriptions on the default policy, every 2 s):", args.live_source, live.elapsed);
-    println!("  results {} ({:.2}/s), dropped frames {}, descriptions {}", live.results, live.results as f64 / live.elapsed, live.dropped, live.descriptions);
-    println!("  capture→output latency p50 {:.0} ms, p99 {:.0} ms; model time p50 {model_ms:.0} ms, p99 {model_p99:.0} ms", ms(p50), ms(p99));
+    println!(
+        "  results {} ({:.2}/s), dropped frames {}, descriptions {}",
+        live.results,
+        live.results as f64 / live.elapsed,
+        live.dropped,
+        live.descriptions
+    );
+    println!(
+        "  capture→output latency p50 {:.0} ms, p99 {:.0} ms; model time p50 {model_ms:.0} ms, p99 {model_p99:.0} ms",
+        ms(p50),
+        ms(p99)
+    );
     println!("  latency p99 / model time p50    {:.2}  (target ≤ 2)", ms(p99) / model_ms);
-    println!("  RSS {rss_first:.1} MiB at 10 % of the run → {rss_last:.1} MiB at the end, max {rss_max:.1}; slope {slope:.3} MiB/min");
+    println!(
+        "  RSS {rss_first:.1} MiB at 10 % of the run → {rss_last:.1} MiB at the end, max {rss_max:.1}; slope {slope:.3} MiB/min"
+    );
     Ok(json!({"source": args.live_source, "secs": live.elapsed, "results": live.results, "dropped": live.dropped,
               "descriptions": live.descriptions, "latency_p50_ms": ms(p50), "latency_p99_ms": ms(p99),
               "model_p50_ms": model_ms, "model_p99_ms": model_p99, "rss_mib": live.rss, "rss_slope_mib_per_min": slope}))
@@ -307,7 +350,11 @@ fn live(model: &EngineModel, args: &PipelineBenchArgs, commands: &[String]) -> a
 
 fn mask_rate(model: &EngineModel, args: &PipelineBenchArgs, commands: &[String]) -> anyhow::Result<serde_json::Value> {
     let continuous = DescribePolicy { enabled: true, every_frames: Some(1), every: None, ..DescribePolicy::default() };
-    let policies = [("without descriptions", off()), ("descriptions every 2 s", DescribePolicy::default()), ("descriptions back to back", continuous)];
+    let policies = [
+        ("without descriptions", off()),
+        ("descriptions every 2 s", DescribePolicy::default()),
+        ("descriptions back to back", continuous),
+    ];
     // Rounds rotate the order (off, periodic, continuous | periodic, continuous, off | …) so load
     // changes on the machine spread over all three.
     let rounds = args.rounds.max(1);
@@ -323,12 +370,18 @@ fn mask_rate(model: &EngineModel, args: &PipelineBenchArgs, commands: &[String])
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
     let base = mean(&masks[0]);
-    println!("mask rate on {} ({rounds} rounds of {:.0} s per policy; descriptions counted per command):", args.live_source, args.rate_secs);
+    println!(
+        "mask rate on {} ({rounds} rounds of {:.0} s per policy; descriptions counted per command):",
+        args.live_source, args.rate_secs
+    );
     let mut out = serde_json::Map::new();
     for (k, (name, _)) in policies.iter().enumerate() {
         let (m, d) = (mean(&masks[k]), mean(&descs[k]));
         println!("  {name:<28} {m:.2} frames/s ({:.3}×), {d:.2} descriptions/s  (runs {})", m / base, fmt(&masks[k]));
-        out.insert(name.to_string(), json!({"frames_per_s": m, "ratio": m / base, "descriptions_per_s": d, "runs": masks[k]}));
+        out.insert(
+            name.to_string(),
+            json!({"frames_per_s": m, "ratio": m / base, "descriptions_per_s": d, "runs": masks[k]}),
+        );
     }
     Ok(serde_json::Value::Object(out))
 }

@@ -30,7 +30,8 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let ros = if args.no_ros { None } else { Some(crate::publish::RosPlan::prepare(&mut args)?) };
     let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
     let p = &args.pipeline;
-    let source = args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
+    let source =
+        args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
     let mut commands = args.prompts.clone();
     if let Some(path) = &p.prompts_file {
         let from_file = read_command_file(path)
@@ -66,7 +67,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             latency_from_stamp: true,
         },
     };
-    let pipeline = if ros_source { Pipeline::start_external_loading(load, config.worker)? } else { Pipeline::start_loading(load, config)? };
+    let pipeline = if ros_source {
+        Pipeline::start_external_loading(load, config.worker)?
+    } else {
+        Pipeline::start_loading(load, config)?
+    };
     let handles = pipeline.handles();
     let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
 

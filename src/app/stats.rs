@@ -94,8 +94,10 @@ impl Stats {
 
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let (latency_p50, latency_p99) = self.latency.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
-        let (model_p50, model_p99) = self.model_time.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
+        let (latency_p50, latency_p99) =
+            self.latency.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
+        let (model_p50, model_p99) =
+            self.model_time.lock().map(|w| (w.quantile(0.5), w.quantile(0.99))).unwrap_or_default();
         StatsSnapshot {
             frames_in: get(&self.frames_received),
             frames_out: get(&self.processed),

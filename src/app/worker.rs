@@ -273,7 +273,17 @@ impl<M: FrameModel> Worker<M> {
         self.frames_since_description = 0;
         self.last_description = Instant::now();
         let texts = Vec::with_capacity(found.len());
-        self.job = Some(Job { commands: found, frame: frame.clone(), masks, texts, decoding: None, finished: None, looked: 0, stamp: frame.stamp, seq: frame.seq });
+        self.job = Some(Job {
+            commands: found,
+            frame: frame.clone(),
+            masks,
+            texts,
+            decoding: None,
+            finished: None,
+            looked: 0,
+            stamp: frame.stamp,
+            seq: frame.seq,
+        });
     }
 
     /// Warns once when no frame has reached the worker for a while (a ROS image topic that went
@@ -308,7 +318,10 @@ impl<M: FrameModel> Worker<M> {
             job.looked += 1;
             // a failed closer look keeps the first pass's words
             let pass = job.finished.take();
-            match job.texts[k].as_deref().map(|first| self.model.word_object(&job.frame, &job.masks[k], first, pass.as_ref(), max_tokens)) {
+            match job.texts[k]
+                .as_deref()
+                .map(|first| self.model.word_object(&job.frame, &job.masks[k], first, pass.as_ref(), max_tokens))
+            {
                 Some(Ok(Some(better))) => job.texts[k] = Some(better),
                 Some(Err(e)) => return self.fault_and_continue(job, e),
                 _ => {}
@@ -362,7 +375,10 @@ impl<M: FrameModel> Worker<M> {
             let description = Description { text, stamp: job.stamp, seq: job.seq };
             tracing::debug!(%command, text = %description.text, seq = job.seq, "description");
             self.ch.stats.descriptions.fetch_add(1, Ordering::Relaxed);
-            let _ = self.ch.descriptions_tx.send(DescriptionEvent { command: command.clone(), description: description.clone() });
+            let _ = self
+                .ch
+                .descriptions_tx
+                .send(DescriptionEvent { command: command.clone(), description: description.clone() });
             self.descriptions.insert(command, description);
         }
     }

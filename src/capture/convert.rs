@@ -102,13 +102,7 @@ mod tests {
 
     #[test]
     fn rejects_short_plane_and_unknown_format() {
-        assert!(matches!(
-            to_tight_rgb(VideoFormat::Rgb, &[0; 8], 3, 3, 1),
-            Err(ConvertError::ShortPlane { .. })
-        ));
-        assert_eq!(
-            to_tight_rgb(VideoFormat::I420, &[0; 8], 3, 1, 1),
-            Err(ConvertError::Format(VideoFormat::I420))
-        );
+        assert!(matches!(to_tight_rgb(VideoFormat::Rgb, &[0; 8], 3, 3, 1), Err(ConvertError::ShortPlane { .. })));
+        assert_eq!(to_tight_rgb(VideoFormat::I420, &[0; 8], 3, 1, 1), Err(ConvertError::Format(VideoFormat::I420)));
     }
 }

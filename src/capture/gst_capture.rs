@@ -62,7 +62,8 @@ impl GstCapture {
         let pipeline = element
             .downcast::<gst::Pipeline>()
             .map_err(|_| start_err("the launch description must hold a source and an appsink".into()))?;
-        let appsink = find_appsink(&pipeline).ok_or_else(|| start_err("the launch description has no appsink".into()))?;
+        let appsink =
+            find_appsink(&pipeline).ok_or_else(|| start_err("the launch description has no appsink".into()))?;
         lower_network_latency(&pipeline);
         appsink.set_max_buffers(1);
         appsink.set_drop(pacing == Pacing::NewestWins);
@@ -146,8 +147,8 @@ impl GstCapture {
             .map_err(|e| bad(format!("cannot map buffer: {e}")))?;
         let stride = usize::try_from(vframe.plane_stride()[0]).map_err(|_| bad("negative stride".into()))?;
         let plane = vframe.plane_data(0).map_err(|e| bad(e.to_string()))?;
-        let data = to_tight_rgb(info.format(), plane, stride, info.width(), info.height())
-            .map_err(|e| bad(e.to_string()))?;
+        let data =
+            to_tight_rgb(info.format(), plane, stride, info.width(), info.height()).map_err(|e| bad(e.to_string()))?;
         Ok(Frame {
             seq,
             stamp: self.stamp_of(sample, buffer),
@@ -186,7 +187,8 @@ impl GstCapture {
             let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
             segment.to_running_time(pts)
         });
-        let (Some(running), Some(base), Some(clock)) = (running, self.pipeline.base_time(), self.pipeline.clock()) else {
+        let (Some(running), Some(base), Some(clock)) = (running, self.pipeline.base_time(), self.pipeline.clock())
+        else {
             return now_wall;
         };
         let frame_clock = Duration::from_nanos((base + running).nseconds());

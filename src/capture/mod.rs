@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(700), max_attempts: None };
+        let p =
+            RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(700), max_attempts: None };
         let d: Vec<u128> = (1..=5).map(|n| p.delay(n).as_millis()).collect();
         assert_eq!(d, vec![100, 200, 400, 700, 700]);
         assert_eq!(p.delay(200), Duration::from_millis(700));

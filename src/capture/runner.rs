@@ -44,7 +44,15 @@ impl CaptureRunner {
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
-                let mut pump = CaptureLoop { spec, config, stats, outlet: outlet.clone(), stop: thread_stop, next_seq: 0, last_frame_error_log: None };
+                let mut pump = CaptureLoop {
+                    spec,
+                    config,
+                    stats,
+                    outlet: outlet.clone(),
+                    stop: thread_stop,
+                    next_seq: 0,
+                    last_frame_error_log: None,
+                };
                 let end = pump.run(capture);
                 outlet.close();
                 end
@@ -81,7 +89,8 @@ impl Drop for CaptureRunner {
 }
 
 fn open(spec: &SourceSpec, config: &CaptureConfig) -> Result<GstCapture, CaptureError> {
-    let pacing = if spec.kind == SourceKind::File && !config.realtime { Pacing::EveryFrame } else { Pacing::NewestWins };
+    let pacing =
+        if spec.kind == SourceKind::File && !config.realtime { Pacing::EveryFrame } else { Pacing::NewestWins };
     GstCapture::open(spec, pacing, config.realtime, &config.frame_id, config.startup_timeout)
 }
 
@@ -196,7 +205,10 @@ impl CaptureLoop {
                 Ok(Pulled::Eos) if self.spec.kind == SourceKind::Live => {
                     // Cameras and streams do not end: treat it as a failure and reopen.
                     capture.stop();
-                    return Err(CaptureError::Stream { name: self.spec.label.clone(), message: "the stream ended".into() });
+                    return Err(CaptureError::Stream {
+                        name: self.spec.label.clone(),
+                        message: "the stream ended".into(),
+                    });
                 }
                 Ok(Pulled::Eos) if self.config.looping => {
                     tracing::debug!(source = %self.spec.label, "end of stream, rewinding");

@@ -47,8 +47,8 @@ impl SourceSpec {
             return Err(bad("empty source".into()));
         }
         if source == "test" || source.starts_with("test:") {
-            let (w, h, fps) = parse_test_geometry(source.strip_prefix("test:").unwrap_or(""))
-                .map_err(|reason| bad(reason.into()))?;
+            let (w, h, fps) =
+                parse_test_geometry(source.strip_prefix("test:").unwrap_or("")).map_err(|reason| bad(reason.into()))?;
             let launch = format!(
                 "videotestsrc is-live=true pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 ! {RGB_TAIL}"
             );
@@ -60,11 +60,7 @@ impl SourceSpec {
             return Ok(Self { label, kind: SourceKind::Live, launch, sync: false });
         }
         if source.contains('!') {
-            let launch = if source.contains("appsink") {
-                source.to_string()
-            } else {
-                format!("{source} ! {RGB_TAIL}")
-            };
+            let launch = if source.contains("appsink") { source.to_string() } else { format!("{source} ! {RGB_TAIL}") };
             return Ok(Self { label, kind: SourceKind::Live, launch, sync: false });
         }
         if let Some((scheme, _)) = source.split_once("://") {

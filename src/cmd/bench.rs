@@ -40,7 +40,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.pipeline.pipeline {
         return crate::app::pipeline_bench::run(&args.engine, &args.pipeline);
     }
-    let images: Vec<PathBuf> = if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };
+    let images: Vec<PathBuf> =
+        if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };
     let frames: Vec<Frame> = images.iter().map(|p| load_frame(p)).collect::<Result<_, _>>()?;
     let cfg = args.engine.to_config()?;
     let engine = Engine::load(&cfg)?;
@@ -94,8 +95,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 }
                 pre.push(st.timings.preprocess);
                 vision.push(st.timings.vision);
-                let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) =
-                    if n == 1 { (&mut frame1, &mut prefill1, &mut head1) } else { (&mut frame4, &mut prefill4, &mut head4) };
+                let (frame, prefill, head): (&mut Samples, &mut Samples, &mut Samples) = if n == 1 {
+                    (&mut frame1, &mut prefill1, &mut head1)
+                } else {
+                    (&mut frame4, &mut prefill4, &mut head4)
+                };
                 frame.push(total);
                 prefill.push(tm.text_prefill);
                 head.push(tm.mask_head);
@@ -243,8 +247,18 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
     for (k, d) in rd.iter().enumerate() {
         let p = pd.and_then(|v| v.get(k));
         let batch = d.get("batch").and_then(Value::as_u64).unwrap_or(0);
-        println!("{:<34} {:>12} {:>16}", format!("describe x{batch}: tokens/s"), fmt(d.get("tokens_per_s")), fmt(p.and_then(|p| p.get("tokens_per_s"))));
-        println!("{:<34} {:>12} {:>16}", format!("describe x{batch}: ms per decode step"), fmt(d.get("ms_per_step")), fmt(p.and_then(|p| p.get("ms_per_step"))));
+        println!(
+            "{:<34} {:>12} {:>16}",
+            format!("describe x{batch}: tokens/s"),
+            fmt(d.get("tokens_per_s")),
+            fmt(p.and_then(|p| p.get("tokens_per_s")))
+        );
+        println!(
+            "{:<34} {:>12} {:>16}",
+            format!("describe x{batch}: ms per decode step"),
+            fmt(d.get("ms_per_step")),
+            fmt(p.and_then(|p| p.get("ms_per_step")))
+        );
     }
     if let Some(d) = rd.first() {
         println!("(tokens per description: {})", fmt(d.get("tokens_per_description")));

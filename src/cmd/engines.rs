@@ -38,7 +38,10 @@ fn action_name(a: LoadAction) -> &'static str {
 pub fn run(args: &BuildEnginesArgs) -> anyhow::Result<()> {
     let cfg = args.engine.to_config()?;
     if !cfg.providers.contains(&ProviderKind::TensorRt) {
-        tracing::warn!("--ep {} has no tensorrt: there are no engines to build; the sessions are only created and checked", args.engine.ep);
+        tracing::warn!(
+            "--ep {} has no tensorrt: there are no engines to build; the sessions are only created and checked",
+            args.engine.ep
+        );
     }
     let started = Instant::now();
     // Each step starts when the one before it ends; the last ends when the engine is loaded.
@@ -49,7 +52,11 @@ pub fn run(args: &BuildEnginesArgs) -> anyhow::Result<()> {
     let mut graphs = Vec::new();
     for (i, (step, t)) in steps.iter().enumerate() {
         let until = steps.get(i + 1).map_or(end, |(_, next)| *next);
-        graphs.push(GraphTime { graph: step.graph, action: action_name(step.action), secs: until.duration_since(*t).as_secs_f64() });
+        graphs.push(GraphTime {
+            graph: step.graph,
+            action: action_name(step.action),
+            secs: until.duration_since(*t).as_secs_f64(),
+        });
     }
     let uses_trt = engine.provider() == ProviderKind::TensorRt.as_str();
     let summary = Summary {
@@ -67,9 +74,15 @@ pub fn run(args: &BuildEnginesArgs) -> anyhow::Result<()> {
         }
         match &summary.tensorrt_cache {
             Some(dir) => {
-                println!("{} TensorRT engine(s) built, cache {dir}; start-up took {:.1} s", summary.engines_built, summary.total_secs)
+                println!(
+                    "{} TensorRT engine(s) built, cache {dir}; start-up took {:.1} s",
+                    summary.engines_built, summary.total_secs
+                )
             }
-            None => println!("sessions on {} created in {:.1} s (no TensorRT engines)", summary.provider, summary.total_secs),
+            None => println!(
+                "sessions on {} created in {:.1} s (no TensorRT engines)",
+                summary.provider, summary.total_secs
+            ),
         }
     }
     Ok(())

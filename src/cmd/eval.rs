@@ -44,7 +44,8 @@ pub fn read_set(set_dir: &Path) -> anyhow::Result<Vec<Query>> {
         if line.trim().is_empty() {
             continue;
         }
-        let q: Query = serde_json::from_str(&line).with_context(|| format!("{}:{}: bad query", path.display(), i + 1))?;
+        let q: Query =
+            serde_json::from_str(&line).with_context(|| format!("{}:{}: bad query", path.display(), i + 1))?;
         out.push(q);
     }
     Ok(out)
@@ -58,7 +59,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let cfg = args.engine.to_config()?;
     let engine = Engine::load(&cfg)?;
     let mut predictions = match &args.predictions {
-        Some(p) => Some(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => {
+            Some(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?))
+        }
         None => None,
     };
     let bar = ProgressBar::new(queries.len() as u64);
@@ -89,7 +92,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 
 pub fn print_metrics(m: &Metrics, n: usize, secs: f64) {
     println!("queries                          {n} ({:.1} s)", secs);
-    println!("cIoU                             {:.4}  ({} commands, {} no-target)", m.ciou, m.counts.segment, m.counts.no_target);
+    println!(
+        "cIoU                             {:.4}  ({} commands, {} no-target)",
+        m.ciou, m.counts.segment, m.counts.no_target
+    );
     println!("gIoU                             {:.4}", m.giou);
     println!("N-acc                            {:.4}", m.n_acc);
     println!("description accuracy             {:.4}  ({} named objects)", m.description_acc, m.counts.describe);
@@ -132,8 +138,9 @@ pub fn evaluate(
                     None => acc.add_no_target(seg.found),
                     Some(rel) => {
                         let gt = load_mask_png(&set_dir.join(rel))?;
-                        let (i, u) = mask_iou(&gt, &seg.mask)
-                            .with_context(|| format!("{rel} is {}x{}, the image {}x{}", gt.width, gt.height, frame.width, frame.height))?;
+                        let (i, u) = mask_iou(&gt, &seg.mask).with_context(|| {
+                            format!("{rel} is {}x{}, the image {}x{}", gt.width, gt.height, frame.width, frame.height)
+                        })?;
                         acc.add_present(i as u64, u as u64);
                     }
                 }
@@ -154,7 +161,8 @@ pub fn evaluate(
                     let grounding = match &q.mask {
                         Some(rel) => {
                             let gt = load_mask_png(&set_dir.join(rel))?;
-                            let (i, u) = mask_iou(&gt, &seg.mask).with_context(|| format!("{rel} is not the image's size"))?;
+                            let (i, u) =
+                                mask_iou(&gt, &seg.mask).with_context(|| format!("{rel} is not the image's size"))?;
                             Some(Grounding::of(seg.found, i, u))
                         }
                         None => None,
@@ -182,7 +190,12 @@ pub fn evaluate(
 
 /// A command's mask as the node publishes it: the first pass, then the closer segmentation when it is due, then
 /// the closer check against the command's colour and shape.
-fn segment_as_published(engine: &Engine, frame: &Frame, state: &ImageState, command: &str) -> anyhow::Result<SegmentOutput> {
+fn segment_as_published(
+    engine: &Engine,
+    frame: &Frame,
+    state: &ImageState,
+    command: &str,
+) -> anyhow::Result<SegmentOutput> {
     let commands = [command.to_string()];
     let mut segs = engine.segment(state, &commands)?;
     engine.refine_masks(frame, &mut segs)?;

@@ -23,7 +23,8 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let cfg = args.engine.to_config()?;
     let frame = load_frame(&args.image)?;
     let engine = Engine::load(&cfg)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
     let t0 = Instant::now();
 
     let state = engine.encode(&frame, None)?;
@@ -35,10 +36,16 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     // the model says is not there gets its command's reading, which the overlay marks "not found"
     let mut descriptions = Vec::new();
     if args.describe && !args.prompts.is_empty() {
-        let missing: Vec<String> = args.prompts.iter().zip(&segments).filter(|(_, s)| !s.found).map(|(c, _)| c.clone()).collect();
-        let mut by_name = if missing.is_empty() { Vec::new() } else { engine.describe(&state, &missing, max_tokens)? }.into_iter();
+        let missing: Vec<String> =
+            args.prompts.iter().zip(&segments).filter(|(_, s)| !s.found).map(|(c, _)| c.clone()).collect();
+        let mut by_name =
+            if missing.is_empty() { Vec::new() } else { engine.describe(&state, &missing, max_tokens)? }.into_iter();
         for seg in &segments {
-            let text = if seg.found { engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text } else { by_name.next().unwrap_or_default() };
+            let text = if seg.found {
+                engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text
+            } else {
+                by_name.next().unwrap_or_default()
+            };
             descriptions.push(text);
         }
     }
@@ -70,7 +77,12 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
             (_, true) => format!("{} {cmd} {:.2}", k + 1, seg.score),
             (_, false) => format!("{} {cmd}: not found", k + 1),
         };
-        items.push(OverlayItem { mask: seg.found.then_some(seg.mask.as_ref()), bbox: seg.bbox, label, colour: palette_colour(k) });
+        items.push(OverlayItem {
+            mask: seg.found.then_some(seg.mask.as_ref()),
+            bbox: seg.bbox,
+            label,
+            colour: palette_colour(k),
+        });
     }
     let region_json = match (&vp, &region) {
         (Some(vp), Some(RegionAnswer { text, segment: seg, close_look, .. })) => {
@@ -83,7 +95,12 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
             entry["mask_png"] = json!("region_mask.png");
             let said = if text.is_empty() { "(no description)" } else { text.as_str() };
             // The prompt itself (a small square around a point, or the box), then what the model made of it.
-            items.push(OverlayItem { mask: None, bbox: Some(prompt_box(vp, &frame)), label: "?".into(), colour: [255, 255, 255] });
+            items.push(OverlayItem {
+                mask: None,
+                bbox: Some(prompt_box(vp, &frame)),
+                label: "?".into(),
+                colour: [255, 255, 255],
+            });
             items.push(OverlayItem {
                 mask: seg.found.then_some(seg.mask.as_ref()),
                 bbox: seg.bbox,
@@ -114,7 +131,14 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{text}");
     } else {
-        print_summary(args, &segments, &descriptions, region.as_ref().map(|r| r.text.as_str()), engine.provider(), elapsed);
+        print_summary(
+            args,
+            &segments,
+            &descriptions,
+            region.as_ref().map(|r| r.text.as_str()),
+            engine.provider(),
+            elapsed,
+        );
     }
     Ok(())
 }
@@ -127,8 +151,15 @@ fn segment_json(seg: &SegmentOutput) -> Value {
 fn prompt_box(vp: &VisualPrompt, frame: &crate::frame::Frame) -> [u32; 4] {
     let clamp = |v: f32, hi: u32| (v.max(0.0) as u32).min(hi);
     match vp {
-        VisualPrompt::Point { x, y } => [clamp(x - 4.0, frame.width), clamp(y - 4.0, frame.height), clamp(x + 5.0, frame.width), clamp(y + 5.0, frame.height)],
-        VisualPrompt::Box { x0, y0, x1, y1 } => [clamp(*x0, frame.width), clamp(*y0, frame.height), clamp(*x1, frame.width), clamp(*y1, frame.height)],
+        VisualPrompt::Point { x, y } => [
+            clamp(x - 4.0, frame.width),
+            clamp(y - 4.0, frame.height),
+            clamp(x + 5.0, frame.width),
+            clamp(y + 5.0, frame.height),
+        ],
+        VisualPrompt::Box { x0, y0, x1, y1 } => {
+            [clamp(*x0, frame.width), clamp(*y0, frame.height), clamp(*x1, frame.width), clamp(*y1, frame.height)]
+        }
         VisualPrompt::Mask(m) => crate::decode::bbox_of(m).unwrap_or([0, 0, 0, 0]),
     }
 }
@@ -145,7 +176,14 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn print_summary(args: &InferArgs, segs: &[SegmentOutput], descs: &[String], region: Option<&str>, provider: &str, elapsed: std::time::Duration) {
+fn print_summary(
+    args: &InferArgs,
+    segs: &[SegmentOutput],
+    descs: &[String],
+    region: Option<&str>,
+    provider: &str,
+    elapsed: std::time::Duration,
+) {
     for (k, (cmd, seg)) in args.prompts.iter().zip(segs).enumerate() {
         let what = match seg.bbox {
             Some(b) if seg.found => format!("found (score {:.2}), box {:?}", seg.score, b),

@@ -130,7 +130,12 @@ impl Accumulator {
                     not_found: part(Grounding::NotFound),
                 }
             },
-            counts: Counts { segment: self.g_ious.len(), no_target: self.no_target, describe: self.desc, vp_describe: self.vp },
+            counts: Counts {
+                segment: self.g_ious.len(),
+                no_target: self.no_target,
+                describe: self.desc,
+                vp_describe: self.vp,
+            },
         }
     }
 }

@@ -112,16 +112,26 @@ impl Checker {
     fn words(&mut self, what: String, got_ids: &[i64], want_ids: &[i64], got: &str, want: &str) {
         let same = got_ids == want_ids;
         self.words_differ += usize::from(!same);
-        let detail = if same { format!("same ids: {}", got.trim()) } else { format!("ours {:?}, PyTorch {:?}", got.trim(), want.trim()) };
+        let detail = if same {
+            format!("same ids: {}", got.trim())
+        } else {
+            format!("ours {:?}, PyTorch {:?}", got.trim(), want.trim())
+        };
         self.push(what, same || !self.tol.exact_words, detail);
     }
 }
 
 /// Run every case of `fixtures_dir/cases.json` on `engine`.
-pub fn check(engine: &Engine, fixtures_dir: &Path, tol: Tolerance, precision: &'static str) -> anyhow::Result<ParityReport> {
+pub fn check(
+    engine: &Engine,
+    fixtures_dir: &Path,
+    tol: Tolerance,
+    precision: &'static str,
+) -> anyhow::Result<ParityReport> {
     let path = fixtures_dir.join("cases.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let fx: Fixtures = serde_json::from_str(&text).with_context(|| format!("{} is not parity fixtures", path.display()))?;
+    let fx: Fixtures =
+        serde_json::from_str(&text).with_context(|| format!("{} is not parity fixtures", path.display()))?;
     let mut c = Checker { tol, checks: Vec::new(), min_iou: 1.0, words_differ: 0 };
     let max = engine.model_info().config.max_new_tokens;
     for case in &fx.cases {
@@ -131,7 +141,11 @@ pub fn check(engine: &Engine, fixtures_dir: &Path, tol: Tolerance, precision: &'
         let out = engine.segment(&state, &commands)?;
         for (want, got) in case.segment.iter().zip(&out) {
             let at = format!("{} {:?}", case.frame, want.command);
-            c.push(format!("{at} found"), got.found == want.found, format!("ours {}, PyTorch {}", got.found, want.found));
+            c.push(
+                format!("{at} found"),
+                got.found == want.found,
+                format!("ours {}, PyTorch {}", got.found, want.found),
+            );
             c.mask(format!("{at} mask"), iou(&fixtures_dir.join(&want.mask), &got.mask)?);
         }
         let commands: Vec<String> = case.describe.iter().map(|d| d.command.clone()).collect();
@@ -142,7 +156,8 @@ pub fn check(engine: &Engine, fixtures_dir: &Path, tol: Tolerance, precision: &'
         }
         for want in &case.visual_prompts {
             let at = format!("{} point {:?}", case.frame, want.point);
-            let got = engine.describe_region_on(&frame, &VisualPrompt::Point { x: want.point[0], y: want.point[1] }, max)?;
+            let got =
+                engine.describe_region_on(&frame, &VisualPrompt::Point { x: want.point[0], y: want.point[1] }, max)?;
             c.words(format!("{at} description"), &got.ids, &want.ids, &got.text, &want.text);
             let found = got.segment.found == want.found;
             c.push(format!("{at} found"), found, format!("ours {}, PyTorch {}", got.segment.found, want.found));
@@ -187,7 +202,12 @@ pub fn run(args: &ParityArgs) -> anyhow::Result<()> {
         );
     }
     if !report.passed {
-        anyhow::bail!("parity failed on {}: {} of {} checks", report.provider, report.checks_failed, report.checks_total);
+        anyhow::bail!(
+            "parity failed on {}: {} of {} checks",
+            report.provider,
+            report.checks_failed,
+            report.checks_total
+        );
     }
     Ok(())
 }

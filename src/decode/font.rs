@@ -41,7 +41,16 @@ pub fn text_width(text: &str, scale: usize) -> usize {
 /// Draw `text` into a packed RGB8 image with its top-left at (x, y); clipped at the edges.
 /// Characters outside printable ASCII are drawn as '?'.
 #[allow(clippy::too_many_arguments)] // the image, where, what, how big, which colour: all needed, none optional
-pub fn draw_text(rgb: &mut [u8], width: usize, height: usize, x: i64, y: i64, text: &str, scale: usize, colour: [u8; 3]) {
+pub fn draw_text(
+    rgb: &mut [u8],
+    width: usize,
+    height: usize,
+    x: i64,
+    y: i64,
+    text: &str,
+    scale: usize,
+    colour: [u8; 3],
+) {
     let scale = scale.max(1);
     for (k, ch) in text.chars().enumerate() {
         let code = ch as u32;

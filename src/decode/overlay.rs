@@ -16,8 +16,14 @@ pub struct OverlayItem<'a> {
 /// Distinct, saturated colours for the k-th command.
 pub fn palette_colour(k: usize) -> [u8; 3] {
     const P: [[u8; 3]; 8] = [
-        [255, 64, 64], [64, 160, 255], [64, 220, 96], [255, 200, 40],
-        [200, 80, 255], [0, 220, 220], [255, 128, 0], [255, 96, 200],
+        [255, 64, 64],
+        [64, 160, 255],
+        [64, 220, 96],
+        [255, 200, 40],
+        [200, 80, 255],
+        [0, 220, 220],
+        [255, 128, 0],
+        [255, 96, 200],
     ];
     P[k % P.len()]
 }
@@ -87,12 +93,20 @@ fn draw_rect(out: &mut [u8], w: usize, h: usize, b: [u32; 4], colour: [u8; 3], t
     };
     for t in 0..thick {
         for x in x0..x1 {
-            if y0 + t < y1 { put(x, y0 + t); }
-            if y1 > t + 1 && y1 - 1 - t >= y0 { put(x, y1 - 1 - t); }
+            if y0 + t < y1 {
+                put(x, y0 + t);
+            }
+            if y1 > t + 1 && y1 - 1 - t >= y0 {
+                put(x, y1 - 1 - t);
+            }
         }
         for y in y0..y1 {
-            if x0 + t < x1 { put(x0 + t, y); }
-            if x1 > t + 1 && x1 - 1 - t >= x0 { put(x1 - 1 - t, y); }
+            if x0 + t < x1 {
+                put(x0 + t, y);
+            }
+            if x1 > t + 1 && x1 - 1 - t >= x0 {
+                put(x1 - 1 - t, y);
+            }
         }
     }
 }

@@ -44,7 +44,12 @@ impl Engine {
     /// below `confirm_found.max_score` with [`Engine::confirm`];
     /// one the closer look contradicts becomes not found (empty mask, no box; the score stays the first
     /// pass's). Returns each check, None where none ran.
-    pub fn confirm_found(&self, frame: &Frame, commands: &[String], segments: &mut [SegmentOutput]) -> Result<Vec<Option<Confirmation>>, InferenceError> {
+    pub fn confirm_found(
+        &self,
+        frame: &Frame,
+        commands: &[String],
+        segments: &mut [SegmentOutput],
+    ) -> Result<Vec<Option<Confirmation>>, InferenceError> {
         let Some(params) = self.confirm_found else { return Ok(vec![None; segments.len()]) };
         let mut out = Vec::with_capacity(segments.len());
         for (seg, command) in segments.iter_mut().zip(commands) {
@@ -85,7 +90,11 @@ impl Engine {
         let mut against = Vec::new();
         for (step, word) in [(2, colour), (3, shape)] {
             let (Some(word), Some(row)) = (word, rows.get(step)) else { continue };
-            let Some(id) = self.tokenizer.token_id(word).and_then(|id| usize::try_from(id).ok()).filter(|&id| id < row.len()) else { continue };
+            let Some(id) =
+                self.tokenizer.token_id(word).and_then(|id| usize::try_from(id).ok()).filter(|&id| id < row.len())
+            else {
+                continue;
+            };
             let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             against.push((word.to_string(), best - row[id]));
         }

@@ -54,7 +54,9 @@ fn mismatch(spec: &TensorSpec, o: &Outlet) -> Option<String> {
 /// Compare a session with its signature; `Err` holds the whole human-readable explanation.
 pub fn check_session(session: &Session, sig: &GraphSignature) -> Result<(), String> {
     let mut problems = Vec::new();
-    for (kind, specs, outlets) in [("input", &sig.inputs, session.inputs()), ("output", &sig.outputs, session.outputs())] {
+    for (kind, specs, outlets) in
+        [("input", &sig.inputs, session.inputs()), ("output", &sig.outputs, session.outputs())]
+    {
         for spec in specs {
             match outlets.iter().find(|o| o.name() == spec.name) {
                 None => problems.push(format!("missing {kind} {}", spec.describe())),

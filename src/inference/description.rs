@@ -6,9 +6,15 @@ const SIZES: [&str; 2] = ["small", "large"];
 const COLOURS: [&str; 8] = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"];
 pub(crate) const SHAPES: [&str; 6] = ["circle", "square", "triangle", "star", "ring", "cross"];
 pub(crate) const PLACES: [&str; 9] = [
-    "in the top left", "at the top", "in the top right",
-    "on the left", "in the center", "on the right",
-    "in the bottom left", "at the bottom", "in the bottom right",
+    "in the top left",
+    "at the top",
+    "in the top right",
+    "on the left",
+    "in the center",
+    "on the right",
+    "in the bottom left",
+    "at the bottom",
+    "in the bottom right",
 ];
 
 /// `(size, colour, shape, place)` of "a {size} {colour} {shape} {place}", or None. "big" counts as "large".
@@ -20,7 +26,11 @@ pub fn parse_description(text: &str) -> Option<(String, String, String, String)>
     }
     let (size, colour, shape) = (words[1], words[2], words[3]);
     let place = words[4..].join(" ");
-    if !SIZES.contains(&size) || !COLOURS.contains(&colour) || !SHAPES.contains(&shape) || !PLACES.contains(&place.as_str()) {
+    if !SIZES.contains(&size)
+        || !COLOURS.contains(&colour)
+        || !SHAPES.contains(&shape)
+        || !PLACES.contains(&place.as_str())
+    {
         return None;
     }
     Some((size.into(), colour.into(), shape.into(), place))
@@ -65,9 +75,14 @@ mod tests {
     fn the_close_look_gives_colour_and_shape_the_whole_frame_size_and_place() {
         let merged = merge_close_look("a small red star on the left", "a large orange cross in the center", None);
         assert_eq!(merged.as_deref(), Some("a small orange cross on the left"));
-        let joint = merge_close_look("a small red star on the left", "a large orange cross in the center", Some("star"));
+        let joint =
+            merge_close_look("a small red star on the left", "a large orange cross in the center", Some("star"));
         assert_eq!(joint.as_deref(), Some("a small orange star on the left"));
-        assert_eq!(merge_close_look("a small red star on the left", "a red", None), None, "junk close look: keep the first pass");
+        assert_eq!(
+            merge_close_look("a small red star on the left", "a red", None),
+            None,
+            "junk close look: keep the first pass"
+        );
         assert_eq!(merge_close_look("red star", "a large red cross in the center", None), None);
     }
 }

@@ -221,7 +221,9 @@ impl Engine {
             return Err(InferenceError::Output {
                 graph: G,
                 name: "past_keys",
-                reason: format!("shapes {ks:?} / {vs:?} / features {fs:?}, expected [L, 1, KVH, {expected_s}, hd] and [1, E, h, w]"),
+                reason: format!(
+                    "shapes {ks:?} / {vs:?} / features {fs:?}, expected [L, 1, KVH, {expected_s}, hd] and [1, E, h, w]"
+                ),
             });
         }
         let state = ImageState {
@@ -245,7 +247,11 @@ impl Engine {
     }
 
     /// [`Engine::segment`] plus per-stage timings.
-    pub fn segment_timed(&self, state: &ImageState, commands: &[String]) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
+    pub fn segment_timed(
+        &self,
+        state: &ImageState,
+        commands: &[String],
+    ) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
         self.check_count(commands.len())?;
         let t0 = Instant::now();
         let prompts = commands
@@ -267,7 +273,11 @@ impl Engine {
 
     /// Teacher-forced segmentation of already tokenized prompts (each ends in `<|assistant|>[SEG]`): the
     /// found decision is read at the `<|assistant|>` slot, the mask query at `[SEG]`.
-    pub(crate) fn segment_prompts(&self, state: &ImageState, prompts: &[Vec<i64>]) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
+    pub(crate) fn segment_prompts(
+        &self,
+        state: &ImageState,
+        prompts: &[Vec<i64>],
+    ) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
         let mut timings = SegmentTimings::default();
         if prompts.is_empty() {
             return Ok((Vec::new(), timings));
@@ -280,11 +290,17 @@ impl Engine {
                 text: format!("{ids:?}"),
                 reason: "segment template has no [SEG] token".into(),
             })?;
-            let decide_pos = ids[..seg_pos].iter().rposition(|&t| t == tk.assistant).unwrap_or(seg_pos.saturating_sub(1));
+            let decide_pos =
+                ids[..seg_pos].iter().rposition(|&t| t == tk.assistant).unwrap_or(seg_pos.saturating_sub(1));
             picks.push((b, decide_pos, seg_pos));
         }
         let t0 = Instant::now();
-        let batch = self.prefill(state, prompts, &picks.iter().flat_map(|&(b, d, s)| [(b, d), (b, s)]).collect::<Vec<_>>(), false)?;
+        let batch = self.prefill(
+            state,
+            prompts,
+            &picks.iter().flat_map(|&(b, d, s)| [(b, d), (b, s)]).collect::<Vec<_>>(),
+            false,
+        )?;
         timings.text_prefill = t0.elapsed();
         let hidden_dim = batch.hidden_dim;
         let mut seg_hidden = Vec::with_capacity(prompts.len() * hidden_dim);
@@ -304,7 +320,13 @@ impl Engine {
         Ok((out, timings))
     }
 
-    fn run_mask_head(&self, state: &ImageState, seg_hidden: &[f32], k: usize, c: usize) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
+    fn run_mask_head(
+        &self,
+        state: &ImageState,
+        seg_hidden: &[f32],
+        k: usize,
+        c: usize,
+    ) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
         const G: &str = "mask_head";
         let mut session = lock(&self.mask_head);
         let outputs = session
@@ -315,12 +337,22 @@ impl Engine {
             .map_err(run_err(G))?;
         let (shape, data) = output_f32(&outputs, G, "mask_logits")?;
         if shape.len() != 3 || shape[0] != k {
-            return Err(InferenceError::Output { graph: G, name: "mask_logits", reason: format!("shape {shape:?}, expected [{k}, h, w]") });
+            return Err(InferenceError::Output {
+                graph: G,
+                name: "mask_logits",
+                reason: format!("shape {shape:?}, expected [{k}, h, w]"),
+            });
         }
         Ok((shape, data.to_vec()))
     }
 
-    fn postprocess_masks(&self, state: &ImageState, lshape: &[usize], logits: &[f32], decisions: &[(bool, f32)]) -> Result<Vec<SegmentOutput>, InferenceError> {
+    fn postprocess_masks(
+        &self,
+        state: &ImageState,
+        lshape: &[usize],
+        logits: &[f32],
+        decisions: &[(bool, f32)],
+    ) -> Result<Vec<SegmentOutput>, InferenceError> {
         let g = &state.geometry;
         let (vh, vw) = g.valid_logit_size();
         let post = MaskPost {
@@ -348,7 +380,11 @@ impl Engine {
     }
 
     /// Raw mask logits for already tokenized prompts (parity tests compare these with PyTorch).
-    pub fn segment_logits(&self, state: &ImageState, prompts: &[Vec<i64>]) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
+    pub fn segment_logits(
+        &self,
+        state: &ImageState,
+        prompts: &[Vec<i64>],
+    ) -> Result<(Vec<usize>, Vec<f32>), InferenceError> {
         let tk = &self.info.tokens;
         let mut picks = Vec::new();
         for (b, ids) in prompts.iter().enumerate() {

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use ort::value::DynValue;
 
-use super::engine::{DescribeTimings, Engine, ImageState, SegmentOutput, lock, owned};
-use super::wording::Described;
-use super::tensors::{argmax, output_f32, run_err, take, tile_batch, view};
 use super::InferenceError;
+use super::engine::{DescribeTimings, Engine, ImageState, SegmentOutput, lock, owned};
+use super::tensors::{argmax, output_f32, run_err, take, tile_batch, view};
+use super::wording::Described;
 
 const G: &str = "text";
 
@@ -27,7 +27,13 @@ pub(crate) struct Prefill {
 
 impl Engine {
     /// Run text.onnx once over `prompts` (batched, right-padded) on the image prefix.
-    pub(crate) fn prefill(&self, state: &ImageState, prompts: &[Vec<i64>], picks: &[(usize, usize)], keep_kv: bool) -> Result<Prefill, InferenceError> {
+    pub(crate) fn prefill(
+        &self,
+        state: &ImageState,
+        prompts: &[Vec<i64>],
+        picks: &[(usize, usize)],
+        keep_kv: bool,
+    ) -> Result<Prefill, InferenceError> {
         let b = prompts.len();
         let t_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
         let s = state.prefix_len();
@@ -66,7 +72,11 @@ impl Engine {
         let (lshape, logits) = output_f32(&outputs, G, "logits")?;
         let (hshape, hidden) = output_f32(&outputs, G, "hidden")?;
         if lshape != [b, t_len, lshape[2]] || hshape != [b, t_len, hshape[2]] {
-            return Err(InferenceError::Output { graph: G, name: "logits", reason: format!("shapes {lshape:?} / {hshape:?}, expected [{b}, {t_len}, …]") });
+            return Err(InferenceError::Output {
+                graph: G,
+                name: "logits",
+                reason: format!("shapes {lshape:?} / {hshape:?}, expected [{b}, {t_len}, …]"),
+            });
         }
         let (v, c) = (lshape[2], hshape[2]);
         let mut out = Prefill { logits: Vec::new(), hidden: Vec::new(), hidden_dim: c, present: None, mask, t_len };
@@ -82,13 +92,23 @@ impl Engine {
     }
 
     /// Describe each named object: greedy decoding to `<|eot|>` or `max_tokens` (capped by model.json).
-    pub fn describe(&self, state: &ImageState, commands: &[String], max_tokens: usize) -> Result<Vec<String>, InferenceError> {
+    pub fn describe(
+        &self,
+        state: &ImageState,
+        commands: &[String],
+        max_tokens: usize,
+    ) -> Result<Vec<String>, InferenceError> {
         let (ids, _) = self.describe_tokens(state, commands, max_tokens)?;
         ids.iter().map(|t| self.tokenizer.decode(t)).collect()
     }
 
     /// [`Engine::describe`] returning the generated token ids (without `<|eot|>`) and timings.
-    pub fn describe_tokens(&self, state: &ImageState, commands: &[String], max_tokens: usize) -> Result<(Vec<Vec<i64>>, DescribeTimings), InferenceError> {
+    pub fn describe_tokens(
+        &self,
+        state: &ImageState,
+        commands: &[String],
+        max_tokens: usize,
+    ) -> Result<(Vec<Vec<i64>>, DescribeTimings), InferenceError> {
         let mut job = self.start_describe(state, commands, max_tokens)?;
         while !job.is_finished() {
             self.step_generate(&mut job)?;
@@ -110,7 +130,11 @@ impl Engine {
     /// Row `row` of a finished (or running) description as a [`Described`].
     pub(crate) fn described(&self, job: &DescribeJob, row: usize) -> Result<Described, InferenceError> {
         let ids = job.out.get(row).cloned().unwrap_or_default();
-        Ok(Described { text: self.tokenizer.decode(&ids)?, ids, logits: job.history.get(row).cloned().unwrap_or_default() })
+        Ok(Described {
+            text: self.tokenizer.decode(&ids)?,
+            ids,
+            logits: job.history.get(row).cloned().unwrap_or_default(),
+        })
     }
 
     /// Describe and segment the visual prompt this state was encoded with (`<vp_1>`).
@@ -119,16 +143,29 @@ impl Engine {
     }
 
     /// [`Engine::describe_region`] with a token limit, returning the description's token ids and logits too.
-    pub fn describe_region_tokens(&self, state: &ImageState, max_tokens: usize) -> Result<(Described, SegmentOutput), InferenceError> {
+    pub fn describe_region_tokens(
+        &self,
+        state: &ImageState,
+        max_tokens: usize,
+    ) -> Result<(Described, SegmentOutput), InferenceError> {
         let first = self.describe_visual_prompt(state, max_tokens)?;
         let segment = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
         let (mut seg, _) = self.segment_prompts(state, &[segment])?;
-        let seg = seg.pop().ok_or(InferenceError::Output { graph: "mask_head", name: "mask_logits", reason: "no mask returned".into() })?;
+        let seg = seg.pop().ok_or(InferenceError::Output {
+            graph: "mask_head",
+            name: "mask_logits",
+            reason: "no mask returned".into(),
+        })?;
         Ok((first, seg))
     }
 
     /// Batched greedy decoding from tokenized prompts, run to the end: the finished job.
-    pub(crate) fn generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+    pub(crate) fn generate(
+        &self,
+        state: &ImageState,
+        prompts: &[Vec<i64>],
+        max_tokens: usize,
+    ) -> Result<DescribeJob, InferenceError> {
         let mut job = self.start_generate(state, prompts, max_tokens)?;
         while !job.is_finished() {
             self.step_generate(&mut job)?;
@@ -138,7 +175,12 @@ impl Engine {
 
     /// Start describing each named object: runs the batched prefill and picks the first tokens. Drive it with
     /// [`Engine::step_describe`] (one decoding step per call) so masks can run in between.
-    pub fn start_describe(&self, state: &ImageState, commands: &[String], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+    pub fn start_describe(
+        &self,
+        state: &ImageState,
+        commands: &[String],
+        max_tokens: usize,
+    ) -> Result<DescribeJob, InferenceError> {
         self.check_count(commands.len())?;
         let prompts = commands
             .iter()
@@ -158,7 +200,12 @@ impl Engine {
         Ok(None)
     }
 
-    pub(crate) fn start_generate(&self, state: &ImageState, prompts: &[Vec<i64>], max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+    pub(crate) fn start_generate(
+        &self,
+        state: &ImageState,
+        prompts: &[Vec<i64>],
+        max_tokens: usize,
+    ) -> Result<DescribeJob, InferenceError> {
         let b = prompts.len();
         let max_tokens = max_tokens.min(self.info.config.max_new_tokens);
         let mut job = DescribeJob {
@@ -178,7 +225,8 @@ impl Engine {
         if b == 0 || max_tokens == 0 {
             return Ok(job);
         }
-        let picks: Vec<(usize, usize)> = prompts.iter().enumerate().map(|(r, p)| (r, p.len().saturating_sub(1))).collect();
+        let picks: Vec<(usize, usize)> =
+            prompts.iter().enumerate().map(|(r, p)| (r, p.len().saturating_sub(1))).collect();
         let t0 = Instant::now();
         let pre = self.prefill(state, prompts, &picks, true)?;
         job.timings.prefill = t0.elapsed();
@@ -204,7 +252,11 @@ impl Engine {
             flat_mask.extend_from_slice(m);
         }
         let total = job.masks.first().map(Vec::len).unwrap_or(0);
-        let (past_k, past_v) = job.past.take().ok_or(InferenceError::Output { graph: G, name: "present_keys", reason: "no KV cache to continue from".into() })?;
+        let (past_k, past_v) = job.past.take().ok_or(InferenceError::Output {
+            graph: G,
+            name: "present_keys",
+            reason: "no KV cache to continue from".into(),
+        })?;
         let mut session = lock(&self.text);
         let mut outputs = session
             .run(ort::inputs![
@@ -218,7 +270,11 @@ impl Engine {
         let (lshape, logits) = output_f32(&outputs, G, "logits")?;
         let v = lshape.get(2).copied().unwrap_or(0);
         if lshape.len() != 3 || lshape[0] != b || v == 0 {
-            return Err(InferenceError::Output { graph: G, name: "logits", reason: format!("shape {lshape:?} at decode step") });
+            return Err(InferenceError::Output {
+                graph: G,
+                name: "logits",
+                reason: format!("shape {lshape:?} at decode step"),
+            });
         }
         job.next = (0..b).map(|r| argmax(&logits[r * v..(r + 1) * v]) as i64).collect();
         job.logits = (0..b).map(|r| logits[r * v..(r + 1) * v].to_vec()).collect();

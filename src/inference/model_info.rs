@@ -221,7 +221,9 @@ impl ModelInfo {
             }
         }
         self.region_zoom.as_ref().map_or(Ok(()), RegionZoom::validate)?;
-        self.mask_refine.as_ref().map_or(Ok(()), |r| r.validate().map_err(|e| e.replace("region_zoom", "mask_refine")))?;
+        self.mask_refine
+            .as_ref()
+            .map_or(Ok(()), |r| r.validate().map_err(|e| e.replace("region_zoom", "mask_refine")))?;
         match self.confirm_found {
             Some(c) if !(c.min_log_odds.is_finite() && c.min_log_odds >= 0.0) => {
                 Err(format!("`confirm_found.min_log_odds` must be a finite number >= 0, found {}", c.min_log_odds))

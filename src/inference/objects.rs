@@ -31,7 +31,12 @@ pub struct ObjectAnswer {
 impl Engine {
     /// Starts describing the object whose mask on `frame` is `mask`: the vision pass with the mask painted in
     /// and the prefill. Drive it with [`Engine::step_describe`]; its one row is the description.
-    pub fn start_describe_object(&self, frame: &Frame, mask: &Arc<Mask>, max_tokens: usize) -> Result<DescribeJob, InferenceError> {
+    pub fn start_describe_object(
+        &self,
+        frame: &Frame,
+        mask: &Arc<Mask>,
+        max_tokens: usize,
+    ) -> Result<DescribeJob, InferenceError> {
         let state = self.encode(frame, Some(&VisualPrompt::Mask(mask.clone())))?;
         let prompt = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
         self.start_generate(&state, &[prompt], max_tokens)
@@ -39,7 +44,12 @@ impl Engine {
 
     /// The object's description in one call: the first pass, then [`Engine::word_object_or_first`] at the same
     /// mask.
-    pub fn describe_object_on(&self, frame: &Frame, mask: &Arc<Mask>, max_tokens: usize) -> Result<ObjectAnswer, InferenceError> {
+    pub fn describe_object_on(
+        &self,
+        frame: &Frame,
+        mask: &Arc<Mask>,
+        max_tokens: usize,
+    ) -> Result<ObjectAnswer, InferenceError> {
         let state = self.encode(frame, Some(&VisualPrompt::Mask(mask.clone())))?;
         let first = self.describe_visual_prompt(&state, max_tokens)?;
         let (text, close_look) = self.word_object_or_first(frame, mask, &first, max_tokens);

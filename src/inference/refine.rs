@@ -15,7 +15,11 @@ use crate::frame::{Frame, Mask, VisualPrompt};
 
 impl Engine {
     /// Refines every found mask in `segments` (masks of `frame`); returns each one's crop, None where none ran.
-    pub fn refine_masks(&self, frame: &Frame, segments: &mut [SegmentOutput]) -> Result<Vec<Option<[u32; 4]>>, InferenceError> {
+    pub fn refine_masks(
+        &self,
+        frame: &Frame,
+        segments: &mut [SegmentOutput],
+    ) -> Result<Vec<Option<[u32; 4]>>, InferenceError> {
         segments.iter_mut().map(|s| self.refine_mask(frame, s)).collect()
     }
 

@@ -133,7 +133,8 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, InferenceErro
         }
         return Ok(loaded.env.clone());
     }
-    let builder = ort::init_from(&path).map_err(|e| InferenceError::RuntimeLoad { path: path.clone(), reason: e.to_string() })?;
+    let builder =
+        ort::init_from(&path).map_err(|e| InferenceError::RuntimeLoad { path: path.clone(), reason: e.to_string() })?;
     let env = builder
         .with_name("pixel-sail")
         .build()

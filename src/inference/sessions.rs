@@ -81,7 +81,8 @@ pub(crate) fn load_session(
     }
     builder = builder.with_intra_op_spinning(cfg.spin_wait).map_err(opt)?;
     let ranges = info.shape_ranges(graph);
-    let registered = providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;
+    let registered =
+        providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;
     let action = match &registered.engine {
         Some(e) if e.cached => LoadAction::LoadEngine,
         Some(_) => LoadAction::BuildEngine,
@@ -101,14 +102,16 @@ pub(crate) fn load_session(
     }
     // A saved EP-context model holds the built engine: loading it skips TensorRT's parser and builder.
     let source = registered.engine.as_ref().and_then(|e| e.ep_context.clone()).unwrap_or_else(|| path.clone());
-    let session =
-        builder.commit_from_file(&source).map_err(|e| InferenceError::CorruptModel { path: source.clone(), reason: e.to_string() })?;
+    let session = builder
+        .commit_from_file(&source)
+        .map_err(|e| InferenceError::CorruptModel { path: source.clone(), reason: e.to_string() })?;
     tracing::info!("{step} … done in {:.1} s", started.elapsed().as_secs_f64());
-    let sig = info
-        .tensors
-        .get(graph)
-        .ok_or_else(|| InferenceError::ContractMismatch { graph: graph.into(), detail: "model.json has no signature for it".into() })?;
-    contract::check_session(&session, sig).map_err(|detail| InferenceError::ContractMismatch { graph: graph.into(), detail })?;
+    let sig = info.tensors.get(graph).ok_or_else(|| InferenceError::ContractMismatch {
+        graph: graph.into(),
+        detail: "model.json has no signature for it".into(),
+    })?;
+    contract::check_session(&session, sig)
+        .map_err(|detail| InferenceError::ContractMismatch { graph: graph.into(), detail })?;
     Ok((session, registered.used))
 }
 

@@ -19,21 +19,32 @@ where
 }
 
 /// Read an f32 output: its shape and a borrowed slice.
-pub fn output_f32<'o>(outputs: &'o SessionOutputs<'_>, graph: &'static str, name: &'static str) -> Result<(Vec<usize>, &'o [f32]), InferenceError> {
-    let value = outputs
-        .get(name)
-        .ok_or_else(|| InferenceError::Output { graph, name, reason: "missing from the session outputs".into() })?;
-    let (shape, data) = value
-        .try_extract_tensor::<f32>()
-        .map_err(|e| InferenceError::Output { graph, name, reason: e.to_string() })?;
+pub fn output_f32<'o>(
+    outputs: &'o SessionOutputs<'_>,
+    graph: &'static str,
+    name: &'static str,
+) -> Result<(Vec<usize>, &'o [f32]), InferenceError> {
+    let value = outputs.get(name).ok_or_else(|| InferenceError::Output {
+        graph,
+        name,
+        reason: "missing from the session outputs".into(),
+    })?;
+    let (shape, data) =
+        value.try_extract_tensor::<f32>().map_err(|e| InferenceError::Output { graph, name, reason: e.to_string() })?;
     Ok((shape.iter().map(|&d| d.max(0) as usize).collect(), data))
 }
 
 /// Take an output value out (e.g. a KV cache to feed back as the next step's input).
-pub fn take(outputs: &mut SessionOutputs<'_>, graph: &'static str, name: &'static str) -> Result<DynValue, InferenceError> {
-    outputs
-        .remove(name)
-        .ok_or_else(|| InferenceError::Output { graph, name, reason: "missing from the session outputs".into() })
+pub fn take(
+    outputs: &mut SessionOutputs<'_>,
+    graph: &'static str,
+    name: &'static str,
+) -> Result<DynValue, InferenceError> {
+    outputs.remove(name).ok_or_else(|| InferenceError::Output {
+        graph,
+        name,
+        reason: "missing from the session outputs".into(),
+    })
 }
 
 /// Repeat a `[L, 1, rest…]` cache `b` times along axis 1 → `[L, b, rest…]`.

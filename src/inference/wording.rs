@@ -43,7 +43,10 @@ fn shape_log_probs(look: &Described, shape_ids: &[i64]) -> Option<Vec<f64>> {
     if !shape_ids.contains(&chosen) {
         return None;
     }
-    let picked = shape_ids.iter().map(|&id| usize::try_from(id).ok().and_then(|i| row.get(i)).map(|&v| f64::from(v))).collect::<Option<Vec<f64>>>()?;
+    let picked = shape_ids
+        .iter()
+        .map(|&id| usize::try_from(id).ok().and_then(|i| row.get(i)).map(|&v| f64::from(v)))
+        .collect::<Option<Vec<f64>>>()?;
     let top = picked.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let norm = picked.iter().map(|v| (v - top).exp()).sum::<f64>().ln() + top;
     Some(picked.iter().map(|v| v - norm).collect())
@@ -98,7 +101,13 @@ impl Engine {
     /// the closer look's colour and shape when one is due (with `wording.joint_shape`, the shape both looks are
     /// surer of), and with `wording.place_from_mask` the mask's own place. An error is the closer pass's (the
     /// worker counts it; [`Engine::word_object_or_first`] answers from the first pass instead).
-    pub fn word_object(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> Result<(String, Option<CloseLook>), InferenceError> {
+    pub fn word_object(
+        &self,
+        frame: &Frame,
+        mask: &Mask,
+        first: &Described,
+        max_tokens: usize,
+    ) -> Result<(String, Option<CloseLook>), InferenceError> {
         let (text, look) = match self.look_closer(frame, mask, first, max_tokens)? {
             Some((text, look)) => (text, Some(look)),
             None => (first.text.clone(), None),
@@ -108,7 +117,13 @@ impl Engine {
 
     /// [`Engine::word_object`] where the first pass's answer stands on its own: a failed closer pass costs the
     /// closer look (logged), not the answer, which keeps the mask's place.
-    pub fn word_object_or_first(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> (String, Option<CloseLook>) {
+    pub fn word_object_or_first(
+        &self,
+        frame: &Frame,
+        mask: &Mask,
+        first: &Described,
+        max_tokens: usize,
+    ) -> (String, Option<CloseLook>) {
         self.word_object(frame, mask, first, max_tokens).unwrap_or_else(|e| {
             tracing::warn!(seq = frame.seq, "region zoom: the closer pass failed, answering from the first: {e}");
             (self.place_words(&first.text, mask), None)
@@ -163,7 +178,10 @@ mod tests {
 
     #[test]
     fn a_model_json_without_wording_keeps_each_looks_words() {
-        assert_eq!(serde_json::from_str::<Wording>("{}").unwrap(), Wording { joint_shape: false, place_from_mask: false });
+        assert_eq!(
+            serde_json::from_str::<Wording>("{}").unwrap(),
+            Wording { joint_shape: false, place_from_mask: false }
+        );
         let half: Wording = serde_json::from_str(r#"{"place_from_mask": true}"#).unwrap();
         assert!(half.place_from_mask && !half.joint_shape);
         assert!(serde_json::from_str::<Wording>(r#"{"joint_shape": "yes"}"#).is_err(), "a flag must be a boolean");

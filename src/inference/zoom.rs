@@ -56,7 +56,12 @@ pub fn largest_component(mask: &Mask) -> Option<(Mask, [u32; 4])> {
         while let Some(i) = stack.pop() {
             piece.push(i);
             let (y, x) = (i / w, i % w);
-            let next = [(y > 0).then(|| i - w), (y + 1 < h).then(|| i + w), (x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1)];
+            let next = [
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+            ];
             for j in next.into_iter().flatten() {
                 if mask.data[j] != 0 && !seen[j] {
                     seen[j] = true;
@@ -157,7 +162,12 @@ pub fn crop_around(mask: &Mask, frame: &Frame, params: &RegionZoom) -> Option<(M
 impl Engine {
     /// Describe and segment what `prompt` points at on `frame`: one vision pass with the prompt painted in,
     /// then [`Engine::word_object_or_first`] at the mask it found.
-    pub fn describe_region_on(&self, frame: &Frame, prompt: &VisualPrompt, max_tokens: usize) -> Result<RegionAnswer, InferenceError> {
+    pub fn describe_region_on(
+        &self,
+        frame: &Frame,
+        prompt: &VisualPrompt,
+        max_tokens: usize,
+    ) -> Result<RegionAnswer, InferenceError> {
         let state = self.encode(frame, Some(prompt))?;
         let (first, segment) = self.describe_region_tokens(&state, max_tokens)?;
         let mut answer = RegionAnswer { text: first.text.clone(), ids: first.ids.clone(), segment, close_look: None };
@@ -173,13 +183,23 @@ impl Engine {
     /// it as the visual prompt and return the description with that pass's colour and shape — the shape both
     /// passes are surer of with `wording.joint_shape` (wording.rs) — (`first` when either text is not a
     /// description) and where it looked. None: no second pass was due.
-    pub fn look_closer(&self, frame: &Frame, mask: &Mask, first: &Described, max_tokens: usize) -> Result<Option<(String, CloseLook)>, InferenceError> {
+    pub fn look_closer(
+        &self,
+        frame: &Frame,
+        mask: &Mask,
+        first: &Described,
+        max_tokens: usize,
+    ) -> Result<Option<(String, CloseLook)>, InferenceError> {
         let Some(zoom) = self.info.region_zoom else { return Ok(None) };
         let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
         let close = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
         let look = self.describe_visual_prompt(&close, max_tokens)?;
-        let scores = if self.info.wording.joint_shape { self.shape_ids().and_then(|ids| shape_scores(first, &look, &ids)) } else { None };
+        let scores = if self.info.wording.joint_shape {
+            self.shape_ids().and_then(|ids| shape_scores(first, &look, &ids))
+        } else {
+            None
+        };
         let shape = scores.as_deref().and_then(joint_shape);
         let merged = merge_close_look(&first.text, &look.text, shape).unwrap_or_else(|| first.text.clone());
         Ok(Some((merged, CloseLook { rect, text: look.text, ids: look.ids, shape_scores: scores })))
@@ -226,8 +246,14 @@ mod tests {
 
     #[test]
     fn crops_copy_the_right_pixels() {
-        let frame = Frame { seq: 7, stamp: std::time::SystemTime::UNIX_EPOCH, frame_id: "cam".into(), width: 4, height: 3,
-                            data: (0..36).collect() };
+        let frame = Frame {
+            seq: 7,
+            stamp: std::time::SystemTime::UNIX_EPOCH,
+            frame_id: "cam".into(),
+            width: 4,
+            height: 3,
+            data: (0..36).collect(),
+        };
         let c = crop_frame(&frame, [1, 1, 3, 3]);
         assert_eq!((c.width, c.height, c.seq, c.frame_id.as_str()), (2, 2, 7, "cam"));
         assert_eq!(c.data, vec![15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32]);

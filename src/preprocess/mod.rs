@@ -16,8 +16,21 @@ pub enum PreprocessError {
     EmptyFrame { width: u32, height: u32 },
     #[error("frame data is {got} bytes, expected {expected} for {width}x{height} RGB8")]
     BadFrameSize { width: u32, height: u32, expected: usize, got: usize },
-    #[error("frame {width}x{height} resizes to {rw}x{rh}, padded {in_w}x{in_h}, outside the model's range {min_w}x{min_h} .. {max_w}x{max_h}")]
-    OutOfRange { width: u32, height: u32, rw: usize, rh: usize, in_w: usize, in_h: usize, min_w: usize, min_h: usize, max_w: usize, max_h: usize },
+    #[error(
+        "frame {width}x{height} resizes to {rw}x{rh}, padded {in_w}x{in_h}, outside the model's range {min_w}x{min_h} .. {max_w}x{max_h}"
+    )]
+    OutOfRange {
+        width: u32,
+        height: u32,
+        rw: usize,
+        rh: usize,
+        in_w: usize,
+        in_h: usize,
+        min_w: usize,
+        min_h: usize,
+        max_w: usize,
+        max_h: usize,
+    },
     #[error("visual prompt {0}")]
     BadVisualPrompt(String),
 }

@@ -25,9 +25,8 @@ impl AxisWeights {
             let centre = (i as f64 + 0.5) / scale;
             let lo = ((centre - support).floor().max(0.0)) as usize;
             let hi = ((centre + support).ceil() as usize).min(in_len);
-            let mut w: Vec<f64> = (lo..hi)
-                .map(|x| (1.0 - ((x as f64 - centre + 0.5).abs() / support)).max(0.0))
-                .collect();
+            let mut w: Vec<f64> =
+                (lo..hi).map(|x| (1.0 - ((x as f64 - centre + 0.5).abs() / support)).max(0.0)).collect();
             let total: f64 = w.iter().sum();
             if total > 0.0 {
                 w.iter_mut().for_each(|v| *v /= total);

@@ -15,7 +15,8 @@ pub fn rasterize_visual_prompt(vp: &VisualPrompt, g: &Geometry, patch: usize) ->
     match vp {
         VisualPrompt::Point { x, y } => {
             let (x, y) = (*x as f64, *y as f64);
-            if !(x.is_finite() && y.is_finite()) || x < 0.0 || y < 0.0 || x >= g.frame_w as f64 || y >= g.frame_h as f64 {
+            if !(x.is_finite() && y.is_finite()) || x < 0.0 || y < 0.0 || x >= g.frame_w as f64 || y >= g.frame_h as f64
+            {
                 return Err(PreprocessError::BadVisualPrompt(format!(
                     "point ({x}, {y}) is outside the {}x{} frame",
                     g.frame_w, g.frame_h
@@ -50,8 +51,10 @@ pub fn rasterize_visual_prompt(vp: &VisualPrompt, g: &Geometry, patch: usize) ->
                     mask.width, mask.height, g.frame_w, g.frame_h
                 )));
             }
-            let xs: Vec<usize> = (0..g.resized_w).map(|px| (((px as f64 + 0.5) / sx) as usize).min(g.frame_w - 1)).collect();
-            let ys: Vec<usize> = (0..g.resized_h).map(|py| (((py as f64 + 0.5) / sy) as usize).min(g.frame_h - 1)).collect();
+            let xs: Vec<usize> =
+                (0..g.resized_w).map(|px| (((px as f64 + 0.5) / sx) as usize).min(g.frame_w - 1)).collect();
+            let ys: Vec<usize> =
+                (0..g.resized_h).map(|py| (((py as f64 + 0.5) / sy) as usize).min(g.frame_h - 1)).collect();
             let cov = coverage(g, patch, |px, py| mask.data[ys[py] * g.frame_w + xs[px]] != 0);
             if cov.iter().all(|&c| c == 0.0) {
                 return Err(PreprocessError::BadVisualPrompt("mask is empty".into()));
@@ -99,7 +102,8 @@ mod tests {
     #[test]
     fn box_covering_one_patch_exactly_is_one() {
         let g = geom();
-        let c = rasterize_visual_prompt(&VisualPrompt::Box { x0: 64.0, y0: 64.0, x1: 128.0, y1: 128.0 }, &g, 32).unwrap();
+        let c =
+            rasterize_visual_prompt(&VisualPrompt::Box { x0: 64.0, y0: 64.0, x1: 128.0, y1: 128.0 }, &g, 32).unwrap();
         assert!((c[10 + 1] - 1.0).abs() < 1e-6);
         assert!((c.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     }

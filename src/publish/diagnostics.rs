@@ -91,11 +91,16 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
     let mut incompatible = Vec::new();
     for e in d.endpoints {
         let peer = if e.direction == Direction::Publisher { "subscribers" } else { "publishers" };
-        values.push(kv(&format!("{peer}.{}", e.topic), format!("{} matched, {} on topic ({})", e.matched, e.discovered, e.qos.describe())));
+        values.push(kv(
+            &format!("{peer}.{}", e.topic),
+            format!("{} matched, {} on topic ({})", e.matched, e.discovered, e.qos.describe()),
+        ));
         if e.discovered > e.matched {
             incompatible.push(format!(
                 "{}: {} {peer} did not match our {} — QoS incompatible?",
-                e.topic, e.discovered - e.matched, e.qos.describe()
+                e.topic,
+                e.discovered - e.matched,
+                e.qos.describe()
             ));
         } else if e.matched == 0 && e.direction == Direction::Publisher {
             unmatched.push(e.topic.clone());
@@ -145,12 +150,28 @@ mod tests {
     #[test]
     fn an_unmatched_peer_on_the_topic_is_a_warning() {
         let stats = PipelineStats { frames_in: 30, frames_out: 10, ..Default::default() };
-        let ep = |matched, discovered| EndpointState { topic: "/n/mask".into(), direction: Direction::Publisher,
-            qos: QosSpec::best_effort(2), matched, discovered };
+        let ep = |matched, discovered| EndpointState {
+            topic: "/n/mask".into(),
+            direction: Direction::Publisher,
+            qos: QosSpec::best_effort(2),
+            matched,
+            discovered,
+        };
         let eps = [ep(0, 1)];
-        let input = DiagnosticsInput { node: "/n", source: "test", stats: &stats, previous: &PipelineStats::default(),
-            elapsed: Duration::from_secs(1), frames_published: 10, previous_published: 0, latency: Some((5.0, 9.0)),
-            endpoints: &eps, input_errors: 0, active_commands: 1, stamp: Time::default() };
+        let input = DiagnosticsInput {
+            node: "/n",
+            source: "test",
+            stats: &stats,
+            previous: &PipelineStats::default(),
+            elapsed: Duration::from_secs(1),
+            frames_published: 10,
+            previous_published: 0,
+            latency: Some((5.0, 9.0)),
+            endpoints: &eps,
+            input_errors: 0,
+            active_commands: 1,
+            stamp: Time::default(),
+        };
         let a = build(&input);
         assert_eq!(a.status[0].level, level::WARN);
         assert!(a.status[0].message.contains("QoS incompatible"), "{}", a.status[0].message);
@@ -164,9 +185,20 @@ mod tests {
     fn a_loading_model_is_the_status() {
         let step = "building TensorRT engine 2 of 3 (text.onnx)";
         let stats = PipelineStats { starting: Some(step.into()), ..Default::default() };
-        let input = DiagnosticsInput { node: "/n", source: "test", stats: &stats, previous: &PipelineStats::default(),
-            elapsed: Duration::from_secs(1), frames_published: 0, previous_published: 0, latency: None,
-            endpoints: &[], input_errors: 0, active_commands: 0, stamp: Time::default() };
+        let input = DiagnosticsInput {
+            node: "/n",
+            source: "test",
+            stats: &stats,
+            previous: &PipelineStats::default(),
+            elapsed: Duration::from_secs(1),
+            frames_published: 0,
+            previous_published: 0,
+            latency: None,
+            endpoints: &[],
+            input_errors: 0,
+            active_commands: 0,
+            stamp: Time::default(),
+        };
         let a = build(&input);
         assert_eq!((a.status[0].level, a.status[0].message.as_str()), (level::OK, step));
         assert!(a.status[0].values.iter().any(|kv| kv.key == "model_state" && kv.value == "loading"));

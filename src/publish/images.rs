@@ -76,8 +76,12 @@ pub fn frame_from_image(img: &Image, seq: u64, frame_id_override: &str) -> Resul
     let need = if h == 0 { 0 } else { step * (h - 1) + w * channels };
     if step < w * channels || img.data.len() < need {
         return Err(ImageInputError::Size {
-            width: img.width, height: img.height, encoding: img.encoding.clone(), step: img.step,
-            need: need.max(w * channels * h), got: img.data.len(),
+            width: img.width,
+            height: img.height,
+            encoding: img.encoding.clone(),
+            step: img.step,
+            need: need.max(w * channels * h),
+            got: img.data.len(),
         });
     }
     let mut data = Vec::with_capacity(w * h * 3);
@@ -91,7 +95,8 @@ pub fn frame_from_image(img: &Image, seq: u64, frame_id_override: &str) -> Resul
             }
         }
     }
-    let frame_id = if frame_id_override.is_empty() { img.header.frame_id.clone() } else { frame_id_override.to_owned() };
+    let frame_id =
+        if frame_id_override.is_empty() { img.header.frame_id.clone() } else { frame_id_override.to_owned() };
     Ok(Frame { seq, stamp: img.header.stamp.to_system(), frame_id, width: img.width, height: img.height, data })
 }
 
@@ -101,8 +106,15 @@ mod tests {
     use crate::publish::msgs_std::{Header, Time};
 
     fn image(encoding: &str, w: u32, h: u32, step: u32, data: Vec<u8>) -> Image {
-        Image { header: Header { stamp: Time { sec: 5, nanosec: 7 }, frame_id: "cam".into() }, height: h, width: w,
-            encoding: encoding.into(), is_bigendian: 0, step, data }
+        Image {
+            header: Header { stamp: Time { sec: 5, nanosec: 7 }, frame_id: "cam".into() },
+            height: h,
+            width: w,
+            encoding: encoding.into(),
+            is_bigendian: 0,
+            step,
+            data,
+        }
     }
 
     #[test]
@@ -116,8 +128,14 @@ mod tests {
 
     #[test]
     fn short_buffers_and_unknown_encodings_are_refused() {
-        assert!(matches!(frame_from_image(&image("rgb8", 4, 4, 12, vec![0; 10]), 0, ""), Err(ImageInputError::Size { .. })));
-        assert!(matches!(frame_from_image(&image("yuv422", 2, 2, 4, vec![0; 8]), 0, ""), Err(ImageInputError::Encoding(_))));
+        assert!(matches!(
+            frame_from_image(&image("rgb8", 4, 4, 12, vec![0; 10]), 0, ""),
+            Err(ImageInputError::Size { .. })
+        ));
+        assert!(matches!(
+            frame_from_image(&image("yuv422", 2, 2, 4, vec![0; 8]), 0, ""),
+            Err(ImageInputError::Encoding(_))
+        ));
         assert!(matches!(frame_from_image(&image("rgb8", 0, 2, 0, vec![]), 0, ""), Err(ImageInputError::Empty(0, 2))));
     }
 

@@ -23,7 +23,8 @@ pub async fn prompts(input: In<StringMsg>, commands_tx: Commands) {
     futures::pin_mut!(stream);
     while let Some(msg) = stream.next().await {
         let Ok((msg, _info)) = msg else { continue };
-        let commands: Vec<String> = msg.data.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let commands: Vec<String> =
+            msg.data.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
         let n = commands.len();
         match commands_tx.apply(commands).await {
             Ok(note) => {

@@ -53,9 +53,14 @@ pub struct PipelineLink {
 }
 
 /// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.
-pub async fn set_commands(tx: &mpsc::Sender<SetCommands>, commands: Vec<String>) -> Result<(String, Vec<String>), String> {
+pub async fn set_commands(
+    tx: &mpsc::Sender<SetCommands>,
+    commands: Vec<String>,
+) -> Result<(String, Vec<String>), String> {
     let (reply, rx) = oneshot::channel();
-    tx.send(SetCommands { commands, reply: Some(reply) }).await.map_err(|_| "the pipeline is not running".to_owned())?;
+    tx.send(SetCommands { commands, reply: Some(reply) })
+        .await
+        .map_err(|_| "the pipeline is not running".to_owned())?;
     match tokio::time::timeout(SET_COMMANDS_TIMEOUT, rx).await {
         Ok(Ok(ack)) if ack.accepted => Ok((ack.message, ack.active)),
         Ok(Ok(ack)) => Err(ack.message),

@@ -24,8 +24,8 @@ pub mod ros_args;
 pub mod services;
 pub mod startup;
 
-pub use error::PublishError;
 pub use app_glue::{RosPlan, RosRunning};
+pub use error::PublishError;
 pub use link::{PipelineLink, PipelineStats};
 pub use node::run;
 pub use params::NodeSettings;

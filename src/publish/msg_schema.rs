@@ -56,8 +56,19 @@ fn normalize_type(ty: &str, pkg: &str) -> String {
 fn is_primitive(t: &str) -> bool {
     matches!(
         t,
-        "bool" | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64"
-            | "float32" | "float64" | "string" | "wstring"
+        "bool"
+            | "int8"
+            | "uint8"
+            | "int16"
+            | "uint16"
+            | "int32"
+            | "uint32"
+            | "int64"
+            | "uint64"
+            | "float32"
+            | "float64"
+            | "string"
+            | "wstring"
     )
 }
 
@@ -128,24 +139,81 @@ impl<'a> ser::Serializer for FieldLister<'a> {
     type SerializeStruct = Self;
     type SerializeStructVariant = Impossible<Vec<Field>, SchemaError>;
 
-    not_struct!(serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
-        serialize_i64(i64), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
-        serialize_u64(u64), serialize_f32(f32), serialize_f64(f64), serialize_char(char),
-        serialize_str(&str), serialize_bytes(&[u8]), serialize_unit_struct(&'static str));
+    not_struct!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str)
+    );
 
-    fn serialize_none(self) -> Result<Self::Ok, Self::Error> { Err(SchemaError::NotStruct("option")) }
-    fn serialize_some<T: ?Sized + Serialize>(self, _v: &T) -> Result<Self::Ok, Self::Error> { Err(SchemaError::NotStruct("option")) }
-    fn serialize_unit(self) -> Result<Self::Ok, Self::Error> { Err(SchemaError::NotStruct("unit")) }
-    fn serialize_unit_variant(self, _n: &'static str, _i: u32, _v: &'static str) -> Result<Self::Ok, Self::Error> { Err(SchemaError::NotStruct("enum")) }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _n: &'static str, v: &T) -> Result<Self::Ok, Self::Error> { v.serialize(self) }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(self, _n: &'static str, _i: u32, _v: &'static str, _x: &T) -> Result<Self::Ok, Self::Error> { Err(SchemaError::NotStruct("enum")) }
-    fn serialize_seq(self, _l: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> { Err(SchemaError::NotStruct("sequence")) }
-    fn serialize_tuple(self, _l: usize) -> Result<Self::SerializeTuple, Self::Error> { Err(SchemaError::NotStruct("tuple")) }
-    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, Self::Error> { Err(SchemaError::NotStruct("tuple struct")) }
-    fn serialize_tuple_variant(self, _n: &'static str, _i: u32, _v: &'static str, _l: usize) -> Result<Self::SerializeTupleVariant, Self::Error> { Err(SchemaError::NotStruct("enum")) }
-    fn serialize_map(self, _l: Option<usize>) -> Result<Self::SerializeMap, Self::Error> { Err(SchemaError::NotStruct("map")) }
-    fn serialize_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeStruct, Self::Error> { Ok(self) }
-    fn serialize_struct_variant(self, _n: &'static str, _i: u32, _v: &'static str, _l: usize) -> Result<Self::SerializeStructVariant, Self::Error> { Err(SchemaError::NotStruct("enum")) }
+    fn serialize_none(self) -> Result<Self::Ok, Self::Error> {
+        Err(SchemaError::NotStruct("option"))
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, _v: &T) -> Result<Self::Ok, Self::Error> {
+        Err(SchemaError::NotStruct("option"))
+    }
+    fn serialize_unit(self) -> Result<Self::Ok, Self::Error> {
+        Err(SchemaError::NotStruct("unit"))
+    }
+    fn serialize_unit_variant(self, _n: &'static str, _i: u32, _v: &'static str) -> Result<Self::Ok, Self::Error> {
+        Err(SchemaError::NotStruct("enum"))
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _n: &'static str, v: &T) -> Result<Self::Ok, Self::Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _x: &T,
+    ) -> Result<Self::Ok, Self::Error> {
+        Err(SchemaError::NotStruct("enum"))
+    }
+    fn serialize_seq(self, _l: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
+        Err(SchemaError::NotStruct("sequence"))
+    }
+    fn serialize_tuple(self, _l: usize) -> Result<Self::SerializeTuple, Self::Error> {
+        Err(SchemaError::NotStruct("tuple"))
+    }
+    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, Self::Error> {
+        Err(SchemaError::NotStruct("tuple struct"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeTupleVariant, Self::Error> {
+        Err(SchemaError::NotStruct("enum"))
+    }
+    fn serialize_map(self, _l: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
+        Err(SchemaError::NotStruct("map"))
+    }
+    fn serialize_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeStruct, Self::Error> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeStructVariant, Self::Error> {
+        Err(SchemaError::NotStruct("enum"))
+    }
 }
 
 impl ser::SerializeStruct for FieldLister<'_> {
@@ -156,7 +224,9 @@ impl ser::SerializeStruct for FieldLister<'_> {
         self.fields.push(Field { ty, name: key.to_owned() });
         Ok(())
     }
-    fn end(self) -> Result<Vec<Field>, SchemaError> { Ok(self.fields) }
+    fn end(self) -> Result<Vec<Field>, SchemaError> {
+        Ok(self.fields)
+    }
 }
 
 impl<'a> ser::Serializer for TypeNamer<'a> {
@@ -176,23 +246,67 @@ impl<'a> ser::Serializer for TypeNamer<'a> {
         serialize_f32(f32) => "float32", serialize_f64(f64) => "float64", serialize_char(char) => "uint8",
         serialize_str(&str) => "string", serialize_bytes(&[u8]) => "uint8[]");
 
-    fn serialize_none(self) -> Result<String, SchemaError> { Err(SchemaError::Custom(format!("{}: Option has no ROS type", self.field))) }
-    fn serialize_some<T: ?Sized + Serialize>(self, _v: &T) -> Result<String, SchemaError> { self.serialize_none() }
-    fn serialize_unit(self) -> Result<String, SchemaError> { Err(SchemaError::Custom(format!("{}: unit has no ROS type", self.field))) }
-    fn serialize_unit_struct(self, _n: &'static str) -> Result<String, SchemaError> { self.serialize_unit() }
-    fn serialize_unit_variant(self, _n: &'static str, _i: u32, _v: &'static str) -> Result<String, SchemaError> { self.serialize_unit() }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _n: &'static str, v: &T) -> Result<String, SchemaError> { v.serialize(self) }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(self, _n: &'static str, _i: u32, _v: &'static str, _x: &T) -> Result<String, SchemaError> { self.serialize_unit() }
-    fn serialize_seq(self, _l: Option<usize>) -> Result<Elements<'a>, SchemaError> { Ok(Elements { namer: self, elem: None, len: 0, fixed: false }) }
-    fn serialize_tuple(self, _l: usize) -> Result<Elements<'a>, SchemaError> { Ok(Elements { namer: self, elem: None, len: 0, fixed: true }) }
-    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, SchemaError> { Err(SchemaError::Custom(format!("{}: tuple struct", self.field))) }
-    fn serialize_tuple_variant(self, _n: &'static str, _i: u32, _v: &'static str, _l: usize) -> Result<Self::SerializeTupleVariant, SchemaError> { Err(SchemaError::Custom(format!("{}: enum", self.field))) }
-    fn serialize_map(self, _l: Option<usize>) -> Result<Self::SerializeMap, SchemaError> { Err(SchemaError::Custom(format!("{}: map", self.field))) }
+    fn serialize_none(self) -> Result<String, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: Option has no ROS type", self.field)))
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, _v: &T) -> Result<String, SchemaError> {
+        self.serialize_none()
+    }
+    fn serialize_unit(self) -> Result<String, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: unit has no ROS type", self.field)))
+    }
+    fn serialize_unit_struct(self, _n: &'static str) -> Result<String, SchemaError> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _n: &'static str, _i: u32, _v: &'static str) -> Result<String, SchemaError> {
+        self.serialize_unit()
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _n: &'static str, v: &T) -> Result<String, SchemaError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _x: &T,
+    ) -> Result<String, SchemaError> {
+        self.serialize_unit()
+    }
+    fn serialize_seq(self, _l: Option<usize>) -> Result<Elements<'a>, SchemaError> {
+        Ok(Elements { namer: self, elem: None, len: 0, fixed: false })
+    }
+    fn serialize_tuple(self, _l: usize) -> Result<Elements<'a>, SchemaError> {
+        Ok(Elements { namer: self, elem: None, len: 0, fixed: true })
+    }
+    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: tuple struct", self.field)))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeTupleVariant, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: enum", self.field)))
+    }
+    fn serialize_map(self, _l: Option<usize>) -> Result<Self::SerializeMap, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: map", self.field)))
+    }
     fn serialize_struct(self, name: &'static str, _l: usize) -> Result<Self::SerializeStruct, SchemaError> {
         // The nested struct's own fields are checked against its own .msg; here only its type counts.
         Ok(NestedStruct((self.struct_type)(name)))
     }
-    fn serialize_struct_variant(self, _n: &'static str, _i: u32, _v: &'static str, _l: usize) -> Result<Self::SerializeStructVariant, SchemaError> { Err(SchemaError::Custom(format!("{}: enum", self.field))) }
+    fn serialize_struct_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeStructVariant, SchemaError> {
+        Err(SchemaError::Custom(format!("{}: enum", self.field)))
+    }
 }
 
 impl Elements<'_> {
@@ -215,20 +329,32 @@ struct NestedStruct(String);
 impl ser::SerializeStruct for NestedStruct {
     type Ok = String;
     type Error = SchemaError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, _k: &'static str, _v: &T) -> Result<(), SchemaError> { Ok(()) }
-    fn end(self) -> Result<String, SchemaError> { Ok(self.0) }
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, _k: &'static str, _v: &T) -> Result<(), SchemaError> {
+        Ok(())
+    }
+    fn end(self) -> Result<String, SchemaError> {
+        Ok(self.0)
+    }
 }
 
 impl ser::SerializeSeq for Elements<'_> {
     type Ok = String;
     type Error = SchemaError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), SchemaError> { self.push(v) }
-    fn end(self) -> Result<String, SchemaError> { self.finish() }
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), SchemaError> {
+        self.push(v)
+    }
+    fn end(self) -> Result<String, SchemaError> {
+        self.finish()
+    }
 }
 
 impl ser::SerializeTuple for Elements<'_> {
     type Ok = String;
     type Error = SchemaError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), SchemaError> { self.push(v) }
-    fn end(self) -> Result<String, SchemaError> { self.finish() }
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), SchemaError> {
+        self.push(v)
+    }
+    fn end(self) -> Result<String, SchemaError> {
+        self.finish()
+    }
 }

@@ -86,9 +86,18 @@ pub const TYPE_HASHES: [(&str, &str); 6] = [
     ("pixel_sail_msgs/msg/Grounding", "RIHS01_bbe1450d05ee8ced1208285dcd5ffeb4b15929582aab92dc1b37264b8b3a11d5"),
     ("pixel_sail_msgs/msg/GroundingArray", "RIHS01_4e5c378a77bda0ded4f24514cbbe84c367691f31f607471fa1daba22b4e7b535"),
     ("pixel_sail_msgs/srv/Describe_Request", "RIHS01_38a1f1610f116e9d8f424226be85248c4e59f651569c26306c64e3aef2d81bbb"),
-    ("pixel_sail_msgs/srv/Describe_Response", "RIHS01_8cb3e8fa84962a15bc5eaece7d13b6f2e69a7f0a38ec7726fca183f3d9197f58"),
-    ("pixel_sail_msgs/srv/SetPrompts_Request", "RIHS01_1134343354c8cf2a40f5e7d9c12101668572e44de586e7c0b73a2b32183552bd"),
-    ("pixel_sail_msgs/srv/SetPrompts_Response", "RIHS01_3a22d53779b6cf699b6c0ff19fc06524d005b99887630638ea7169f56bf089be"),
+    (
+        "pixel_sail_msgs/srv/Describe_Response",
+        "RIHS01_8cb3e8fa84962a15bc5eaece7d13b6f2e69a7f0a38ec7726fca183f3d9197f58",
+    ),
+    (
+        "pixel_sail_msgs/srv/SetPrompts_Request",
+        "RIHS01_1134343354c8cf2a40f5e7d9c12101668572e44de586e7c0b73a2b32183552bd",
+    ),
+    (
+        "pixel_sail_msgs/srv/SetPrompts_Response",
+        "RIHS01_3a22d53779b6cf699b6c0ff19fc06524d005b99887630638ea7169f56bf089be",
+    ),
 ];
 
 /// The recorded RIHS01 hash of a `pixel_sail_msgs` type (`pkg/msg/Name` or `pkg/srv/Name_Request`).

@@ -19,10 +19,7 @@ impl Time {
     /// Wall-clock (epoch) time as ROS writes it; saturates outside the i32 seconds range.
     pub fn from_system(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Self {
-                sec: i32::try_from(d.as_secs()).unwrap_or(i32::MAX),
-                nanosec: d.subsec_nanos(),
-            },
+            Ok(d) => Self { sec: i32::try_from(d.as_secs()).unwrap_or(i32::MAX), nanosec: d.subsec_nanos() },
             Err(_) => Self::default(),
         }
     }

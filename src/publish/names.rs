@@ -22,7 +22,8 @@ impl NameResolver {
     /// `namespace` is absolute ("/" or "/robot1"); node-specific remaps for other nodes are dropped.
     pub fn new(namespace: &str, node: &str, remaps: &[Remap]) -> Result<Self, NameError> {
         check_token(node, node)?;
-        let mut r = Self { namespace: namespace.trim_end_matches('/').to_owned(), node: node.to_owned(), remaps: Vec::new() };
+        let mut r =
+            Self { namespace: namespace.trim_end_matches('/').to_owned(), node: node.to_owned(), remaps: Vec::new() };
         for m in remaps.iter().filter(|m| m.node.as_deref().is_none_or(|n| n == node)) {
             let (from, to) = (r.expand(&m.from)?, r.expand(&m.to)?);
             r.remaps.push((from, to));
@@ -112,8 +113,11 @@ mod tests {
 
     #[test]
     fn remaps_match_fully_qualified_names() {
-        let rules = [remap("image", "/camera/color/image_raw"), remap("~/mask", "seg_mask"),
-            Remap { node: Some("other".into()), from: "~/prompt".into(), to: "/x".into() }];
+        let rules = [
+            remap("image", "/camera/color/image_raw"),
+            remap("~/mask", "seg_mask"),
+            Remap { node: Some("other".into()), from: "~/prompt".into(), to: "/x".into() },
+        ];
         let r = NameResolver::new("/robot1", "seg", &rules).unwrap();
         assert_eq!(r.resolve("image").unwrap(), "/camera/color/image_raw");
         assert!(r.is_remapped("image"));

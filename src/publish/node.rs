@@ -17,7 +17,9 @@ use tracing::{info, warn};
 use super::diagnostics::{self, DiagnosticsInput, EndpointState, LatencyWindow};
 use super::error::PublishError;
 use super::link::{PipelineLink, PipelineStats};
-use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, GroundingArray, SetPromptsRequest, SetPromptsResponse};
+use super::msgs_pixel_sail::{
+    DescribeRequest, DescribeResponse, GroundingArray, SetPromptsRequest, SetPromptsResponse,
+};
 use super::msgs_std::{CompressedImage, DiagnosticArray, Image, PointStamped, StringMsg, Time};
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
@@ -125,7 +127,8 @@ pub async fn run(
     }
     let node_name = NodeName::new(names.namespace(), names.node())
         .map_err(|e| PublishError::dds(format!("naming node {fqn}"), e))?;
-    let mut node = ctx.new_node(node_name, options).map_err(|e| PublishError::dds(format!("creating node {fqn}"), e))?;
+    let mut node =
+        ctx.new_node(node_name, options).map_err(|e| PublishError::dds(format!("creating node {fqn}"), e))?;
 
     let mut make = EndpointFactory { node: &mut node, names: &names, settings: &settings };
     let endpoints = Arc::new(Endpoints {
@@ -139,7 +142,8 @@ pub async fn run(
     });
     let prompt: In<StringMsg> = make.input(&qos::PROMPT, ("std_msgs", "String"))?;
     let point: In<PointStamped> = make.input(&qos::POINT_PROMPT, ("geometry_msgs", "PointStamped"))?;
-    let image: Option<In<Image>> = if ros_source { Some(make.input(&qos::IMAGE, ("sensor_msgs", "Image"))?) } else { None };
+    let image: Option<In<Image>> =
+        if ros_source { Some(make.input(&qos::IMAGE, ("sensor_msgs", "Image"))?) } else { None };
     let set_prompts_srv: Server<SetPromptsRequest, SetPromptsResponse> = make.service("~/set_prompts", "SetPrompts")?;
     let describe_srv: Server<DescribeRequest, DescribeResponse> = make.service("~/describe", "Describe")?;
 
@@ -161,8 +165,19 @@ pub async fn run(
         point: match_count(&point),
         image: image.as_ref().map(match_count),
     });
-    tasks.push(tokio::spawn(outputs::publish_results(results, endpoints.clone(), node.clone(), settings_rx.clone(), shared.clone())));
-    let command_sink = services::Commands { tx: commands.clone(), settings: settings_rx.clone(), shared: shared.clone(), node: node.clone() };
+    tasks.push(tokio::spawn(outputs::publish_results(
+        results,
+        endpoints.clone(),
+        node.clone(),
+        settings_rx.clone(),
+        shared.clone(),
+    )));
+    let command_sink = services::Commands {
+        tx: commands.clone(),
+        settings: settings_rx.clone(),
+        shared: shared.clone(),
+        node: node.clone(),
+    };
     tasks.push(tokio::spawn(inputs::prompts(prompt, command_sink.clone())));
     tasks.push(tokio::spawn(inputs::point_prompts(point, describe.clone(), endpoints.clone())));
     tasks.push(tokio::spawn(services::set_prompts(set_prompts_srv, command_sink)));
@@ -172,7 +187,15 @@ pub async fn run(
     } else if ros_source {
         warn!("source is `ros` but the pipeline gave no frame input; `image` is not subscribed");
     }
-    tasks.push(tokio::spawn(diagnostics_loop(fqn.clone(), endpoints.clone(), inputs_in_diag, node.clone(), stats, settings_rx, shared)));
+    tasks.push(tokio::spawn(diagnostics_loop(
+        fqn.clone(),
+        endpoints.clone(),
+        inputs_in_diag,
+        node.clone(),
+        stats,
+        settings_rx,
+        shared,
+    )));
     info!(node = %fqn, domain = domain_id, "ROS 2 node up: outputs under {fqn}/…, services {fqn}/set_prompts, {fqn}/describe");
 
     shutdown.await;
@@ -203,7 +226,11 @@ struct InputTopics {
 
 fn match_count<M: 'static + Send + Sync>(i: &In<M>) -> (String, QosSpec, MatchCount) {
     let (sub, ever) = (i.subscription.clone(), i.ever_matched.clone());
-    (i.topic.clone(), i.qos, Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }))
+    (
+        i.topic.clone(),
+        i.qos,
+        Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }),
+    )
 }
 
 /// An input's "has matched once" flag and the future that resolves on its first match.
@@ -222,7 +249,10 @@ fn spawn_match_watchers(
             tasks.push(tokio::spawn(async move {
                 // Each new wait first looks at the match table itself, so re-arming every second also
                 // covers a match event lost from ros2-client's bounded status channel at start-up.
-                while tokio::time::timeout(Duration::from_secs(1), o.$field.publisher.wait_for_subscription(&n)).await.is_err() {}
+                while tokio::time::timeout(Duration::from_secs(1), o.$field.publisher.wait_for_subscription(&n))
+                    .await
+                    .is_err()
+                {}
                 o.$field.ever_matched.store(true, Ordering::Relaxed);
             }));
         }};
@@ -244,9 +274,12 @@ fn spawn_match_watchers(
 
 fn input_waiter<M: 'static + Send + Sync>(i: &In<M>, node: &Arc<Node>) -> FirstMatch {
     let (sub, node) = (i.subscription.clone(), node.clone());
-    (i.ever_matched.clone(), Box::pin(async move {
-        while tokio::time::timeout(Duration::from_secs(1), sub.wait_for_publisher(&node)).await.is_err() {}
-    }))
+    (
+        i.ever_matched.clone(),
+        Box::pin(async move {
+            while tokio::time::timeout(Duration::from_secs(1), sub.wait_for_publisher(&node)).await.is_err() {}
+        }),
+    )
 }
 
 struct EndpointFactory<'a> {
@@ -256,7 +289,11 @@ struct EndpointFactory<'a> {
 }
 
 impl EndpointFactory<'_> {
-    fn topic(&mut self, ep: &Endpoint, ty: (&str, &str)) -> Result<(ros2_client::dds::rustdds::Topic, String, QosSpec), PublishError> {
+    fn topic(
+        &mut self,
+        ep: &Endpoint,
+        ty: (&str, &str),
+    ) -> Result<(ros2_client::dds::rustdds::Topic, String, QosSpec), PublishError> {
         let resolved = self.names.resolve(ep.name)?;
         let spec = self.settings.qos_for(&resolved, ep);
         let name = Name::parse(&resolved).map_err(|e| PublishError::dds(format!("naming {resolved}"), e))?;
@@ -284,7 +321,12 @@ impl EndpointFactory<'_> {
             .create_subscription(&topic, None)
             .map_err(|e| PublishError::dds(format!("creating subscription {resolved}"), e))?;
         info!(topic = %resolved, qos = %qos.describe(), "subscribed {}/{}", ty.0, ty.1);
-        Ok(In { subscription: Arc::new(subscription), topic: resolved, qos, ever_matched: Arc::new(AtomicBool::new(false)) })
+        Ok(In {
+            subscription: Arc::new(subscription),
+            topic: resolved,
+            qos,
+            ever_matched: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     fn service<Req, Resp>(&mut self, name: &str, ty: &str) -> Result<Server<Req, Resp>, PublishError>
@@ -326,13 +368,21 @@ async fn diagnostics_loop(
         }
         let published = shared.frames_published.load(Ordering::Relaxed);
         let pub_state = |topic: &str, qos: QosSpec, matched: usize| EndpointState {
-            topic: topic.to_owned(), direction: qos::Direction::Publisher, qos, matched,
+            topic: topic.to_owned(),
+            direction: qos::Direction::Publisher,
+            qos,
+            matched,
             discovered: node.subscription_count(topic).max(matched),
         };
         let sub_state = |(topic, qos, matched): &(String, QosSpec, MatchCount)| {
             let matched = matched(&node);
-            EndpointState { topic: topic.clone(), direction: qos::Direction::Subscription, qos: *qos, matched,
-                discovered: node.publisher_count(topic).max(matched) }
+            EndpointState {
+                topic: topic.clone(),
+                direction: qos::Direction::Subscription,
+                qos: *qos,
+                matched,
+                discovered: node.publisher_count(topic).max(matched),
+            }
         };
         let mut endpoints = vec![
             pub_state(&out.detections.topic, out.detections.qos, out.detections.matched(&node)),
@@ -342,8 +392,11 @@ async fn diagnostics_loop(
         ];
         if settings.borrow().overlay {
             endpoints.push(pub_state(&out.overlay.topic, out.overlay.qos, out.overlay.matched(&node)));
-            endpoints.push(pub_state(&out.overlay_compressed.topic, out.overlay_compressed.qos,
-                out.overlay_compressed.matched(&node)));
+            endpoints.push(pub_state(
+                &out.overlay_compressed.topic,
+                out.overlay_compressed.qos,
+                out.overlay_compressed.matched(&node),
+            ));
         }
         endpoints.push(sub_state(&inputs.prompt));
         endpoints.push(sub_state(&inputs.point));
@@ -353,8 +406,15 @@ async fn diagnostics_loop(
         let latency = shared.latency.lock().ok().and_then(|l| l.percentiles());
         let s = settings.borrow().clone();
         let input = DiagnosticsInput {
-            node: &fqn, source: &s.source, stats: &now_stats, previous: &previous, elapsed: last.elapsed(),
-            frames_published: published, previous_published, latency, endpoints: &endpoints,
+            node: &fqn,
+            source: &s.source,
+            stats: &now_stats,
+            previous: &previous,
+            elapsed: last.elapsed(),
+            frames_published: published,
+            previous_published,
+            latency,
+            endpoints: &endpoints,
             input_errors: shared.input_errors.load(Ordering::Relaxed),
             active_commands: shared.active_commands.load(Ordering::Relaxed) as usize,
             stamp: Time::from_system(SystemTime::now()),

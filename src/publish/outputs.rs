@@ -87,7 +87,8 @@ fn publish_one(
         }
     }
     let (mask_raw, mask_png) = (out.mask.matched(node) > 0, out.mask_compressed.matched(node) > 0);
-    let (ov_raw, ov_jpeg) = (overlay_on && out.overlay.matched(node) > 0, overlay_on && out.overlay_compressed.matched(node) > 0);
+    let (ov_raw, ov_jpeg) =
+        (overlay_on && out.overlay.matched(node) > 0, overlay_on && out.overlay_compressed.matched(node) > 0);
     if !(mask_raw || mask_png || ov_raw || ov_jpeg) {
         return;
     }
@@ -107,7 +108,15 @@ fn publish_one(
     // The same picture as the recorded video: tinted masks, boxes, "k command score", descriptions.
     let overlay = (ov_raw || ov_jpeg).then(|| crate::sink::annotate(r));
     if mask_raw {
-        let msg = Image { header: header.clone(), height: h, width: w, encoding: "mono8".into(), is_bigendian: 0, step: w, data: labels };
+        let msg = Image {
+            header: header.clone(),
+            height: h,
+            width: w,
+            encoding: "mono8".into(),
+            is_bigendian: 0,
+            step: w,
+            data: labels,
+        };
         if let Err(e) = out.mask.publisher.publish(msg) {
             warn_err(&out.mask.topic, &e);
         }
@@ -125,7 +134,15 @@ fn publish_one(
         }
     }
     if ov_raw {
-        let msg = Image { header: header.clone(), height: h, width: w, encoding: "rgb8".into(), is_bigendian: 0, step: w * 3, data: rgb };
+        let msg = Image {
+            header: header.clone(),
+            height: h,
+            width: w,
+            encoding: "rgb8".into(),
+            is_bigendian: 0,
+            step: w * 3,
+            data: rgb,
+        };
         if let Err(e) = out.overlay.publisher.publish(msg) {
             warn_err(&out.overlay.topic, &e);
         }

@@ -24,8 +24,15 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
 /// `max_prompts` and `max_rate` change live.
-pub const READ_ONLY: [&str; 7] = ["model_dir", "source", "execution_providers", "mask_threshold", "description_policy",
-    "description_period", "max_description_tokens"];
+pub const READ_ONLY: [&str; 7] = [
+    "model_dir",
+    "source",
+    "execution_providers",
+    "mask_threshold",
+    "description_policy",
+    "description_period",
+    "max_description_tokens",
+];
 
 /// The typed parameter values the node runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +120,9 @@ impl NodeSettings {
             ("max_description_tokens", P::Integer(i)) => self.max_description_tokens = *i,
             ("overlay", P::Boolean(b)) => self.overlay = *b,
             ("prompts", P::StringArray(a)) => self.prompts = a.clone(),
-            ("prompts", P::String(s)) => self.prompts = s.lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect(),
+            ("prompts", P::String(s)) => {
+                self.prompts = s.lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect()
+            }
             ("max_prompts", P::Integer(i)) => self.max_prompts = *i,
             (k, v) if k.starts_with("qos_overrides.") => {
                 self.qos_overrides.insert(k.to_owned(), v.clone());
@@ -228,14 +237,16 @@ pub fn read_params_file(path: &Path, fqn: &str) -> Result<Vec<(String, P)>, Para
     let mut out = Vec::new();
     for (key, section) in map {
         let key = key.as_str().unwrap_or("");
-        let matches = key == "/**" || key == fqn || key == fqn.trim_start_matches('/') || key == base
+        let matches = key == "/**"
+            || key == fqn
+            || key == fqn.trim_start_matches('/')
+            || key == base
             || key == format!("/**/{base}");
         if !matches {
             continue;
         }
-        let params = section
-            .get("ros__parameters")
-            .ok_or_else(|| err(format!("section `{key}` has no ros__parameters")))?;
+        let params =
+            section.get("ros__parameters").ok_or_else(|| err(format!("section `{key}` has no ros__parameters")))?;
         flatten("", params, &mut out).map_err(err)?;
     }
     Ok(out)
@@ -269,7 +280,11 @@ mod tests {
         assert!(v("mask_threshold", &P::Double(0.5)).is_ok());
         assert!(v("mask_threshold", &P::Double(1.5)).unwrap_err().contains("between 0 and 1"));
         assert!(v("description_policy", &P::String("sometimes".into())).unwrap_err().contains("one of"));
-        assert!(v("execution_providers", &P::StringArray(vec!["npu".into()])).unwrap_err().contains("unknown execution provider"));
+        assert!(
+            v("execution_providers", &P::StringArray(vec!["npu".into()]))
+                .unwrap_err()
+                .contains("unknown execution provider")
+        );
         assert!(v("model_dir", &P::String("elsewhere".into())).unwrap_err().contains("read-only"));
         assert!(v("model_dir", &P::String("models/tiny".into())).is_ok());
         assert!(v("max_rate", &P::Integer(10)).is_ok());

@@ -64,19 +64,39 @@ pub struct Endpoint {
     pub default: QosSpec,
 }
 
-pub const IMAGE: Endpoint = Endpoint { name: "image", direction: Direction::Subscription, default: QosSpec::best_effort(1) };
-pub const PROMPT: Endpoint = Endpoint { name: "~/prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
-pub const POINT_PROMPT: Endpoint = Endpoint { name: "~/point_prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
-pub const DETECTIONS: Endpoint = Endpoint { name: "~/detections", direction: Direction::Publisher, default: QosSpec::reliable(5) };
-pub const MASK: Endpoint = Endpoint { name: "~/mask", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
-pub const MASK_COMPRESSED: Endpoint = Endpoint { name: "~/mask/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
-pub const OVERLAY: Endpoint = Endpoint { name: "~/overlay", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
-pub const OVERLAY_COMPRESSED: Endpoint = Endpoint { name: "~/overlay/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
-pub const DESCRIPTION: Endpoint = Endpoint { name: "~/description", direction: Direction::Publisher, default: QosSpec::reliable(10) };
-pub const DIAGNOSTICS: Endpoint = Endpoint { name: "/diagnostics", direction: Direction::Publisher, default: QosSpec::reliable(10) };
+pub const IMAGE: Endpoint =
+    Endpoint { name: "image", direction: Direction::Subscription, default: QosSpec::best_effort(1) };
+pub const PROMPT: Endpoint =
+    Endpoint { name: "~/prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
+pub const POINT_PROMPT: Endpoint =
+    Endpoint { name: "~/point_prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
+pub const DETECTIONS: Endpoint =
+    Endpoint { name: "~/detections", direction: Direction::Publisher, default: QosSpec::reliable(5) };
+pub const MASK: Endpoint =
+    Endpoint { name: "~/mask", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
+pub const MASK_COMPRESSED: Endpoint =
+    Endpoint { name: "~/mask/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
+pub const OVERLAY: Endpoint =
+    Endpoint { name: "~/overlay", direction: Direction::Publisher, default: QosSpec::best_effort(2) };
+pub const OVERLAY_COMPRESSED: Endpoint =
+    Endpoint { name: "~/overlay/compressed", direction: Direction::Publisher, default: QosSpec::reliable(2) };
+pub const DESCRIPTION: Endpoint =
+    Endpoint { name: "~/description", direction: Direction::Publisher, default: QosSpec::reliable(10) };
+pub const DIAGNOSTICS: Endpoint =
+    Endpoint { name: "/diagnostics", direction: Direction::Publisher, default: QosSpec::reliable(10) };
 
-pub const ALL: [Endpoint; 10] = [IMAGE, PROMPT, POINT_PROMPT, DETECTIONS, MASK, MASK_COMPRESSED, OVERLAY,
-    OVERLAY_COMPRESSED, DESCRIPTION, DIAGNOSTICS];
+pub const ALL: [Endpoint; 10] = [
+    IMAGE,
+    PROMPT,
+    POINT_PROMPT,
+    DETECTIONS,
+    MASK,
+    MASK_COMPRESSED,
+    OVERLAY,
+    OVERLAY_COMPRESSED,
+    DESCRIPTION,
+    DIAGNOSTICS,
+];
 
 /// The three override parameter names of a resolved topic, e.g.
 /// `qos_overrides./robot1/pixel_sail/mask.publisher.reliability`.
@@ -91,7 +111,9 @@ pub fn validate_override(key: &str, value: &ros2_client::parameters::ParameterVa
     match (key.rsplit('.').next().unwrap_or(""), value) {
         ("reliability", P::String(s)) if matches!(s.as_str(), "reliable" | "best_effort" | "system_default") => Ok(()),
         ("reliability", _) => Err(format!("{key} must be 'reliable' or 'best_effort'")),
-        ("durability", P::String(s)) if matches!(s.as_str(), "volatile" | "transient_local" | "system_default") => Ok(()),
+        ("durability", P::String(s)) if matches!(s.as_str(), "volatile" | "transient_local" | "system_default") => {
+            Ok(())
+        }
         ("durability", _) => Err(format!("{key} must be 'volatile' or 'transient_local'")),
         ("depth", P::Integer(d)) if (1..=1000).contains(d) => Ok(()),
         ("depth", _) => Err(format!("{key} must be an integer in 1..=1000")),

@@ -83,8 +83,12 @@ pub fn parse(args: &[String]) -> Result<RosArgs, RosArgsError> {
             "-e" | "--enclave" => {
                 value(flag)?;
             }
-            "--enable-rosout-logs" | "--disable-rosout-logs" | "--enable-stdout-logs"
-            | "--disable-stdout-logs" | "--enable-external-lib-logs" | "--disable-external-lib-logs" => {}
+            "--enable-rosout-logs"
+            | "--disable-rosout-logs"
+            | "--enable-stdout-logs"
+            | "--disable-stdout-logs"
+            | "--enable-external-lib-logs"
+            | "--disable-external-lib-logs" => {}
             other => return Err(RosArgsError::UnknownFlag(other.to_owned())),
         }
     }
@@ -142,9 +146,9 @@ fn seq_to_param(items: &[serde_yaml::Value]) -> Option<ParameterValue> {
             ParameterValue::IntegerArray(items.iter().map(Y::as_i64).collect::<Option<_>>()?)
         }
         Y::Number(_) => ParameterValue::DoubleArray(items.iter().map(Y::as_f64).collect::<Option<_>>()?),
-        Y::String(_) => ParameterValue::StringArray(
-            items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>()?,
-        ),
+        Y::String(_) => {
+            ParameterValue::StringArray(items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>()?)
+        }
         _ => return None,
     })
 }
@@ -159,9 +163,29 @@ mod tests {
 
     #[test]
     fn splits_and_parses_a_typical_command_line() {
-        let argv = s(&["run", "--source", "ros", "--ros-args", "-r", "__ns:=/robot1", "-r", "__node:=seg",
-            "-r", "image:=/camera/color/image_raw", "-p", "overlay:=false", "-p", "mask_threshold:=0.4",
-            "-p", "execution_providers:=[cuda, cpu]", "--params-file", "f.yaml", "--", "--prompt", "x"]);
+        let argv = s(&[
+            "run",
+            "--source",
+            "ros",
+            "--ros-args",
+            "-r",
+            "__ns:=/robot1",
+            "-r",
+            "__node:=seg",
+            "-r",
+            "image:=/camera/color/image_raw",
+            "-p",
+            "overlay:=false",
+            "-p",
+            "mask_threshold:=0.4",
+            "-p",
+            "execution_providers:=[cuda, cpu]",
+            "--params-file",
+            "f.yaml",
+            "--",
+            "--prompt",
+            "x",
+        ]);
         let (own, ros) = split(&argv);
         assert_eq!(own, s(&["run", "--source", "ros", "--prompt", "x"]));
         let a = parse(&ros).unwrap();

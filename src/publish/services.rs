@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::link::{describe as ask, set_commands};
-use crate::app::{DescribeRequest as RegionRequest, SetCommands};
 use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsRequest, SetPromptsResponse, describe_kind};
 use super::msgs_std::{Header, Time};
 use super::node::{SettingsRx, Shared};
+use crate::app::{DescribeRequest as RegionRequest, SetCommands};
 use crate::decode::{rle_decode, rle_encode};
 use crate::frame::{Mask, Rle, VisualPrompt};
 
@@ -46,11 +46,7 @@ impl Commands {
 
 /// Refuses more commands than `max_prompts` (DESIGN §7), with the reason.
 pub fn check_count(n: usize, max: i64) -> Result<(), String> {
-    if n as i64 > max {
-        Err(format!("{n} commands given but max_prompts is {max}; none were changed"))
-    } else {
-        Ok(())
-    }
+    if n as i64 > max { Err(format!("{n} commands given but max_prompts is {max}; none were changed")) } else { Ok(()) }
 }
 
 /// Answers each request of a service in turn; a malformed request is logged and skipped.
@@ -123,8 +119,13 @@ pub async fn describe(server: Server<DescribeRequest, DescribeResponse>, describ
                 String::new()
             };
             DescribeResponse {
-                success: true, message, description: region.description.text.clone(), header,
-                bbox: region.bbox.unwrap_or_default(), mask_height: rle.size[0], mask_width: rle.size[1],
+                success: true,
+                message,
+                description: region.description.text.clone(),
+                header,
+                bbox: region.bbox.unwrap_or_default(),
+                mask_height: rle.size[0],
+                mask_width: rle.size[1],
                 mask_rle_counts: rle.counts,
             }
         }
@@ -229,7 +230,11 @@ mod tests {
         let (w, h) = (640u32, 480u32);
         let budget = reply_mask_budget(&["a large red circle on the left", "camera"]);
         assert!((200..=260).contains(&budget), "{budget}");
-        let blob = Mask { width: w, height: h, data: (0..w * h).map(|i| u8::from((i % w) / 100 == 1 && (i / w) / 100 == 1)).collect() };
+        let blob = Mask {
+            width: w,
+            height: h,
+            data: (0..w * h).map(|i| u8::from((i % w) / 100 == 1 && (i / w) / 100 == 1)).collect(),
+        };
         let (rle, f) = reply_mask(&blob, budget);
         assert_eq!((f, rle.size), (1, [480, 640]));
         let ragged = Mask { width: w, height: h, data: (0..w * h).map(|i| u8::from(i % 7 == 0)).collect() };

@@ -69,8 +69,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.yaml");
         std::fs::write(&f, "/**:\n  ros__parameters:\n    max_rate: 5.0\n    overlay: false\n").unwrap();
-        let block = s(&["--ros-args", "-r", "__ns:=/robot1", "-r", "image:=/camera/image_raw",
-            "--params-file", f.to_str().unwrap(), "-p", "max_rate:=7.5"]);
+        let block = s(&[
+            "--ros-args",
+            "-r",
+            "__ns:=/robot1",
+            "-r",
+            "image:=/camera/image_raw",
+            "--params-file",
+            f.to_str().unwrap(),
+            "-p",
+            "max_rate:=7.5",
+        ]);
         let st = configure(&block, NodeSettings::default()).unwrap();
         assert!(st.ros_source);
         assert_eq!(st.settings.source, "ros");

@@ -69,7 +69,14 @@ mod tests {
     #[test]
     fn draws_mask_and_description_band() {
         let (w, h) = (64u32, 48u32);
-        let frame = Frame { seq: 7, stamp: SystemTime::now(), frame_id: "cam".into(), width: w, height: h, data: vec![128; (w * h * 3) as usize] };
+        let frame = Frame {
+            seq: 7,
+            stamp: SystemTime::now(),
+            frame_id: "cam".into(),
+            width: w,
+            height: h,
+            data: vec![128; (w * h * 3) as usize],
+        };
         let mut mask = Mask { width: w, height: h, data: vec![0; (w * h) as usize] };
         mask.data[20 * w as usize + 20] = 1;
         let g = Grounding {
@@ -81,7 +88,14 @@ mod tests {
             mask: Arc::new(mask),
             description: Some(Description { text: "a small red star".into(), stamp: frame.stamp, seq: 5 }),
         };
-        let r = FrameResult { seq: 7, stamp: frame.stamp, frame_id: "cam".into(), frame: Arc::new(frame), groundings: vec![g], latency: Duration::ZERO };
+        let r = FrameResult {
+            seq: 7,
+            stamp: frame.stamp,
+            frame_id: "cam".into(),
+            frame: Arc::new(frame),
+            groundings: vec![g],
+            latency: Duration::ZERO,
+        };
         let out = annotate(&r);
         assert_eq!(out.len(), (w * h * 3) as usize);
         assert_ne!(out[(20 * w as usize + 20) * 3..][..3], [128, 128, 128]);

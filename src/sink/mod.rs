@@ -23,7 +23,9 @@ pub enum SinkError {
 
 fn ensure_parent(path: &Path) -> Result<(), SinkError> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| SinkError::Io { path: dir.display().to_string(), source: e }),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::Io { path: dir.display().to_string(), source: e })
+        }
         None => Ok(()),
     }
 }

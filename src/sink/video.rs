@@ -35,8 +35,12 @@ fn encoder_for(path: &Path) -> Result<&'static str, SinkError> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("webm") => Ok("vp8enc deadline=1 cpu-used=8 target-bitrate=2000000 keyframe-max-dist=60 ! webmmux"),
-        Some("mp4") => Ok("x264enc speed-preset=ultrafast tune=zerolatency bitrate=2000 key-int-max=60 ! h264parse ! mp4mux"),
-        Some("mkv") => Ok("x264enc speed-preset=ultrafast tune=zerolatency bitrate=2000 key-int-max=60 ! h264parse ! matroskamux"),
+        Some("mp4") => {
+            Ok("x264enc speed-preset=ultrafast tune=zerolatency bitrate=2000 key-int-max=60 ! h264parse ! mp4mux")
+        }
+        Some("mkv") => {
+            Ok("x264enc speed-preset=ultrafast tune=zerolatency bitrate=2000 key-int-max=60 ! h264parse ! matroskamux")
+        }
         _ => Err(SinkError::Unsupported(format!("{}: use .webm (VP8), .mp4 or .mkv (H.264)", path.display()))),
     }
 }
@@ -115,9 +119,9 @@ impl VideoWriter {
         let b = buffer.make_mut();
         b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
         b.set_duration(gst::ClockTime::from_nseconds(duration.as_nanos() as u64));
-        self.appsrc
-            .push_buffer(buffer)
-            .map_err(|e| SinkError::Gst(format!("{}: encoder refused a frame ({e:?}){}", self.path.display(), self.bus_error())))?;
+        self.appsrc.push_buffer(buffer).map_err(|e| {
+            SinkError::Gst(format!("{}: encoder refused a frame ({e:?}){}", self.path.display(), self.bus_error()))
+        })?;
         self.last_duration = duration;
         self.frames += 1;
         Ok(())
@@ -131,7 +135,9 @@ impl VideoWriter {
         }
         let _ = self.appsrc.end_of_stream();
         let bus = self.pipeline.bus().ok_or_else(|| SinkError::Gst("pipeline without bus".into()))?;
-        let outcome = match bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+        let outcome = match bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos, gst::MessageType::Error])
+        {
             Some(msg) => match msg.view() {
                 gst::MessageView::Error(e) => Err(SinkError::Gst(format!("{}: {}", self.path.display(), e.error()))),
                 _ => Ok(self.frames),

@@ -137,7 +137,13 @@ impl FrameModel for SlowModel {
             .collect())
     }
 
-    fn start_describe(&mut self, frame: &Frame, command: &str, _mask: &Arc<Mask>, _max: usize) -> Result<FakeDescribing, ModelError> {
+    fn start_describe(
+        &mut self,
+        frame: &Frame,
+        command: &str,
+        _mask: &Arc<Mask>,
+        _max: usize,
+    ) -> Result<FakeDescribing, ModelError> {
         std::thread::sleep(self.encode);
         Ok(FakeDescribing { left: self.steps, text: format!("{command} seen on frame {}", frame.seq) })
     }
@@ -149,12 +155,24 @@ impl FrameModel for SlowModel {
     }
 
     /// A second vision pass's worth of time; says which frame it looked at.
-    fn word_object(&mut self, frame: &Frame, _mask: &Mask, first: &str, _pass: Option<&FakeDescribing>, _max: usize) -> Result<Option<String>, ModelError> {
+    fn word_object(
+        &mut self,
+        frame: &Frame,
+        _mask: &Mask,
+        first: &str,
+        _pass: Option<&FakeDescribing>,
+        _max: usize,
+    ) -> Result<Option<String>, ModelError> {
         std::thread::sleep(self.encode);
         Ok(Some(format!("{first}, looked at closely on frame {}", frame.seq)))
     }
 
-    fn describe_region(&mut self, frame: &Frame, prompt: &VisualPrompt, _max: usize) -> Result<(String, Segment), ModelError> {
+    fn describe_region(
+        &mut self,
+        frame: &Frame,
+        prompt: &VisualPrompt,
+        _max: usize,
+    ) -> Result<(String, Segment), ModelError> {
         let image = self.encode(frame, Some(prompt))?;
         Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))
     }

@@ -47,7 +47,8 @@ pub fn run(args: &BuildEnginesArgs) -> anyhow::Result<()> {
     // Each step starts when the one before it ends; the last ends when the engine is loaded.
     let mut steps: Vec<(LoadStep, Instant)> = Vec::new();
     // Each step is logged as it starts (sessions.rs); here it is only timed.
-    let engine = Engine::load_reporting(&cfg, &mut |step| steps.push((step.clone(), Instant::now())))?;
+    // One graph's session at a time: a full-size model's three sessions together may not fit in memory.
+    let provider = Engine::build_each(&cfg, &mut |step| steps.push((step.clone(), Instant::now())))?;
     let end = Instant::now();
     let mut graphs = Vec::new();
     for (i, (step, t)) in steps.iter().enumerate() {
@@ -58,9 +59,9 @@ pub fn run(args: &BuildEnginesArgs) -> anyhow::Result<()> {
             secs: until.duration_since(*t).as_secs_f64(),
         });
     }
-    let uses_trt = engine.provider() == ProviderKind::TensorRt.as_str();
+    let uses_trt = provider == ProviderKind::TensorRt;
     let summary = Summary {
-        provider: engine.provider().to_string(),
+        provider: provider.as_str().to_string(),
         tensorrt_cache: uses_trt.then(|| cfg.tensorrt.resolved_cache_dir().display().to_string()),
         engines_built: steps.iter().filter(|(s, _)| s.action == LoadAction::BuildEngine).count(),
         graphs,

@@ -19,7 +19,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 
 use super::model_info::ModelInfo;
-use super::sessions::{LoadStep, load_session};
+use super::sessions::{GRAPHS, LoadStep, load_session};
 use super::tensors::{output_f32, run_err, view};
 use super::tokenizer::PromptTokenizer;
 use super::{InferenceError, runtime};
@@ -163,6 +163,22 @@ impl Engine {
             providers,
             max_commands: cfg.max_commands.min(info_max_commands),
         })
+    }
+
+    /// Create, check and drop each graph's session in turn, keeping no engine: what `build-engines` needs
+    /// (TensorRT builds and caches every engine; the contract is checked), at the memory of the largest graph
+    /// rather than all three together. Returns the provider the graphs run on.
+    pub fn build_each(cfg: &EngineConfig, progress: &mut dyn FnMut(&LoadStep)) -> Result<ProviderKind, InferenceError> {
+        let (info, env) = Self::prepare(cfg)?;
+        PromptTokenizer::load(&cfg.model_dir.join(&info.files.tokenizer), &info)?;
+        let (vision, providers) = load_session(&env, cfg, &info, 0, progress)?;
+        drop(vision);
+        let mut rest = cfg.clone();
+        rest.providers.retain(|p| providers.contains(p) || *p == ProviderKind::Cpu);
+        for index in 1..GRAPHS.len() {
+            drop(load_session(&env, &rest, &info, index, progress)?);
+        }
+        Ok(providers.first().copied().unwrap_or(ProviderKind::Cpu))
     }
 
     /// The quick start-up checks (configuration, model.json, the ONNX Runtime library), before any session.

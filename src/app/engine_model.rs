@@ -93,6 +93,10 @@ impl FrameModel for EngineModel {
         Ok((answer.text, segment(answer.segment)))
     }
 
+    fn unknown_words(&self, command: &str) -> Vec<String> {
+        self.engine.unknown_words(command)
+    }
+
     fn word_object(
         &mut self,
         frame: &Frame,

@@ -77,6 +77,12 @@ pub trait FrameModel: Send {
         Ok(None)
     }
 
+    /// Words of `command` the model's vocabulary does not have (reported to the user, never silently read
+    /// as "unknown"); a model without a closed vocabulary knows every word.
+    fn unknown_words(&self, _command: &str) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Execution provider / model name, for diagnostics.
     fn label(&self) -> String {
         String::from("model")

@@ -166,7 +166,16 @@ impl<M: FrameModel> Worker<M> {
                 tracing::warn!("commands refused: {reason}");
                 CommandsAck { accepted: false, message: reason, active: self.commands.clone() }
             }
-            Ok((commands, notes)) => {
+            Ok((commands, mut notes)) => {
+                for cmd in &commands {
+                    let unknown = self.model.unknown_words(cmd);
+                    if !unknown.is_empty() {
+                        notes.push(format!(
+                            "'{cmd}': unknown words: {} (the model does not know them)",
+                            unknown.join(", ")
+                        ));
+                    }
+                }
                 for note in &notes {
                     tracing::warn!("{note}");
                 }

@@ -32,21 +32,15 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     engine.refine_masks(&frame, &mut segments)?; // as the node does: found objects segmented again, closer
     engine.confirm_found(&frame, &args.prompts, &mut segments)?; // and checked against the command, closer
     let max_tokens = engine.model_info().config.max_new_tokens;
-    // as the node does: a found object is described from its mask (and looked at closer when small); one
-    // the model says is not there gets its command's reading, which the overlay marks "not found"
-    let mut descriptions = Vec::new();
-    if args.describe && !args.prompts.is_empty() {
-        let missing: Vec<String> =
-            args.prompts.iter().zip(&segments).filter(|(_, s)| !s.found).map(|(c, _)| c.clone()).collect();
-        let mut by_name =
-            if missing.is_empty() { Vec::new() } else { engine.describe(&state, &missing, max_tokens)? }.into_iter();
+    // as the node does: a found object is described from its mask (and looked at closer when small); one the
+    // model says is not there gets no description
+    let mut descriptions: Vec<Option<String>> = Vec::new();
+    if args.describe {
         for seg in &segments {
-            let text = if seg.found {
-                engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text
-            } else {
-                by_name.next().unwrap_or_default()
-            };
-            descriptions.push(text);
+            descriptions.push(match seg.found {
+                true => Some(engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text),
+                false => None,
+            });
         }
     }
     let vp = match (args.point, args.bbox) {
@@ -65,10 +59,15 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     for (k, (cmd, seg)) in args.prompts.iter().zip(&segments).enumerate() {
         let file = format!("mask_{}.png", k + 1);
         save_mask_png(&seg.mask, &args.out.join(&file))?;
-        let description = descriptions.get(k).cloned();
+        let description = descriptions.get(k).cloned().flatten();
+        let unknown = engine.unknown_words(cmd);
+        if !unknown.is_empty() {
+            tracing::warn!("command {cmd:?}: unknown words: {} (the model does not know them)", unknown.join(", "));
+        }
         let mut entry = segment_json(seg);
         entry["index"] = json!(k);
         entry["command"] = json!(cmd);
+        entry["unknown_words"] = json!(unknown);
         entry["mask_png"] = json!(file);
         entry["description"] = json!(description);
         commands.push(entry);
@@ -179,7 +178,7 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 fn print_summary(
     args: &InferArgs,
     segs: &[SegmentOutput],
-    descs: &[String],
+    descs: &[Option<String>],
     region: Option<&str>,
     provider: &str,
     elapsed: std::time::Duration,
@@ -189,7 +188,7 @@ fn print_summary(
             Some(b) if seg.found => format!("found (score {:.2}), box {:?}", seg.score, b),
             _ => format!("not found (score {:.2})", seg.score),
         };
-        let desc = descs.get(k).map(|d| format!(" — {d}")).unwrap_or_default();
+        let desc = descs.get(k).cloned().flatten().map(|d| format!(" — {d}")).unwrap_or_default();
         println!("{}. {cmd:?}: {what}{desc}", k + 1);
     }
     if let Some(text) = region {

@@ -189,6 +189,11 @@ impl Engine {
         Ok((info, env))
     }
 
+    /// Words of `command` outside the model's vocabulary (the model reads each as "unknown").
+    pub fn unknown_words(&self, command: &str) -> Vec<String> {
+        self.tokenizer.unknown_words(command)
+    }
+
     /// The execution provider actually in use (`tensorrt`, `cuda` or `cpu`).
     pub fn provider(&self) -> &str {
         self.providers.first().map(|p| p.as_str()).unwrap_or("cpu")

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use tokenizers::Tokenizer;
+use tokenizers::models::ModelWrapper;
 
 use super::InferenceError;
 use super::model_info::ModelInfo;
@@ -11,6 +12,9 @@ use super::model_info::ModelInfo;
 pub struct PromptTokenizer {
     tok: Tokenizer,
     max_prompt_tokens: usize,
+    /// The id words outside the vocabulary become (word-level and word-piece vocabularies; byte-level BPE
+    /// has none: it knows every word).
+    unk_id: Option<u32>,
 }
 
 /// One tokenized prompt and whether the command had to be shortened.
@@ -24,7 +28,33 @@ impl PromptTokenizer {
     pub fn load(path: &Path, info: &ModelInfo) -> Result<PromptTokenizer, InferenceError> {
         let tok = Tokenizer::from_file(path)
             .map_err(|e| InferenceError::Tokenizer { path: path.to_path_buf(), reason: e.to_string() })?;
-        Ok(PromptTokenizer { tok, max_prompt_tokens: info.config.max_prompt_tokens })
+        let unk_token = match tok.get_model() {
+            ModelWrapper::WordLevel(m) => Some(m.unk_token.clone()),
+            ModelWrapper::WordPiece(m) => Some(m.unk_token.clone()),
+            ModelWrapper::BPE(m) => m.unk_token.clone(),
+            ModelWrapper::Unigram(_) => None,
+        };
+        let unk_id = unk_token.and_then(|t| tok.token_to_id(&t));
+        Ok(PromptTokenizer { tok, max_prompt_tokens: info.config.max_prompt_tokens, unk_id })
+    }
+
+    /// The words of `text` the vocabulary does not have, in order, each once: the model sees them only as
+    /// "unknown", so the user is told rather than left to wonder why "the crimson mug" finds nothing.
+    pub fn unknown_words(&self, text: &str) -> Vec<String> {
+        let Some(unk) = self.unk_id else { return Vec::new() };
+        let Ok(enc) = self.tok.encode(text, false) else { return Vec::new() };
+        let mut words: Vec<String> = Vec::new();
+        for (&id, &(start, end)) in enc.get_ids().iter().zip(enc.get_offsets()) {
+            if id != unk {
+                continue;
+            }
+            if let Some(word) = text.get(start..end).map(str::to_string)
+                && !words.contains(&word)
+            {
+                words.push(word);
+            }
+        }
+        words
     }
 
     fn encode(&self, text: &str) -> Result<Vec<i64>, InferenceError> {

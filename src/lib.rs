@@ -10,7 +10,6 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod decode;
-pub mod error;
 pub mod frame;
 pub mod inference;
 pub mod install;
@@ -18,5 +17,3 @@ pub mod preprocess;
 pub mod publish;
 pub mod sink;
 pub mod telemetry;
-
-pub use error::Error;

@@ -57,7 +57,11 @@ if [ "$MODE" = gpu ]; then
     "$VENV/bin/pip" install -q "onnxruntime-gpu[cuda,cudnn]==$ORT_GPU_VERSION" "tensorrt-cu13==$TENSORRT_VERSION"
     SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     # The CUDA, cuDNN and TensorRT libraries the wheels ship, for the providers' dlopen.
-    LIBDIRS="$(find "$SITE/nvidia" "$SITE"/tensorrt_libs "$SITE/onnxruntime/capi" -name '*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)"
+    # Found by file name, not folder: the TensorRT libs wheel's package folder differs across CUDA majors.
+    LIBDIRS="$(find "$SITE" \( -name 'libnvinfer*.so*' -o -name 'libnvonnxparser*.so*' -o -path '*/nvidia/*/lib/*.so*' \
+        -o -path '*/onnxruntime/capi/*.so*' \) -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)"
+    [ -n "$(find "$SITE" -name 'libnvinfer.so*' -print -quit)" ] \
+        || echo "gpu_check: warning: no libnvinfer.so* under $SITE: the TensorRT steps will fail" >&2
     export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     EPS=(cuda tensorrt-fp32 tensorrt-fp16)
 else

@@ -70,7 +70,9 @@ say "install tree complete"
 
 # --- a fresh shell that sources the workspace, outside the repository --------------------------------
 OUTSIDE="$(mktemp -d)"
-trap 'rm -rf "$OUTSIDE"' EXIT
+# The links point back into this checkout (build/pixel_sail at target/ itself): gone once the test is done,
+# so nothing that walks target/ and follows links goes round in circles.
+trap 'rm -rf "$OUTSIDE"; rm -f "$WS/src/pixel_sail" "$WS/src/pixel_sail_msgs" "$WS/build/pixel_sail"' EXIT
 cp "$ROOT/tests/fixtures/tabletop_640x480.jpg" "$OUTSIDE/frame.jpg"
 env -i HOME="$HOME" PATH="/usr/bin:/bin" VIRTUAL_ENV="$ROOT/.venv" ROOT="$ROOT" I="$I" OUTSIDE="$OUTSIDE" \
   PY="$PIXEL_SAIL_ROS_PYTHON" bash -c '

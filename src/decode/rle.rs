@@ -6,6 +6,10 @@ use crate::frame::{Mask, Rle};
 
 pub fn rle_encode(mask: &Mask) -> Rle {
     let (w, h) = (mask.width as usize, mask.height as usize);
+    if w == 0 || h == 0 {
+        // No pixels: one empty background run, without walking the other side's columns or rows.
+        return Rle { size: [mask.height, mask.width], counts: vec![0] };
+    }
     let mut counts = Vec::new();
     let mut current = 0u8;
     let mut run = 0u32;
@@ -24,23 +28,36 @@ pub fn rle_encode(mask: &Mask) -> Rle {
     Rle { size: [mask.height, mask.width], counts }
 }
 
+/// Most pixels a decoded mask may have (4096 × 4096, above a 4K camera's 3840 × 2160): a run-length mask
+/// arrives from outside (the `~/describe` service), and its header alone must not make the node allocate
+/// and fill gigabytes.
+pub const MAX_MASK_PIXELS: u64 = 1 << 24;
+
 pub fn rle_decode(rle: &Rle) -> Result<Mask, DecodeError> {
     let (h, w) = (rle.size[0] as usize, rle.size[1] as usize);
+    let pixels = h as u64 * w as u64;
+    if pixels > MAX_MASK_PIXELS {
+        return Err(DecodeError::BadRle(format!("a {h}x{w} mask is over the {MAX_MASK_PIXELS}-pixel limit")));
+    }
     let total: u64 = rle.counts.iter().map(|&c| c as u64).sum();
-    if total != (w * h) as u64 {
-        return Err(DecodeError::BadRle(format!("counts sum to {total}, expected {}x{} = {}", h, w, w * h)));
+    if total != pixels {
+        return Err(DecodeError::BadRle(format!("counts sum to {total}, expected {h}x{w} = {pixels}")));
     }
     let mut data = vec![0u8; w * h];
     let mut idx = 0usize;
     for (k, &c) in rle.counts.iter().enumerate() {
-        let v = (k % 2) as u8;
-        for i in idx..idx + c as usize {
-            if v == 1 {
-                let (x, y) = (i / h, i % h);
+        let end = idx + c as usize;
+        // Odd runs are the object; a run goes down a column, then on at the top of the next (column-major).
+        let mut i = idx;
+        while k % 2 == 1 && i < end {
+            let (x, y0) = (i / h, i % h);
+            let y1 = h.min(y0 + (end - i));
+            for y in y0..y1 {
                 data[y * w + x] = 1;
             }
+            i += y1 - y0;
         }
-        idx += c as usize;
+        idx = end;
     }
     Ok(Mask { width: w as u32, height: h as u32, data })
 }

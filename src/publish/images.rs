@@ -73,14 +73,15 @@ pub fn frame_from_image(img: &Image, seq: u64, frame_id_override: &str) -> Resul
         other => return Err(ImageInputError::Encoding(other.to_owned())),
     };
     let step = img.step as usize;
-    let need = if h == 0 { 0 } else { step * (h - 1) + w * channels };
+    // Checked: width, height and step come off the wire, and their product can pass usize.
+    let need = step.checked_mul(h - 1).and_then(|n| n.checked_add(w * channels)).unwrap_or(usize::MAX);
     if step < w * channels || img.data.len() < need {
         return Err(ImageInputError::Size {
             width: img.width,
             height: img.height,
             encoding: img.encoding.clone(),
             step: img.step,
-            need: need.max(w * channels * h),
+            need: need.max(w.saturating_mul(channels).saturating_mul(h)),
             got: img.data.len(),
         });
     }

@@ -63,6 +63,43 @@ pub struct Grounding {
     /// Latest description of this command's object, made from a frame that found it (its stamp and
     /// seq say which; may be an earlier frame). None until one has been.
     pub description: Option<Description>,
+    /// Which object this command follows: the same id while the same object is followed from frame to
+    /// frame, a new one when the command moves to another object. 0 when not found.
+    pub track_id: u64,
+    /// Where the object is in 3-D, from aligned depth and the camera's intrinsics.
+    pub location: Location,
+}
+
+/// A found object's place in the camera's optical frame (x right, y down, z forward), in metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// Centroid of the object's visible surface.
+    pub centroid: [f64; 3],
+    /// Size of the visible surface along x, y, z.
+    pub extent: [f64; 3],
+    /// Depth pixels the estimate used.
+    pub depth_pixels: u32,
+}
+
+/// The 3-D answer for one command on one frame: never a made-up point.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Location {
+    /// The node has no depth input configured.
+    #[default]
+    NoDepthInput,
+    Placed(Placement),
+    /// Depth is configured but gives no position for this object; the text says why
+    /// (e.g. "no depth within 20 ms of the frame", "no valid depth inside the mask").
+    Unplaced(String),
+}
+
+impl Location {
+    pub fn placement(&self) -> Option<&Placement> {
+        match self {
+            Location::Placed(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the model produced for one frame.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use common::Collector;
 use pixel_sail::capture::{CaptureConfig, CaptureEnd, CaptureRunner};
 use pixel_sail::decode::{bbox_of, rle_encode};
-use pixel_sail::frame::{Description, Frame, FrameResult, Grounding, Mask};
+use pixel_sail::frame::{Description, Frame, FrameResult, Grounding, Location, Mask};
 use pixel_sail::sink::{AnnotatedRecorder, JsonlWriter};
 
 fn result(seq: u64, t0: SystemTime, w: u32, h: u32) -> FrameResult {
@@ -29,6 +29,8 @@ fn result(seq: u64, t0: SystemTime, w: u32, h: u32) -> FrameResult {
         rle: rle_encode(&mask),
         mask: Arc::new(mask),
         description: Some(Description { text: "a large red circle".into(), stamp: t0, seq: 0 }),
+        track_id: 0,
+        location: Location::NoDepthInput,
     };
     FrameResult {
         seq,

@@ -17,7 +17,7 @@ use super::frame_slot::{FrameSlot, Taken};
 use super::model::{FrameModel, ModelError};
 use super::stats::Stats;
 use crate::capture::CapturedFrame;
-use crate::frame::{Description, Frame, FrameResult, Grounding, Mask, RegionDescription};
+use crate::frame::{Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription};
 
 /// No frame for this long is worth a warning.
 const STALL_WARNING: Duration = Duration::from_secs(3);
@@ -254,6 +254,8 @@ impl<M: FrameModel> Worker<M> {
                 mask: s.mask,
                 rle: s.rle,
                 description: self.descriptions.get(command).cloned(),
+                track_id: 0,
+                location: Location::NoDepthInput,
             })
             .collect();
         Ok(groundings)

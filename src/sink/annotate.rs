@@ -62,7 +62,7 @@ fn draw_band(out: &mut [u8], w: usize, h: usize, lines: &[(String, [u8; 3])]) {
 mod tests {
     use super::*;
     use crate::decode::rle_encode;
-    use crate::frame::{Description, Frame, Grounding, Mask};
+    use crate::frame::{Description, Frame, Grounding, Location, Mask};
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
@@ -87,6 +87,8 @@ mod tests {
             rle: rle_encode(&mask),
             mask: Arc::new(mask),
             description: Some(Description { text: "a small red star".into(), stamp: frame.stamp, seq: 5 }),
+            track_id: 0,
+            location: Location::NoDepthInput,
         };
         let r = FrameResult {
             seq: 7,

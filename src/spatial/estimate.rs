@@ -4,7 +4,7 @@
 //! there), so the object's depth is read from the mask's interior (the mask eroded by a few pixels):
 //! the median of its valid readings, with a band of a few MADs (never narrower than the sensor's noise).
 //! Every mask pixel whose depth falls in that band is then back-projected through the camera's rays;
-//! their mean is the centroid, their trimmed range the extent. No valid depth gives a reason, never a point.
+//! their mean is the centroid, their range (less a few stray pixels at each end) the extent. No valid depth gives a reason, never a point.
 
 use super::{DepthImage, RayTable};
 use crate::decode::bbox_of;
@@ -22,8 +22,9 @@ pub struct EstimateConfig {
     pub band_relative: f32,
     /// And at least this many robust standard deviations (1.4826 × MAD).
     pub band_sigmas: f32,
-    /// Share of inliers ignored at each end of every axis when measuring the extent.
-    pub extent_trim: f32,
+    /// Inliers ignored at each end of every axis when measuring the extent (a few stray pixels; more
+    /// would cut the corners off rotated shapes).
+    pub extent_trim_pixels: usize,
 }
 
 impl Default for EstimateConfig {
@@ -34,7 +35,7 @@ impl Default for EstimateConfig {
             band_floor_m: 0.004,
             band_relative: 0.005,
             band_sigmas: 3.0,
-            extent_trim: 0.005,
+            extent_trim_pixels: 2,
         }
     }
 }
@@ -115,7 +116,7 @@ pub fn estimate_placement(
         return Err(format!("only {n} consistent depth pixels inside the mask (at least {} needed)", cfg.min_pixels));
     }
     let centroid = sum.map(|s| s / n as f64);
-    let trim = ((n as f32 * cfg.extent_trim) as usize).min((n - 1) / 2);
+    let trim = cfg.extent_trim_pixels.min((n - 1) / 2);
     let extent = points.map(|mut values| trimmed_range(&mut values, trim) as f64);
     Ok(Placement { centroid, extent, depth_pixels: n as u32 })
 }
@@ -205,8 +206,8 @@ mod tests {
         let p = estimate_placement(&mask, None, &depth(z), &rays(), &EstimateConfig::default()).unwrap();
         // Pixels 21..43 x 11..29 at 0.7 m: centre (31.5, 19.5) px.
         let expect = [0.0, (19.5 - 23.5) / 50.0 * 0.7, 0.7];
-        for a in 0..3 {
-            assert!((p.centroid[a] - expect[a]).abs() < 1e-4, "{:?}", p.centroid);
+        for (got, want) in p.centroid.iter().zip(expect) {
+            assert!((got - want).abs() < 1e-4, "{:?}", p.centroid);
         }
         assert_eq!(p.depth_pixels, 22 * 18);
         assert!((p.extent[0] - 21.0 / 50.0 * 0.7).abs() < 1e-3 && p.extent[2] < 1e-6, "{:?}", p.extent);

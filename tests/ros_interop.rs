@@ -183,6 +183,7 @@ async fn fake_worker(
                     Grounding {
                         command: c.clone(), found: found.is_some(), score: if found.is_some() { 0.9 } else { 0.1 }, bbox,
                         rle: rle(&data), mask: Arc::new(Mask { width: W, height: H, data }), description: descriptions.get(c).cloned(),
+                        track_id: 0, location: Default::default(),
                     }
                 }).collect();
                 let r = FrameResult { seq: f.seq, stamp: f.stamp, frame_id: f.frame_id.clone(), frame: f.clone(), groundings,

@@ -27,6 +27,8 @@ pub struct Stats {
     pub descriptions: AtomicU64,
     /// Results a sink could not keep up with (it lagged behind the broadcast).
     pub sink_dropped: AtomicU64,
+    /// Output files that failed (a full disk, a removed directory) and stopped writing.
+    pub sink_failures: AtomicU64,
     /// Depth images received (pushed by an input or read from a file sequence).
     pub depth_frames: AtomicU64,
     /// Frames whose groundings got 3-D from a matched depth image.
@@ -72,6 +74,7 @@ pub struct StatsSnapshot {
     pub lost_upstream: u64,
     pub descriptions: u64,
     pub sink_dropped: u64,
+    pub sink_failures: u64,
     pub depth_frames: u64,
     pub depth_located: u64,
     pub depth_unmatched: u64,
@@ -137,6 +140,7 @@ impl Stats {
             lost_upstream: get(&self.capture.lost_upstream),
             descriptions: get(&self.descriptions),
             sink_dropped: get(&self.sink_dropped),
+            sink_failures: get(&self.sink_failures),
             depth_frames: get(&self.depth_frames),
             depth_located: get(&self.depth_located),
             depth_unmatched: get(&self.depth_unmatched),

@@ -23,6 +23,7 @@ pub mod outputs;
 pub mod params;
 pub mod qos;
 pub mod ros_args;
+pub mod security;
 pub mod services;
 pub mod startup;
 pub mod vision_outputs;

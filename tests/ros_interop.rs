@@ -228,7 +228,14 @@ fn run_script(
         }
         drop(frames_tx);
         tokio::spawn(fake_worker(commands_rx, describe_rx, results_tx, frames_rx, counters));
-        PipelineLink { commands: commands_tx, describe: describe_tx, results: results_rx, stats, frames: outlet }
+        PipelineLink {
+            commands: commands_tx,
+            describe: describe_tx,
+            results: results_rx,
+            stats,
+            frames: outlet,
+            depth: None,
+        }
     })
 }
 

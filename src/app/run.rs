@@ -58,6 +58,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     });
 
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
+    let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
         worker: WorkerConfig {
@@ -65,7 +68,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
-            depth: p.depth_feed()?,
+            depth,
         },
     };
     let pipeline = if ros_source {
@@ -74,7 +77,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Pipeline::start_loading(load, config)?
     };
     let handles = pipeline.handles();
-    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
+    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), ros_depth, model_name));
 
     let mut sinks: Vec<SinkThread> = Vec::new();
     if let Some(path) = &args.jsonl {

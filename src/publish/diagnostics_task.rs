@@ -101,7 +101,7 @@ pub async fn diagnostics_loop(
             refused: shared.depth_refused.load(Ordering::Relaxed),
             camera_info_refused: shared.camera_info_refused.load(Ordering::Relaxed),
             camera_info_received: shared.camera_info_received.load(Ordering::Relaxed),
-            frames_without_depth: shared.frames_without_depth.load(Ordering::Relaxed),
+            frames_without_depth: now_stats.frames_without_depth,
         });
         let latency = shared.latency.lock().ok().and_then(|l| l.percentiles());
         let input = DiagnosticsInput {

@@ -26,7 +26,8 @@ use super::msgs_vision::{Detection2DArray, Detection3DArray, MarkerArray, TFMess
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
-use super::{inputs, outputs, services};
+use super::{depth_inputs, inputs, outputs, services};
+use crate::spatial::DepthFeed;
 
 /// One publisher and what diagnostics needs to know about it.
 pub struct Out<M: serde::Serialize> {
@@ -87,8 +88,6 @@ pub struct Shared {
     pub depth_refused: AtomicU64,
     pub camera_info_refused: AtomicU64,
     pub camera_info_received: AtomicBool,
-    /// Published frames with found objects but no depth to place them (see `outputs`).
-    pub frames_without_depth: AtomicU64,
 }
 
 /// The settings as they change at run time (parameter sets).
@@ -107,7 +106,7 @@ pub async fn run(
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
     // reason; the set action updates the shared settings (and the commands, for `prompts`).
-    let PipelineLink { commands, describe, results, stats, frames } = link;
+    let PipelineLink { commands, describe, results, stats, frames, depth } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
     let shared = Arc::new(Shared { commands: Mutex::new(settings.prompts.clone()), ..Default::default() });
@@ -165,7 +164,14 @@ pub async fn run(
     let image: Option<In<Image>> =
         if ros_source { Some(make.input(&qos::IMAGE, ("sensor_msgs", "Image"))?) } else { None };
     // Depth for 3-D comes with a ROS camera: `depth` and `camera_info` beside its `image`.
-    let depth_inputs: Option<(In<Image>, In<CameraInfo>)> = None;
+    let depth_inputs: Option<(In<Image>, In<CameraInfo>, DepthFeed)> = match (&depth, ros_source) {
+        (Some(feed), true) => Some((
+            make.input(&qos::DEPTH, ("sensor_msgs", "Image"))?,
+            make.input(&qos::CAMERA_INFO, ("sensor_msgs", "CameraInfo"))?,
+            feed.clone(),
+        )),
+        _ => None,
+    };
     let set_prompts_srv: Server<SetPromptsRequest, SetPromptsResponse> = make.service("~/set_prompts", "SetPrompts")?;
     let describe_srv: Server<DescribeRequest, DescribeResponse> = make.service("~/describe", "Describe")?;
 
@@ -181,7 +187,7 @@ pub async fn run(
     if let Some(i) = &image {
         waiters.push(input_waiter(i, &node));
     }
-    if let Some((d, c)) = &depth_inputs {
+    if let Some((d, c, _)) = &depth_inputs {
         waiters.push(input_waiter(d, &node));
         waiters.push(input_waiter(c, &node));
     }
@@ -190,8 +196,8 @@ pub async fn run(
         prompt: match_count(&prompt),
         point: match_count(&point),
         image: image.as_ref().map(match_count),
-        depth: depth_inputs.as_ref().map(|(d, _)| match_count(d)),
-        camera_info: depth_inputs.as_ref().map(|(_, c)| match_count(c)),
+        depth: depth_inputs.as_ref().map(|(d, _, _)| match_count(d)),
+        camera_info: depth_inputs.as_ref().map(|(_, c, _)| match_count(c)),
     });
     tasks.push(tokio::spawn(outputs::publish_results(
         results,
@@ -214,6 +220,10 @@ pub async fn run(
         tasks.push(tokio::spawn(inputs::images(image, frames, settings_rx.clone(), shared.clone())));
     } else if ros_source {
         warn!("source is `ros` but the pipeline gave no frame input; `image` is not subscribed");
+    }
+    if let Some((depth_in, info_in, feed)) = depth_inputs {
+        tasks.push(tokio::spawn(depth_inputs::depth(depth_in, feed.clone(), shared.clone())));
+        tasks.push(tokio::spawn(depth_inputs::camera_info(info_in, feed, shared.clone())));
     }
     tasks.push(tokio::spawn(diagnostics_loop(
         fqn.clone(),

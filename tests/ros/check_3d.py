@@ -182,7 +182,7 @@ class DepthCamera:
                 continue
             p = (g.position.x, g.position.y, g.position.z)
             err = dist(p, truth["centroid"])
-            check(f"~/detections {g.command!r}: position within {self.a.tolerance_m * 100:.0f} cm of the truth",
+            check(f"~/detections {g.command!r}: position within {self.a.tolerance_m * 100:.1f} cm of the truth",
                   g.position_valid and err <= self.a.tolerance_m,
                   f"{np.round(p, 4).tolist()} vs {truth['centroid']}: {err * 1000:.1f} mm; note {g.position_note!r}")
             # The scripted model's masks are the true ones: no more depth pixels than the label has.
@@ -210,7 +210,7 @@ class DepthCamera:
                 continue
             c = d.bbox.center.position
             err = dist((c.x, c.y, c.z), truth["centroid"])
-            check(f"~/detections_3d {g.command!r}: box centre within {self.a.tolerance_m * 100:.0f} cm of the truth",
+            check(f"~/detections_3d {g.command!r}: box centre within {self.a.tolerance_m * 100:.1f} cm of the truth",
                   err <= self.a.tolerance_m, f"{err * 1000:.1f} mm")
             same = (c.x, c.y, c.z) == (g.position.x, g.position.y, g.position.z) and \
                 (d.bbox.size.x, d.bbox.size.y, d.bbox.size.z) == (g.extent.x, g.extent.y, g.extent.z)

@@ -3,7 +3,7 @@
 # tests/ros/check_node.py: (1) the sample clip under a namespace and node name given by --ros-args,
 # (2) an rclpy camera publisher as the source (`image` remapped); and (3) with tests/ros/check_3d.py, an
 # rclpy depth camera (colour, 16UC1 depth and camera_info of a rendered fixture): the objects the model
-# finds are placed within 1.5 cm (2 % of the range) of the renderer's truth, on every 3-D output, with
+# finds are placed within 1 cm of the renderer's truth, on every 3-D output, with
 # publish_tf:=true. Exit status 1 on any failed check.
 # Content checks run when models/<model>/model.json says trained: a mask the model gives for the
 # command must cover the object (IoU >= 0.5 with the rendered truth), descriptions must not be empty.
@@ -63,7 +63,7 @@ if [ "${#CONTENT[@]}" -gt 0 ]; then
     "--ros-args -r image:=/itest3d/color/image_raw -r depth:=/itest3d/depth/image_raw -r camera_info:=/itest3d/color/camera_info -p publish_tf:=true" \
     --fixture tests/fixtures/depth/six_objects --labels 2,3 --camera /itest3d/color/image_raw \
     --depth /itest3d/depth/image_raw --camera-info /itest3d/color/camera_info --frame-id itest3d_optical \
-    --tf --model-content --tolerance-m 0.015
+    --tf --model-content --tolerance-m 0.01
 else
   echo "== ROS interop: depth camera skipped ($MODEL is not trained: it finds nothing to place)" >&2
 fi

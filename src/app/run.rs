@@ -65,6 +65,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
+            depth: p.depth_feed()?,
         },
     };
     let pipeline = if ros_source {
@@ -130,6 +131,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         task.abort();
     }
     let stats = handles.stats.clone();
+    let latest = handles.latest.clone();
     let load_error = pipeline.load_error();
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
@@ -141,6 +143,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let (end, outcomes) = end;
     let snap = stats.snapshot();
     eprintln!("\n{}", progress::format_progress(&snap, 0.0).replace(" | 0.0 fps", ""));
+    if let Some(last) = latest.borrow().clone() {
+        for line in progress::format_positions(&last) {
+            eprintln!("{line}");
+        }
+    }
     let mut first_error = None;
     for (name, written, outcome) in outcomes {
         match outcome {

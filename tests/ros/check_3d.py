@@ -13,8 +13,9 @@ name the fixture objects --labels (truth.json `command`) plus one naming nothing
 ~/detections_3d places each object within --tolerance-m of the renderer's truth (truth.json `centroid`),
 ~/detections carries the same position (position_valid, depth_pixels, track_id), ~/detections_2d has the
 command as class with the grounding's box, ~/markers has a sphere and the command's text per object after a
-DELETEALL, /tf (--tf) a frame per object under the node's name, /diagnostics counts depth frames in and a
-malformed depth image refused. --no-depth: only the colour frame is published; nothing may be placed.
+DELETEALL, /tf (--tf) a frame per object under the node's name until publish_tf is set false at run time,
+/diagnostics counts depth frames in and a malformed depth image refused.
+--no-depth: only the colour frame is published; nothing may be placed.
 --model-content (the real model): an object the model does not find is noted, not failed.
 Prints one line per check and exits 1 on any failure.
 """
@@ -28,6 +29,8 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from PIL import Image as PILImage
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -83,6 +86,7 @@ class DepthCamera:
         n.create_subscription(TFMessage, "/tf", keep("tf"), QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         n.create_subscription(DiagnosticArray, "/diagnostics", keep("diag"), rel)
         self.prompt_pub = n.create_publisher(String, f"{base}/prompt", rel)
+        self.set_params = n.create_client(SetParameters, f"{base}/set_parameters")
         self.image_pub = n.create_publisher(Image, a.camera, be)
         self.depth_pub = n.create_publisher(Image, a.depth, be)
         self.info_pub = n.create_publisher(CameraInfo, a.camera_info, rel)
@@ -286,6 +290,17 @@ class DepthCamera:
                 and t.transform.rotation.w == 1.0
             check(f"/tf: {child} in {self.a.frame_id} at {g.command!r}'s position", ok,
                   sorted({t.child_frame_id for t in ours}))
+        # publish_tf is live: set false, /tf stops (after what was already on its way).
+        req = SetParameters.Request(parameters=[Parameter(
+            name="publish_tf", value=ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=False))])
+        fut = self.set_params.call_async(req) if self.set_params.wait_for_service(timeout_sec=10) else None
+        self.spin_until(lambda: fut is not None and fut.done(), 10)
+        ok = fut is not None and fut.done() and fut.result().results[0].successful
+        self.spin_until(lambda: False, 1.0)
+        before = len(self.got["tf"])
+        self.spin_until(lambda: False, 1.5)
+        check("publish_tf set false at run time stops /tf", ok and len(self.got["tf"]) == before,
+              f"set {'ok' if ok else 'failed'}; {len(self.got['tf']) - before} TF messages after")
 
     def diagnostics(self):
         # A malformed depth image (wrong encoding) is refused, counted and the node goes on.

@@ -194,21 +194,21 @@ fn rtsp_camera_that_stops_and_comes_back_is_followed() {
     assert!(text.contains("source reopened"), "{text}");
 }
 
-/// Time from the RTSP server's return to the first result from a frame it sent, with the default
-/// reconnection settings (stall restart 10 s, backoff 500 ms doubling to 10 s) and with the test's
-/// small ones. Figures go to BENCHMARKS.md.
+/// Time from the RTSP server's return (it listens again) to the first result from a frame it sent: with the
+/// default reconnection settings (backoff 500 ms doubling to 10 s), with the test's (200 ms doubling to 1 s),
+/// and with a 50 ms constant retry, which leaves the reconnection's own cost (RTSP set-up, the first key
+/// frame decoded, one model frame). Figures go to BENCHMARKS.md.
 #[test]
 #[ignore = "benchmark: cargo test --release --test rtsp_reconnect bench_ -- --ignored --nocapture"]
 fn bench_rtsp_return_to_first_result() {
     let Some(py) = python_or_skip() else { return };
     let outage: f64 = std::env::var("OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let retry = |initial: &'static str, max: &'static str| vec!["--retry-initial-ms", initial, "--retry-max-ms", max];
     for (label, extra) in [
-        ("defaults", vec![]),
-        (
-            "--stall-restart-secs 1 --retry-initial-ms 200 --retry-max-ms 1000",
-            vec!["--stall-restart-secs", "1", "--retry-initial-ms", "200", "--retry-max-ms", "1000"],
-        ),
+        ("defaults (500 ms doubling to 10 s)", vec![]),
+        ("--retry-initial-ms 200 --retry-max-ms 1000", retry("200", "1000")),
+        ("--retry-initial-ms 50 --retry-max-ms 50", retry("50", "50")),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let (jsonl, log) = (dir.path().join("results.jsonl"), dir.path().join("node.log"));
@@ -219,14 +219,15 @@ fn bench_rtsp_return_to_first_result() {
         let (mut to_result, mut to_frame) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             server.kill();
+            let gone = unix_now();
             std::thread::sleep(Duration::from_secs_f64(outage));
-            let back_wall = unix_now();
             let (s, ready) = Server::start(&py, port);
+            let ready_wall = unix_now();
             server = s;
-            let first = |r: &[(u64, f64)]| r.iter().find(|(_, stamp)| *stamp > back_wall).map(|(_, s)| *s);
+            let first = |r: &[(u64, f64)]| r.iter().find(|(_, stamp)| *stamp > gone).map(|(_, s)| *s);
             assert!(wait_for(Duration::from_secs(60), || first(&results(&jsonl)).is_some()), "no result after return");
             to_result.push(ready.elapsed().as_secs_f64());
-            to_frame.push(first(&results(&jsonl)).unwrap() - back_wall);
+            to_frame.push(first(&results(&jsonl)).unwrap() - ready_wall);
             // Let the stream settle before the next outage.
             std::thread::sleep(Duration::from_secs(3));
         }
@@ -235,7 +236,8 @@ fn bench_rtsp_return_to_first_result() {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let fmt = |v: &[f64]| v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
         println!(
-            "{label}: outage {outage:.1} s, {rounds} rounds, restarts {}\n  server ready -> first new result line: {} s\n  server ready -> capture stamp of that frame: {} s",
+            "{label}: outage {outage:.1} s, {rounds} rounds, restarts {}\n  server ready -> first new result line: {} \
+             s\n  server ready -> capture stamp of that frame: {} s",
             restarts(&text),
             fmt(&to_result),
             fmt(&to_frame)

@@ -47,7 +47,7 @@ fn node_survives_a_vanished_client_and_a_camera_that_changes_resolution() {
     let log_path = dir.path().join("node.log");
     let domain = (160 + std::process::id() % 50).to_string();
     let profile = root().join("launch/fastdds_bigbuf.xml");
-    // A slow model load (2.5 s per graph, as a TensorRT build) holds the first ~/describe call open long
+    // A slow model load (3.5 s per graph, as a TensorRT build) holds the first ~/describe call open long
     // enough for its client to be killed before any answer can come.
     let mut node = Command::new(env!("CARGO_BIN_EXE_pixel-sail"))
         .current_dir(root())
@@ -55,7 +55,7 @@ fn node_survives_a_vanished_client_and_a_camera_that_changes_resolution() {
         .args(["--ros-args", "-r", "image:=/fault_cam/image"])
         .env("ROS_DOMAIN_ID", &domain)
         .env("ROS_DISTRO", "jazzy")
-        .env("PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS", "2500")
+        .env("PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS", "3500")
         .env("NO_COLOR", "1")
         // The default filter, plus the two lines the checker watches for: each request the node takes, and
         // each peer it drops when that peer's lease runs out.

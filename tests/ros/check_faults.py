@@ -1,11 +1,13 @@
 """Faults a running pixel-sail node must survive, driven from real rclpy (Fast DDS) peers in their own
 processes (tests/ros_faults.rs starts the node with a slow model load and runs this):
 
-  check_faults.py --node pixel_sail --camera /fault_cam/image [--sizes 640x480,320x240,640x480]
+  check_faults.py --node pixel_sail --camera /fault_cam/image --node-log NODE.log
+                  [--sizes 640x480,320x240,640x480]
 
 1. A service client that vanishes mid-call: a child process calls ~/describe while the node's model is
-   still loading (so no answer can come yet) and is SIGKILLed; then this process's own ~/describe and
-   ~/set_prompts calls must be answered.
+   still loading and is SIGKILLed once the node's log shows the request arrived and no "model ready"
+   (so no answer can have left); then this process's own ~/describe and ~/set_prompts calls must be
+   answered, also after the node has dropped the dead peers (their leases are short: see LEASE_XML).
 2. The camera's publisher restarting at another resolution: a child publishes `image` at each size in
    turn; each is SIGKILLed before the next starts. Every output (~/detections masks, ~/mask,
    ~/mask/compressed, ~/overlay, ~/overlay/compressed) must follow to the new size, and a ~/describe
@@ -36,8 +38,8 @@ RESULTS = []
 BE = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
 # The children announce short participant leases (rmw_fastrtps' default is 20 s), so the node drops a
 # killed child's endpoints within seconds and the test sees that happen: the cameras 3 s, the doomed
-# client 10 s, which outlasts the model load, so the node's reply goes to a reader that is dead but
-# still matched (the reliable writer keeps resending it).
+# client 15 s, which outlasts the model load, so the node's reply goes to a reader that is dead but
+# still matched (the reliable reply writer waits for acknowledgements that never come).
 LEASE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <dds xmlns="http://www.eprosima.com"><profiles>
   <participant profile_name="short_lease" is_default_profile="true"><rtps><builtin><discovery_config>
@@ -123,7 +125,7 @@ class Checker:
         self.children = []
         self.tmp = tempfile.TemporaryDirectory()
         self.lease_xml = {}
-        for lease in (3, 10):
+        for lease in (3, 15):
             self.lease_xml[lease] = os.path.join(self.tmp.name, f"lease_{lease}s.xml")
             with open(self.lease_xml[lease], "w") as f:
                 f.write(LEASE_XML.format(lease=lease))
@@ -161,7 +163,7 @@ class Checker:
             return ""
 
     def vanishing_client(self):
-        p, said = self.child(10, "--role", "doomed-client")
+        p, said = self.child(15, "--role", "doomed-client")
         # The node logs each request it takes; its model cannot answer before "model ready".
         arrived = self.spin_until(lambda: "describe request" in self.node_log(), 15)
         pending = arrived and "model ready" not in self.node_log()

@@ -52,7 +52,8 @@ REL = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=Histo
 
 def check(name, ok, detail=""):
     RESULTS.append(bool(ok))
-    print(f"{time.strftime('%H:%M:%S')} {'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail else ""), flush=True)
+    line = f"{time.strftime('%H:%M:%S')} {'PASS' if ok else 'FAIL'} {name}"
+    print(line + (f": {detail}" if detail else ""), flush=True)
     return ok
 
 
@@ -209,17 +210,22 @@ class Checker:
             new = [s for s in new if s is not None]
             first = next((i for i, s in enumerate(new) if s == {(w, h)}), None)
             after = new[first:] if first is not None else []
+            seen = sorted(set().union(*new)) if new else []
             check(f"{key} follows the camera to {w}x{h}", first is not None and all(s == {(w, h)} for s in after),
-                  f"{len(after)} at {w}x{h} of {len(new)} since the switch; sizes seen {sorted(set().union(*new)) if new else []}")
+                  f"{len(after)} at {w}x{h} of {len(new)} since the switch; sizes seen {seen}")
         mono = self.got["mask"][-1] if self.got["mask"] else None
         if mono is not None:
             labels = np.frombuffer(bytes(mono.data), np.uint8)
-            check(f"~/mask at {w}x{h} is mono8 with one byte a pixel", mono.encoding == "mono8" and labels.size == mono.step * mono.height
-                  and mono.step >= w, f"{mono.encoding} step {mono.step} {labels.size} bytes")
+            ok = (mono.encoding == "mono8" and (mono.width, mono.height) == (w, h) and mono.step >= w
+                  and labels.size == mono.step * mono.height)
+            check(f"~/mask at {w}x{h} is mono8 with one byte a pixel", ok,
+                  f"{mono.encoding} {mono.width}x{mono.height} step {mono.step} {labels.size} bytes")
         ov = self.got["overlay"][-1] if self.got["overlay"] else None
         if ov is not None:
-            check(f"~/overlay at {w}x{h} is rgb8", ov.encoding == "rgb8" and len(ov.data) == ov.step * ov.height
-                  and ov.step >= 3 * w, f"{ov.encoding} step {ov.step} {len(ov.data)} bytes")
+            ok = (ov.encoding == "rgb8" and (ov.width, ov.height) == (w, h) and ov.step >= 3 * w
+                  and len(ov.data) == ov.step * ov.height)
+            check(f"~/overlay at {w}x{h} is rgb8", ok,
+                  f"{ov.encoding} {ov.width}x{ov.height} step {ov.step} {len(ov.data)} bytes")
 
     def run(self):
         sizes = [tuple(int(v) for v in s.split("x")) for s in self.a.sizes.split(",")]

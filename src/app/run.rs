@@ -1,6 +1,6 @@
 //! `pixel-sail run`: load the model, start the pipeline, attach the standalone inputs and outputs
 //! (command file / stdin, JSONL, annotated video, progress line), and shut down in order on
-//! Ctrl-C, end of file, `--max-frames` or `--duration-secs`.
+//! Ctrl-C or SIGTERM, end of file, `--max-frames` or `--duration-secs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +58,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     });
 
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
+    let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
         worker: WorkerConfig {
@@ -65,6 +68,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
+            depth,
         },
     };
     let pipeline = if ros_source {
@@ -73,7 +77,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Pipeline::start_loading(load, config)?
     };
     let handles = pipeline.handles();
-    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
+    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), ros_depth, model_name));
 
     let mut sinks: Vec<SinkThread> = Vec::new();
     if let Some(path) = &args.jsonl {
@@ -103,7 +107,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let mut ros_error = None;
     let reason = tokio::select! {
         _ = pipeline.finished() => if pipeline.load_error().is_some() { "the model failed to load" } else { "the source ended" },
-        _ = tokio::signal::ctrl_c() => "interrupted",
+        signal = stop_signal() => signal,
         _ = limit => "limit reached",
         ended = ros_ended => {
             ros_error = Some(match ended {
@@ -120,17 +124,17 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         let _ = r.stop.send(());
         let _ = r.task.await;
     }
-    // A second Ctrl-C while flushing exits at once.
+    // A second signal while flushing exits at once.
     tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted again: exiting without flushing");
-            std::process::exit(130);
-        }
+        let signal = stop_signal().await;
+        eprintln!("\n{signal} again: exiting without flushing");
+        std::process::exit(130);
     });
     for task in &tasks {
         task.abort();
     }
     let stats = handles.stats.clone();
+    let latest = handles.latest.clone();
     let load_error = pipeline.load_error();
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
@@ -142,6 +146,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let (end, outcomes) = end;
     let snap = stats.snapshot();
     eprintln!("\n{}", progress::format_progress(&snap, 0.0).replace(" | 0.0 fps", ""));
+    if let Some(last) = latest.borrow().clone() {
+        for line in progress::format_positions(&last) {
+            eprintln!("{line}");
+        }
+    }
     let mut first_error = None;
     for (name, written, outcome) in outcomes {
         match outcome {
@@ -164,6 +173,33 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     match first_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal
+/// that cannot be watched never resolves, so the run goes on rather than stopping at once.
+async fn stop_signal() -> &'static str {
+    let interrupt = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "interrupted",
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                "terminated"
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<&'static str>();
+    tokio::select! {
+        s = interrupt => s,
+        s = terminate => s,
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::app::{DescribeRequest, SetCommands};
 use crate::capture::FrameOutlet;
 use crate::frame::{FrameResult, RegionDescription, VisualPrompt};
+use crate::spatial::DepthFeed;
 
 /// How long a command set or a region description may take to be answered.
 pub const SET_COMMANDS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,9 @@ pub struct PipelineStats {
     /// Set while the model loads: what it is doing (e.g. "building TensorRT engine 1 of 3 (vision.onnx)").
     /// No frame is finished, so nothing is published, until it is None.
     pub starting: Option<String>,
+    /// Frames whose found objects got no 3-D for want of depth: no depth image within the tolerance,
+    /// no camera_info, or depth of another aspect ratio.
+    pub frames_without_depth: u64,
 }
 
 /// Handles into the pipeline.
@@ -50,6 +54,9 @@ pub struct PipelineLink {
     /// Set when the source is the ROS `image` topic: decoded frames are pushed here (the
     /// pipeline's newest-frame slot).
     pub frames: Option<Arc<dyn FrameOutlet>>,
+    /// The pipeline's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
+    /// and pushes what they deliver here.
+    pub depth: Option<DepthFeed>,
 }
 
 /// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.

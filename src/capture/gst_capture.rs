@@ -5,6 +5,7 @@
 //! pipeline's base time and clock onto wall-clock time — the moment the camera delivered the frame,
 //! not the moment we got round to pulling it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use gst::prelude::*;
@@ -48,13 +49,15 @@ pub struct GstCapture {
 
 impl GstCapture {
     /// Builds and starts the pipeline, and waits until the first frame arrives, so that a source that
-    /// cannot start is reported here with GStreamer's own message.
+    /// cannot start is reported here with GStreamer's own message. Setting `stop` ends the wait early
+    /// (a camera that accepts the connection but never sends must not hold up shutdown).
     pub fn open(
         spec: &SourceSpec,
         pacing: Pacing,
         realtime: bool,
         frame_id: &str,
         startup_timeout: Duration,
+        stop: &AtomicBool,
     ) -> Result<Self, CaptureError> {
         gst::init().map_err(|e| CaptureError::Init(e.to_string()))?;
         let start_err = |message: String| CaptureError::Start { name: spec.label.clone(), message };
@@ -82,14 +85,17 @@ impl GstCapture {
             let message = capture.bus_error().unwrap_or_else(|| "the pipeline refused to start".into());
             return Err(start_err(message));
         }
-        capture.wait_first_sample(startup_timeout).map_err(start_err)?;
+        capture.wait_first_sample(startup_timeout, stop).map_err(start_err)?;
         tracing::info!(source = %spec.label, "capture started");
         Ok(capture)
     }
 
-    fn wait_first_sample(&mut self, timeout: Duration) -> Result<(), String> {
+    fn wait_first_sample(&mut self, timeout: Duration, stop: &AtomicBool) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
+            if stop.load(Ordering::SeqCst) {
+                return Err("stopped before the first frame".into());
+            }
             if let Some(message) = self.bus_error() {
                 return Err(message);
             }

@@ -38,8 +38,8 @@ impl CaptureRunner {
         outlet: Arc<dyn FrameOutlet>,
     ) -> Result<Self, CaptureError> {
         let spec = SourceSpec::parse(&config.source)?;
-        let capture = open(&spec, &config)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let capture = open(&spec, &config, &stop)?;
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name("capture".into())
@@ -88,10 +88,10 @@ impl Drop for CaptureRunner {
     }
 }
 
-fn open(spec: &SourceSpec, config: &CaptureConfig) -> Result<GstCapture, CaptureError> {
+fn open(spec: &SourceSpec, config: &CaptureConfig, stop: &AtomicBool) -> Result<GstCapture, CaptureError> {
     let pacing =
         if spec.kind == SourceKind::File && !config.realtime { Pacing::EveryFrame } else { Pacing::NewestWins };
-    GstCapture::open(spec, pacing, config.realtime, &config.frame_id, config.startup_timeout)
+    GstCapture::open(spec, pacing, config.realtime, &config.frame_id, config.startup_timeout, stop)
 }
 
 struct CaptureLoop {
@@ -116,7 +116,7 @@ impl CaptureLoop {
             }
             let current = match capture.take() {
                 Some(c) => c,
-                None => match open(&self.spec, &self.config) {
+                None => match open(&self.spec, &self.config, &self.stop) {
                     Ok(c) => {
                         tracing::info!(source = %self.spec.label, "source reopened");
                         c
@@ -140,6 +140,10 @@ impl CaptureLoop {
 
     /// Counts a failure and sleeps the backoff; `Some` when capture should give up (or stop).
     fn back_off(&self, failures: &mut u32, error: &CaptureError) -> Option<CaptureEnd> {
+        // A reopening cut short by stop() is no failure of the source.
+        if self.stop.load(Ordering::SeqCst) {
+            return Some(CaptureEnd::Stopped);
+        }
         *failures += 1;
         self.stats.restarts.fetch_add(1, Ordering::Relaxed);
         self.stats.set_last_error(error.to_string());

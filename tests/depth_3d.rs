@@ -348,3 +348,33 @@ fn a_malformed_camera_file_stops_the_start_with_one_line() {
     let o = pixel_sail().args(["--source", "test", "--depth", "models/sample/depth"]).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--camera-info"));
 }
+
+#[test]
+fn infer_places_what_it_finds_on_one_image() {
+    let dir = scene("distorted");
+    let truth = load_json(&dir.join("truth.json"));
+    let objects = truth["objects"].as_array().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixel-sail"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("RUST_LOG").args(["infer", "--json", "--image"]);
+    cmd.arg(dir.join("rgb.jpg")).arg("--depth").arg(dir.join("depth.png"));
+    cmd.arg("--camera-info").arg(dir.join("camera_info.yaml")).arg("--out").arg(out.path());
+    for o in objects.iter().take(4) {
+        cmd.args(["--prompt", o["command"].as_str().unwrap()]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut placed = 0;
+    for (c, o) in v["commands"].as_array().unwrap().iter().zip(objects) {
+        if c["found"] != true {
+            assert_eq!(c["position_note"], "not found", "{c}");
+            continue;
+        }
+        let p = &c["position"];
+        let got = [&p["x"], &p["y"], &p["z"]].map(|v| v.as_f64().unwrap());
+        assert!(close_enough(got, vec3(&o["centroid"])), "{}: {got:?} vs {}", c["command"], o["centroid"]);
+        placed += 1;
+    }
+    assert!(placed >= 2, "{v}");
+}

@@ -344,6 +344,14 @@ fn a_malformed_camera_file_stops_the_start_with_one_line() {
     assert!(!o.status.success());
     assert!(stderr.contains("camera_matrix says 3x3 but holds 2 values"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // A depth source that cannot start: one line naming it.
+    let o = pixel_sail()
+        .args(["--source", "test", "--prompt", "the red circle", "--depth", "nosuchdepthcamera ! pngdec"])
+        .args(["--camera-info", "models/sample/camera_info.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("--depth 'nosuchdepthcamera ! pngdec' cannot start"), "{stderr}");
     // --depth without --camera-info is refused by the command line itself.
     let o = pixel_sail().args(["--source", "test", "--depth", "models/sample/depth"]).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--camera-info"));
@@ -377,4 +385,42 @@ fn infer_places_what_it_finds_on_one_image() {
         placed += 1;
     }
     assert!(placed >= 2, "{v}");
+}
+
+#[test]
+fn a_gstreamer_depth_source_is_matched_by_stamp() {
+    // A live colour camera and a depth camera, both paced by the clock: the sample's depth PNGs played at
+    // 10 fps stand for the depth camera (slow enough for a loaded machine; any two frames of the two
+    // streams are then at most 50 ms apart).
+    let out = tempfile::tempdir().unwrap();
+    let jsonl = out.path().join("results.jsonl");
+    let depth = "multifilesrc location=models/sample/depth/%04d.png index=0 stop-index=359 \
+                 caps=image/png,framerate=10/1 ! pngdec";
+    let o = pixel_sail()
+        .args(["--source", "test:640x480@10", "--prompt", "the red circle", "--no-describe"])
+        .args([
+            "--depth",
+            depth,
+            "--camera-info",
+            "models/sample/camera_info.yaml",
+            "--max-frames",
+            "6",
+            "--depth-tolerance-ms",
+            "60",
+            "--jsonl",
+        ])
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let notes: Vec<String> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["results"][0]["position_note"].as_str().unwrap().to_string())
+        .collect();
+    // The test pattern holds no red circle: matched frames say so, unmatched ones say why.
+    assert!(notes.iter().all(|n| n == "not found" || n.starts_with("no depth within 60 ms")), "{notes:?}");
+    assert!(notes.iter().filter(|n| *n == "not found").count() >= 3, "{notes:?}");
+    assert!(stderr.contains("3-D frames"), "{stderr}");
 }

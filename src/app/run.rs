@@ -57,6 +57,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Ok(model)
     });
 
+    let depth = p.depth_feed()?;
+    let depth_stream = match &depth {
+        Some(feed) => p.start_depth_stream(feed)?,
+        None => None,
+    };
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
@@ -65,7 +70,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
-            depth: p.depth_feed()?,
+            depth,
         },
     };
     let pipeline = if ros_source {
@@ -136,6 +141,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
         let end = pipeline.shutdown();
+        if let Some(stream) = depth_stream {
+            stream.stop();
+        }
         let outcomes: Vec<_> = sinks.into_iter().map(SinkThread::join).collect();
         (end, outcomes)
     })

@@ -298,6 +298,7 @@ fn sample_clip_positions_match_the_renderer() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let (mut placed, mut errors) = (0, Vec::new());
+    let mut ids: std::collections::HashMap<String, std::collections::BTreeSet<u64>> = Default::default();
     for line in std::fs::read_to_string(&jsonl).unwrap().lines() {
         let line: Value = serde_json::from_str(line).unwrap();
         let frame = line["seq"].as_u64().unwrap() as usize;
@@ -309,6 +310,7 @@ fn sample_clip_positions_match_the_renderer() {
                 continue;
             }
             assert!(r["track_id"].as_u64().unwrap() > 0);
+            ids.entry(command.to_string()).or_default().insert(r["track_id"].as_u64().unwrap());
             let (Some(o), Some(pos)) = (named_object(command, objects), r.get("position")) else {
                 assert!(r.get("position").is_some() || r.get("position_note").is_some(), "{r}");
                 continue;
@@ -322,6 +324,8 @@ fn sample_clip_positions_match_the_renderer() {
         }
     }
     assert!(placed >= 12, "only {placed} positions in 12 frames of four commands");
+    // The objects move a little from frame to frame: each command keeps its one id.
+    assert!(ids.values().all(|set| set.len() == 1), "{ids:?}");
     let mean = errors.iter().sum::<f64>() / errors.len() as f64;
     let max = errors.iter().cloned().fold(0.0, f64::max);
     eprintln!("sample clip: {placed} positions, error mean {:.1} mm, max {:.1} mm", mean * 1e3, max * 1e3);

@@ -57,11 +57,6 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Ok(model)
     });
 
-    let depth = p.depth_feed()?;
-    let depth_stream = match &depth {
-        Some(feed) => p.start_depth_stream(feed)?,
-        None => None,
-    };
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
@@ -70,8 +65,13 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
-            depth,
+            depth: p.depth_feed()?,
         },
+    };
+    // A GStreamer depth source pushes into the worker's feed from its own thread.
+    let depth_stream = match &config.worker.depth {
+        Some(feed) => p.start_depth_stream(feed)?,
+        None => None,
     };
     let pipeline = if ros_source {
         Pipeline::start_external_loading(load, config.worker)?

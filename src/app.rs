@@ -17,6 +17,7 @@
 mod args;
 mod command_input;
 mod control;
+mod depth_stream;
 mod engine_model;
 mod frame_slot;
 mod model;
@@ -35,6 +36,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use args::PipelineArgs;
 pub use command_input::{parse_command_file, parse_command_line, read_command_file};
 pub use control::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};
+pub use depth_stream::DepthStream;
 pub use engine_model::EngineModel;
 pub use frame_slot::{FrameSlot, SlotMode, Taken};
 pub use model::{FrameModel, ModelError, Segment};

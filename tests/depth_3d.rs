@@ -298,6 +298,7 @@ fn sample_clip_positions_match_the_renderer() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let (mut placed, mut errors) = (0, Vec::new());
+    let mut ids: std::collections::HashMap<String, std::collections::BTreeSet<u64>> = Default::default();
     for line in std::fs::read_to_string(&jsonl).unwrap().lines() {
         let line: Value = serde_json::from_str(line).unwrap();
         let frame = line["seq"].as_u64().unwrap() as usize;
@@ -309,6 +310,7 @@ fn sample_clip_positions_match_the_renderer() {
                 continue;
             }
             assert!(r["track_id"].as_u64().unwrap() > 0);
+            ids.entry(command.to_string()).or_default().insert(r["track_id"].as_u64().unwrap());
             let (Some(o), Some(pos)) = (named_object(command, objects), r.get("position")) else {
                 assert!(r.get("position").is_some() || r.get("position_note").is_some(), "{r}");
                 continue;
@@ -322,6 +324,8 @@ fn sample_clip_positions_match_the_renderer() {
         }
     }
     assert!(placed >= 12, "only {placed} positions in 12 frames of four commands");
+    // The objects move a little from frame to frame: each command keeps its one id.
+    assert!(ids.values().all(|set| set.len() == 1), "{ids:?}");
     let mean = errors.iter().sum::<f64>() / errors.len() as f64;
     let max = errors.iter().cloned().fold(0.0, f64::max);
     eprintln!("sample clip: {placed} positions, error mean {:.1} mm, max {:.1} mm", mean * 1e3, max * 1e3);
@@ -344,7 +348,83 @@ fn a_malformed_camera_file_stops_the_start_with_one_line() {
     assert!(!o.status.success());
     assert!(stderr.contains("camera_matrix says 3x3 but holds 2 values"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // A depth source that cannot start: one line naming it.
+    let o = pixel_sail()
+        .args(["--source", "test", "--prompt", "the red circle", "--depth", "nosuchdepthcamera ! pngdec"])
+        .args(["--camera-info", "models/sample/camera_info.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("--depth 'nosuchdepthcamera ! pngdec' cannot start"), "{stderr}");
     // --depth without --camera-info is refused by the command line itself.
     let o = pixel_sail().args(["--source", "test", "--depth", "models/sample/depth"]).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--camera-info"));
+}
+
+#[test]
+fn infer_places_what_it_finds_on_one_image() {
+    let dir = scene("distorted");
+    let truth = load_json(&dir.join("truth.json"));
+    let objects = truth["objects"].as_array().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixel-sail"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("RUST_LOG").args(["infer", "--json", "--image"]);
+    cmd.arg(dir.join("rgb.jpg")).arg("--depth").arg(dir.join("depth.png"));
+    cmd.arg("--camera-info").arg(dir.join("camera_info.yaml")).arg("--out").arg(out.path());
+    for o in objects.iter().take(4) {
+        cmd.args(["--prompt", o["command"].as_str().unwrap()]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut placed = 0;
+    for (c, o) in v["commands"].as_array().unwrap().iter().zip(objects) {
+        if c["found"] != true {
+            assert_eq!(c["position_note"], "not found", "{c}");
+            continue;
+        }
+        let p = &c["position"];
+        let got = [&p["x"], &p["y"], &p["z"]].map(|v| v.as_f64().unwrap());
+        assert!(close_enough(got, vec3(&o["centroid"])), "{}: {got:?} vs {}", c["command"], o["centroid"]);
+        placed += 1;
+    }
+    assert!(placed >= 2, "{v}");
+}
+
+#[test]
+fn a_gstreamer_depth_source_is_matched_by_stamp() {
+    // A live colour camera and a depth camera, both paced by the clock: the sample's depth PNGs played at
+    // 10 fps stand for the depth camera (slow enough for a loaded machine; any two frames of the two
+    // streams are then at most 50 ms apart).
+    let out = tempfile::tempdir().unwrap();
+    let jsonl = out.path().join("results.jsonl");
+    let depth = "multifilesrc location=models/sample/depth/%04d.png index=0 stop-index=359 \
+                 caps=image/png,framerate=10/1 ! pngdec";
+    let o = pixel_sail()
+        .args(["--source", "test:640x480@10", "--prompt", "the red circle", "--no-describe"])
+        .args([
+            "--depth",
+            depth,
+            "--camera-info",
+            "models/sample/camera_info.yaml",
+            "--max-frames",
+            "6",
+            "--depth-tolerance-ms",
+            "60",
+            "--jsonl",
+        ])
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let notes: Vec<String> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["results"][0]["position_note"].as_str().unwrap().to_string())
+        .collect();
+    // The test pattern holds no red circle: matched frames say so, unmatched ones say why.
+    assert!(notes.iter().all(|n| n == "not found" || n.starts_with("no depth within 60 ms")), "{notes:?}");
+    assert!(notes.iter().filter(|n| *n == "not found").count() >= 3, "{notes:?}");
+    assert!(stderr.contains("3-D frames"), "{stderr}");
 }

@@ -71,7 +71,8 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub no_progress: bool,
     /// Aligned depth for 3-D positions: a folder of 16-bit PNGs in millimetres (in name order) or a
-    /// numbered pattern such as `depth/%04d.png`; file n goes with colour frame n (the first is 0).
+    /// numbered pattern such as `depth/%04d.png` (file n goes with colour frame n, the first is 0), or a
+    /// GStreamer launch description producing 16-bit grey in millimetres (matched by stamp).
     #[arg(long, value_name = "SRC", requires = "camera_info")]
     pub depth: Option<String>,
     /// The colour camera's calibration (the YAML ROS camera_calibration writes); needed with --depth.
@@ -108,7 +109,8 @@ impl PipelineArgs {
         let (Some(source), Some(camera_info)) = (&self.depth, &self.camera_info) else {
             return Ok(None);
         };
-        if self.realtime {
+        let stream = super::depth_stream::is_launch_description(source);
+        if self.realtime && !stream {
             // Played like a camera, frames are dropped before they are numbered: number n is no longer file n.
             return Err(AppError::Setup(
                 "--depth reads file n for frame n, which needs the colour file read frame by frame: drop --realtime"
@@ -119,7 +121,6 @@ impl PipelineArgs {
             .map_err(|e| AppError::Setup(format!("cannot read --camera-info {}: {e}", camera_info.display())))?;
         let camera = CameraIntrinsics::from_calibration_yaml(&text)
             .map_err(|e| AppError::Setup(format!("--camera-info {}: {e}", camera_info.display())))?;
-        let sequence = DepthSequence::open(source).map_err(|e| AppError::Setup(format!("--depth {e}")))?;
         let tolerance = Duration::from_secs_f64(if self.depth_tolerance_ms.is_finite() {
             self.depth_tolerance_ms.clamp(0.0, 10_000.0) * 1e-3
         } else {
@@ -127,8 +128,21 @@ impl PipelineArgs {
         });
         let feed = DepthFeed::new(tolerance);
         feed.set_camera(camera);
-        feed.set_sequence(sequence);
+        if !stream {
+            feed.set_sequence(DepthSequence::open(source).map_err(|e| AppError::Setup(format!("--depth {e}")))?);
+        }
         Ok(Some(feed))
+    }
+
+    /// Starts `--depth` when it is a GStreamer source, pushing into `feed` (None for PNG files).
+    pub fn start_depth_stream(&self, feed: &DepthFeed) -> Result<Option<super::DepthStream>, AppError> {
+        match &self.depth {
+            Some(source) if super::depth_stream::is_launch_description(source) => {
+                let timeout = secs(self.startup_timeout_secs).unwrap_or(Duration::from_secs(15));
+                super::DepthStream::start(source, feed.clone(), timeout).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     pub fn describe_policy(&self) -> DescribePolicy {

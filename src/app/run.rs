@@ -71,6 +71,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             depth,
         },
     };
+    // A GStreamer depth source pushes into the worker's feed from its own thread.
+    let depth_stream = match &config.worker.depth {
+        Some(feed) => p.start_depth_stream(feed)?,
+        None => None,
+    };
     let pipeline = if ros_source {
         Pipeline::start_external_loading(load, config.worker)?
     } else {
@@ -139,6 +144,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
         let end = pipeline.shutdown();
+        if let Some(stream) = depth_stream {
+            stream.stop();
+        }
         let outcomes: Vec<_> = sinks.into_iter().map(SinkThread::join).collect();
         (end, outcomes)
     })

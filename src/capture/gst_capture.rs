@@ -186,23 +186,8 @@ impl GstCapture {
         std::mem::take(&mut self.lost)
     }
 
-    /// Buffer PTS → running time (segment) → clock time (+ base time) → wall clock.
     fn stamp_of(&self, sample: &gst::Sample, buffer: &gst::BufferRef) -> SystemTime {
-        let now_wall = SystemTime::now();
-        let running = buffer.pts().and_then(|pts| {
-            let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
-            segment.to_running_time(pts)
-        });
-        let (Some(running), Some(base), Some(clock)) = (running, self.pipeline.base_time(), self.pipeline.clock())
-        else {
-            return now_wall;
-        };
-        let frame_clock = Duration::from_nanos((base + running).nseconds());
-        let now_clock = Duration::from_nanos(clock.time().nseconds());
-        match now_clock.checked_sub(frame_clock) {
-            Some(age) => now_wall.checked_sub(age).unwrap_or(now_wall),
-            None => now_wall + (frame_clock - now_clock),
-        }
+        wall_stamp(&self.pipeline, sample, buffer)
     }
 
     /// Seeks back to the start after EOS (`--loop`).
@@ -266,7 +251,27 @@ fn lower_network_latency(pipeline: &gst::Pipeline) {
 pub const RTSP_LATENCY_MS: u32 = 200;
 
 /// The appsink capture reads: ours by name, else the last appsink in the user's description.
-fn find_appsink(pipeline: &gst::Pipeline) -> Option<gst_app::AppSink> {
+/// Buffer PTS → running time (segment) → clock time (+ base time) → wall clock: when the source
+/// delivered the buffer (now, when the buffer carries no time).
+pub fn wall_stamp(pipeline: &gst::Pipeline, sample: &gst::Sample, buffer: &gst::BufferRef) -> SystemTime {
+    let now_wall = SystemTime::now();
+    let running = buffer.pts().and_then(|pts| {
+        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        segment.to_running_time(pts)
+    });
+    let (Some(running), Some(base), Some(clock)) = (running, pipeline.base_time(), pipeline.clock()) else {
+        return now_wall;
+    };
+    let frame_clock = Duration::from_nanos((base + running).nseconds());
+    let now_clock = Duration::from_nanos(clock.time().nseconds());
+    match now_clock.checked_sub(frame_clock) {
+        Some(age) => now_wall.checked_sub(age).unwrap_or(now_wall),
+        None => now_wall + (frame_clock - now_clock),
+    }
+}
+
+/// The pipeline's appsink: the one named [`APPSINK_NAME`], else the last one.
+pub fn find_appsink(pipeline: &gst::Pipeline) -> Option<gst_app::AppSink> {
     if let Some(sink) = pipeline.by_name(APPSINK_NAME).and_then(|e| e.downcast::<gst_app::AppSink>().ok()) {
         return Some(sink);
     }

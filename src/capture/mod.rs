@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 pub use convert::{ConvertError, to_tight_rgb};
-pub use gst_capture::{GstCapture, Pacing, Pulled};
+pub use gst_capture::{GstCapture, Pacing, Pulled, find_appsink, wall_stamp};
 pub use runner::{CaptureEnd, CaptureRunner};
 pub use source::{APPSINK_NAME, SourceKind, SourceSpec};
 

@@ -1,18 +1,20 @@
 //! `pixel-sail bench`: per-stage times, four commands per frame against one (the image pass is shared),
 //! description speed, and the same graphs on the same frames through onnxruntime's Python API
-//! (`scripts/bench_python.py`, run by the venv's interpreter), all measured in one run.
+//! (`scripts/bench_python.py`, run by the venv's interpreter), all measured in one run; and what the 3-D
+//! step (ids + positions from depth) adds to a frame with four commands.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::load_frame;
 use crate::cli::BenchArgs;
-use crate::frame::{Frame, VisualPrompt};
+use crate::frame::{Frame, Grounding, Location, VisualPrompt};
 use crate::inference::Engine;
+use crate::spatial::{CameraIntrinsics, DepthFeed, DepthImage, DepthStatus, Locator};
 
 /// The bundled frame and four commands that name objects in it.
 pub const BUNDLED_FRAME: &str = "tests/fixtures/tabletop_640x480.jpg";
@@ -158,7 +160,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "describe": desc,
         "region": region,
     });
-    let spatial = match super::bench_3d::bench_locator(&engine, iters) {
+    let spatial = match bench_locator(&engine, iters) {
         Ok(v) => Some(v),
         Err(e) => {
             eprintln!("3-D row skipped: {e:#}");
@@ -171,6 +173,71 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         print_spatial(&s);
     }
     Ok(())
+}
+
+/// The 3-D row's scene: rendered, with aligned depth and its camera (tests/fixtures/depth).
+pub const DEPTH_SCENE: &str = "tests/fixtures/depth/six_objects";
+
+/// The 3-D row: what the worker's locator (ids + 3-D from depth) adds to a frame with four commands at
+/// 640×480, on the model's own masks of a rendered scene and that scene's depth. Median milliseconds of
+/// locating four commands' masks, the first frame (which builds the camera's rays),
+/// and how many of
+/// the four the model found (and the locator placed).
+fn bench_locator(engine: &Engine, iters: usize) -> anyhow::Result<Value> {
+    let dir = Path::new(DEPTH_SCENE);
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("truth.json")).with_context(|| format!("cannot read {DEPTH_SCENE}"))?,
+    )?;
+    let commands: Vec<String> = truth["objects"]
+        .as_array()
+        .map(|objects| objects.iter().filter_map(|o| o["command"].as_str().map(String::from)).take(4).collect())
+        .unwrap_or_default();
+    let mut frame = load_frame(&dir.join("rgb.jpg"))?;
+    frame.stamp = SystemTime::now();
+    let state = engine.encode(&frame, None)?;
+    let groundings: Vec<Grounding> = engine
+        .segment(&state, &commands)?
+        .into_iter()
+        .zip(&commands)
+        .map(|(s, command)| Grounding {
+            command: command.clone(),
+            found: s.found,
+            score: s.score,
+            bbox: s.bbox,
+            mask: s.mask,
+            rle: s.rle,
+            description: None,
+            track_id: 0,
+            location: Location::NoDepthInput,
+        })
+        .collect();
+    let camera = CameraIntrinsics::from_calibration_yaml(&std::fs::read_to_string(dir.join("camera_info.yaml"))?)?;
+    let feed = DepthFeed::new(Duration::from_millis(20));
+    feed.set_camera(camera);
+    feed.push_depth(DepthImage::from_png16(&dir.join("depth.png"), frame.stamp, 0)?);
+    let mut locator = Locator::new(Some(feed));
+
+    let first = Instant::now();
+    let mut warm = groundings.clone();
+    anyhow::ensure!(locator.locate(&frame, &mut warm) == DepthStatus::Located, "the bench scene's depth did not match");
+    let with_rays = first.elapsed().as_secs_f64() * 1e3;
+    let mut times: Vec<f64> = (0..iters.max(1) * 5)
+        .map(|_| {
+            let mut gs = groundings.clone();
+            let t = Instant::now();
+            std::hint::black_box(locator.locate(&frame, &mut gs));
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let placed = warm.iter().filter(|g| g.location.placement().is_some()).count();
+    Ok(json!({
+        "locate_4_commands_ms": times[times.len() / 2],
+        "locate_4_commands_p99_ms": times[(times.len() * 99 / 100).min(times.len() - 1)],
+        "first_frame_with_rays_ms": with_rays,
+        "found": warm.iter().filter(|g| g.found).count(),
+        "placed": placed,
+    }))
 }
 
 fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Value> {
@@ -213,13 +280,13 @@ fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Valu
     }
 }
 
-/// The locator's row: its own scene (see [`super::bench_3d`]), so printed apart from the frame table.
+/// The locator's row: its own scene ([`DEPTH_SCENE`]), so printed apart from the frame table.
 fn print_spatial(s: &Value) {
     let fmt = |k: &str| s.get(k).and_then(Value::as_f64).map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
     println!(
         "3-D from depth + ids, 4 commands, 640x480 ({}, {} found, {} placed): {} ms median, {} ms p99 (target <= 2); \
          first frame, building the camera's rays: {} ms",
-        super::bench_3d::DEPTH_SCENE,
+        DEPTH_SCENE,
         s["found"],
         s["placed"],
         fmt("locate_4_commands_ms"),

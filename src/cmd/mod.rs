@@ -2,7 +2,6 @@
 //! lives in `app`.
 
 pub mod bench;
-pub mod bench_3d;
 pub mod engines;
 pub mod eval;
 pub mod infer;

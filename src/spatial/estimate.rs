@@ -89,7 +89,7 @@ pub fn estimate_placement(
     let sigma = 1.4826 * median_of(&mut deviations);
     let band = (cfg.band_sigmas * sigma).max(cfg.band_floor_m + cfg.band_relative * median);
 
-    let mut points: [Vec<f32>; 3] = Default::default();
+    let mut points: [Vec<f32>; 3] = std::array::from_fn(|_| Vec::with_capacity(zs.len() * 2));
     let mut sum = [0f64; 3];
     for v in y0..y1 {
         for u in x0..x1 {

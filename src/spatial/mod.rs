@@ -8,21 +8,17 @@
 //! command line: they sit above it.
 
 mod depth_image;
-mod depth_sequence;
 mod estimate;
 mod feed;
 mod intrinsics;
 mod locator;
-mod rays;
 mod tracker;
 
-pub use depth_image::DepthImage;
-pub use depth_sequence::DepthSequence;
+pub use depth_image::{DepthImage, DepthSequence};
 pub use estimate::{EstimateConfig, estimate_placement};
 pub use feed::{DepthFeed, DepthMatch};
-pub use intrinsics::CameraIntrinsics;
+pub use intrinsics::{CameraIntrinsics, RayTable};
 pub use locator::{DepthStatus, Locator};
-pub use rays::RayTable;
 pub use tracker::{Tracker, TrackerConfig};
 
 /// Why a depth image or camera description was refused (one clear reason each).

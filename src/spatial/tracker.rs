@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::decode::mask_iou;
 use crate::frame::{Grounding, Mask};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +89,22 @@ fn overlaps(track: &Track, mask: &Mask, bbox: [u32; 4], min_iou: f32) -> bool {
     if a1 <= c0 || c1 <= a0 || b1 <= d0 || d1 <= b0 {
         return false;
     }
-    match mask_iou(&track.mask, mask) {
-        Some((inter, union)) if union > 0 => inter as f32 / union as f32 >= min_iou,
-        _ => false,
+    if track.mask.width != mask.width || track.mask.height != mask.height {
+        return false;
     }
+    // Both masks are empty outside their boxes: count inside the boxes' union only.
+    let w = mask.width as usize;
+    let (x0, x1) = (a0.min(c0) as usize, (a1.max(c1) as usize).min(w));
+    let (mut inter, mut union) = (0usize, 0usize);
+    for y in b0.min(d0) as usize..(b1.max(d1) as usize).min(mask.height as usize) {
+        let row = y * w;
+        for (&p, &q) in track.mask.data[row + x0..row + x1].iter().zip(&mask.data[row + x0..row + x1]) {
+            let (p, q) = (p != 0, q != 0);
+            inter += usize::from(p && q);
+            union += usize::from(p || q);
+        }
+    }
+    union > 0 && inter as f32 / union as f32 >= min_iou
 }
 
 #[cfg(test)]
@@ -151,6 +162,19 @@ mod tests {
         // Not found: 0; found again where it was within the grace period: the same id.
         assert_eq!(ids(&mut t, vec![("cup", None), ("star", Some(square(60, 31, 15)))]), vec![0, 2]);
         assert_eq!(ids(&mut t, vec![("cup", Some(square(71, 5, 20))), ("star", Some(square(60, 31, 15)))]), vec![3, 2]);
+    }
+
+    #[test]
+    fn overlap_inside_the_boxes_equals_the_whole_masks_iou() {
+        for (a, b) in [((10, 10, 20), (14, 12, 20)), ((10, 10, 20), (25, 25, 20)), ((0, 0, 30), (60, 50, 30))] {
+            let (ma, mb) = (square(a.0, a.1, a.2), square(b.0, b.1, b.2));
+            let (i, u) = crate::decode::mask_iou(&ma, &mb).unwrap();
+            let track = Track { id: 1, bbox: bbox_of(&ma).unwrap(), mask: Arc::new(ma), missed: 0 };
+            for min_iou in [0.1, 0.3, 0.5, 0.9] {
+                let expect = u > 0 && i as f32 / u as f32 >= min_iou;
+                assert_eq!(overlaps(&track, &mb, bbox_of(&mb).unwrap(), min_iou), expect, "{a:?} {b:?} {min_iou}");
+            }
+        }
     }
 
     #[test]

@@ -183,6 +183,7 @@ async fn fake_worker(
                     Grounding {
                         command: c.clone(), found: found.is_some(), score: if found.is_some() { 0.9 } else { 0.1 }, bbox,
                         rle: rle(&data), mask: Arc::new(Mask { width: W, height: H, data }), description: descriptions.get(c).cloned(),
+                        track_id: 0, location: Default::default(),
                     }
                 }).collect();
                 let r = FrameResult { seq: f.seq, stamp: f.stamp, frame_id: f.frame_id.clone(), frame: f.clone(), groundings,
@@ -265,8 +266,14 @@ fn run_script(
         }
         drop(frames_tx);
         tokio::spawn(fake_worker(commands_rx, describe_rx, results_tx, frames_rx, counters));
-        let link =
-            PipelineLink { commands: commands_tx, describe: describe_tx, results: results_rx, stats, frames: outlet };
+        let link = PipelineLink {
+            commands: commands_tx,
+            describe: describe_tx,
+            results: results_rx,
+            stats,
+            frames: outlet,
+            lifecycle: None,
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let node = tokio::spawn(pixel_sail::publish::run(startup, link, async move {
             let _ = stop_rx.await;

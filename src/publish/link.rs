@@ -50,6 +50,8 @@ pub struct PipelineLink {
     /// Set when the source is the ROS `image` topic: decoded frames are pushed here (the
     /// pipeline's newest-frame slot).
     pub frames: Option<Arc<dyn FrameOutlet>>,
+    /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
+    pub lifecycle: Option<mpsc::Sender<super::lifecycle_node::LifecycleCall>>,
 }
 
 /// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.

@@ -3,7 +3,8 @@
 //! * [`startup`]: `--ros-args` (names, remaps, `-p`, `--params-file`) and `ROS_DOMAIN_ID`.
 //! * [`node`]: the node, its endpoints and tasks; [`outputs`], [`inputs`], [`services`],
 //!   [`diagnostics`] hold the per-endpoint logic; [`link`] is what the pipeline hands over.
-//! * [`msgs_std`], [`msgs_pixel_sail`]: serde mirrors of the messages, checked against the
+//! * [`lifecycle`], [`lifecycle_node`]: the managed-node state machine and its services (`--lifecycle`).
+//! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_lifecycle`]: serde mirrors of the messages, checked against the
 //!   `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
 
 pub mod app_glue;
@@ -11,8 +12,11 @@ pub mod diagnostics;
 pub mod error;
 pub mod images;
 pub mod inputs;
+pub mod lifecycle;
+pub mod lifecycle_node;
 pub mod link;
 pub mod msg_schema;
+pub mod msgs_lifecycle;
 pub mod msgs_pixel_sail;
 pub mod msgs_std;
 pub mod names;

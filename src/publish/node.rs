@@ -24,7 +24,7 @@ use super::msgs_std::{CompressedImage, DiagnosticArray, Image, PointStamped, Str
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
-use super::{inputs, outputs, services};
+use super::{inputs, lifecycle_node, outputs, services};
 
 /// One publisher and what diagnostics needs to know about it.
 pub struct Out<M: serde::Serialize> {
@@ -92,7 +92,7 @@ pub async fn run(
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
     // reason; the set action updates the shared settings (and the commands, for `prompts`).
-    let PipelineLink { commands, describe, results, stats, frames } = link;
+    let PipelineLink { commands, describe, results, stats, frames, lifecycle } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
     let shared = Arc::new(Shared { commands: Mutex::new(settings.prompts.clone()), ..Default::default() });
@@ -146,6 +146,10 @@ pub async fn run(
         if ros_source { Some(make.input(&qos::IMAGE, ("sensor_msgs", "Image"))?) } else { None };
     let set_prompts_srv: Server<SetPromptsRequest, SetPromptsResponse> = make.service("~/set_prompts", "SetPrompts")?;
     let describe_srv: Server<DescribeRequest, DescribeResponse> = make.service("~/describe", "Describe")?;
+    let lifecycle = match lifecycle {
+        Some(calls) => Some((lifecycle_node::create(&mut node, &names)?, calls)),
+        None => None,
+    };
 
     let spinner = node.spinner().map_err(|e| PublishError::dds("starting the spinner", e))?;
     let node = Arc::new(node);
@@ -186,6 +190,9 @@ pub async fn run(
         tasks.push(tokio::spawn(inputs::images(image, frames, settings_rx.clone(), shared.clone())));
     } else if ros_source {
         warn!("source is `ros` but the pipeline gave no frame input; `image` is not subscribed");
+    }
+    if let Some((endpoints, calls)) = lifecycle {
+        lifecycle_node::spawn(endpoints, calls, &mut tasks);
     }
     tasks.push(tokio::spawn(diagnostics_loop(
         fqn.clone(),

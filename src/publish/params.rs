@@ -24,7 +24,8 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
 /// `max_prompts` and `max_rate` change live.
-pub const READ_ONLY: [&str; 7] = [
+pub const READ_ONLY: [&str; 8] = [
+    "managed",
     "model_dir",
     "source",
     "execution_providers",
@@ -59,6 +60,8 @@ pub struct NodeSettings {
     pub max_prompts: i64,
     /// `qos_overrides.<topic>.<direction>.<policy>` values given at start.
     pub qos_overrides: BTreeMap<String, P>,
+    /// A managed (lifecycle) node: starts unconfigured, `~/change_state` loads, starts and stops it.
+    pub managed: bool,
 }
 
 impl Default for NodeSettings {
@@ -77,6 +80,7 @@ impl Default for NodeSettings {
             prompts: Vec::new(),
             max_prompts: 8,
             qos_overrides: BTreeMap::new(),
+            managed: false,
         }
     }
 }
@@ -97,6 +101,7 @@ impl NodeSettings {
             ("overlay".into(), P::Boolean(self.overlay)),
             ("prompts".into(), P::StringArray(self.prompts.clone())),
             ("max_prompts".into(), P::Integer(self.max_prompts)),
+            ("managed".into(), P::Boolean(self.managed)),
         ];
         v.extend(self.qos_overrides.iter().map(|(k, val)| (k.clone(), val.clone())));
         v
@@ -124,6 +129,7 @@ impl NodeSettings {
                 self.prompts = s.lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect()
             }
             ("max_prompts", P::Integer(i)) => self.max_prompts = *i,
+            ("managed", P::Boolean(b)) => self.managed = *b,
             (k, v) if k.starts_with("qos_overrides.") => {
                 self.qos_overrides.insert(k.to_owned(), v.clone());
             }
@@ -191,9 +197,9 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
             P::Integer(i) if (1..=256).contains(i) => Ok(()),
             _ => Err(format!("max_description_tokens must be an integer in 1..=256, got {value:?}")),
         },
-        "overlay" => match value {
+        "overlay" | "managed" => match value {
             P::Boolean(_) => Ok(()),
-            _ => Err("overlay must be true or false".into()),
+            _ => Err(format!("{name} must be true or false")),
         },
         "prompts" => match value {
             P::StringArray(_) | P::String(_) => Ok(()),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `pixel-sail run` (the real model) driven by a real rclpy node over Fast DDS (PyPI wheels), with
 # tests/ros/check_node.py: (1) the sample clip under a namespace and node name given by --ros-args,
-# (2) an rclpy camera publisher as the source (`image` remapped). Exit status 1 on any failed check.
+# (2) an rclpy camera publisher as the source (`image` remapped), (3) a managed node (`--lifecycle`)
+# through every lifecycle transition (tests/ros/check_lifecycle.py). Exit status 1 on any failed check.
 # Content checks run when models/<model>/model.json says trained: a mask the model gives for the
 # command must cover the object (IoU >= 0.5 with the rendered truth), descriptions must not be empty.
 # PIXEL_SAIL_ROS_DISTRO=kilted runs the same against the Kilted wheels (rclpy 9, Fast DDS 3); the
@@ -53,4 +54,9 @@ run_case sample_clip "$D" \
 PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS=2000 run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
   --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}" \
   --steps loading,graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services
+# A managed node (--lifecycle) driven through every transition; the checker starts the node itself.
+echo "== ROS interop ($PIXEL_SAIL_ROS_DISTRO): managed (lifecycle) node (ROS_DOMAIN_ID=$((D + 160)))" >&2
+ROS_DOMAIN_ID="$((D + 160))" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_lifecycle.py --bin "$BIN" --model "$MODEL" \
+  --source models/sample/tabletop.webm --workdir "out/lifecycle_$PIXEL_SAIL_ROS_DISTRO" \
+  --report "out/ros_${PIXEL_SAIL_ROS_DISTRO}_lifecycle.json" || failed=1
 exit "$failed"

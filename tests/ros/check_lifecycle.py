@@ -1,0 +1,230 @@
+"""Drives `pixel-sail run --lifecycle` through every lifecycle transition from a real rclpy client
+(lifecycle_msgs from the PyPI wheel), the way `ros2 lifecycle set|get` does, with the real model
+and the sample clip as source. Starts the node itself, so it sees the log and the exit status.
+
+  check_lifecycle.py --bin target/debug/pixel-sail --model models/tiny --source models/sample/tabletop.webm
+                     --workdir out/lifecycle [--report out.json]
+
+Checks, in order: starts unconfigured; an invalid transition is refused; configure with an unreadable
+model directory fails and stays unconfigured; configure (model loaded) -> inactive (nothing
+published) -> activate (detections flow) -> deactivate (they stop) -> activate (they resume, the model
+not reloaded) -> deactivate -> cleanup (resident memory drops) -> configure (reloaded) -> activate ->
+shutdown: the process exits 0 and the JSONL recording ends on a whole line; the transition events
+are exactly the standard ones. Prints one line per check and exits 1 on any failure.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import rclpy
+from lifecycle_msgs.msg import State, Transition, TransitionEvent
+from lifecycle_msgs.srv import ChangeState, GetAvailableStates, GetAvailableTransitions, GetState
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from pixel_sail_msgs.msg import GroundingArray
+
+RESULTS = []
+NODE = "managed_seg"
+
+
+def check(name, ok, detail=""):
+    RESULTS.append({"check": name, "ok": bool(ok), "detail": str(detail)[:300]})
+    print(f"{time.strftime('%H:%M:%S')} {'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail else ""), flush=True)
+    return ok
+
+
+def rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+class Driver:
+    def __init__(self, a, proc):
+        self.a, self.proc = a, proc
+        self.node = rclpy.create_node("lifecycle_checker")
+        base = f"/{NODE}"
+        rel = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+        self.events, self.detections = [], []
+        self.node.create_subscription(TransitionEvent, f"{base}/transition_event", self.events.append, rel)
+        self.node.create_subscription(GroundingArray, f"{base}/detections", lambda m: self.detections.append(time.time()), rel)
+        self.change = self.node.create_client(ChangeState, f"{base}/change_state")
+        self.get = self.node.create_client(GetState, f"{base}/get_state")
+        self.states = self.node.create_client(GetAvailableStates, f"{base}/get_available_states")
+        self.transitions = self.node.create_client(GetAvailableTransitions, f"{base}/get_available_transitions")
+
+    def spin_until(self, cond, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if cond():
+                return True
+        return False
+
+    def call(self, client, request, timeout=60.0):
+        if not client.wait_for_service(timeout_sec=20.0):
+            return None
+        fut = client.call_async(request)
+        self.spin_until(fut.done, timeout)
+        return fut.result() if fut.done() else None
+
+    def state(self):
+        r = self.call(self.get, GetState.Request())
+        return (r.current_state.id, r.current_state.label) if r else None
+
+    def available(self):
+        r = self.call(self.transitions, GetAvailableTransitions.Request())
+        return [t.transition for t in r.available_transitions] if r else []
+
+    def set(self, label):
+        """As `ros2 lifecycle set`: the transition with this label among the available ones."""
+        match = [t for t in self.available() if t.label == label]
+        if not match:
+            return False
+        r = self.call(self.change, ChangeState.Request(transition=match[0]))
+        return bool(r and r.success)
+
+    def set_id(self, tid):
+        """A raw ChangeState by id, label empty."""
+        r = self.call(self.change, ChangeState.Request(transition=Transition(id=tid)))
+        return bool(r and r.success)
+
+    def detections_during(self, secs):
+        start = len(self.detections)
+        self.spin_until(lambda: False, secs)
+        return len(self.detections) - start
+
+    def log(self):
+        return Path(self.a.workdir, "node.log").read_text(errors="replace")
+
+
+def expect_state(d, name, sid, label):
+    got = d.state()
+    return check(f"{name}: state is {label}", got == (sid, label), got)
+
+
+def run(a, d):
+    S = State
+    check("lifecycle services are up", d.change.wait_for_service(timeout_sec=30.0))
+    expect_state(d, "start", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    r = d.call(d.states, GetAvailableStates.Request())
+    labels = [s.label for s in r.available_states] if r else []
+    check("get_available_states lists the 11 standard states", len(labels) == 11 and "errorprocessing" in labels, labels)
+    check("unconfigured offers configure and shutdown", [t.label for t in d.available()] == ["configure", "shutdown"])
+    check("an invalid transition (activate while unconfigured) is refused", not d.set_id(Transition.TRANSITION_ACTIVATE))
+    expect_state(d, "after the refused transition", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+
+    check("configure with an unreadable model directory fails", not d.set("configure"))
+    expect_state(d, "after the failed configure", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    check("the failure names the model directory", "cannot load the model from" in d.log(), d.log()[-400:])
+
+    os.symlink(Path(a.model).resolve(), Path(a.workdir, "model"))
+    check("configure loads the model", d.set("configure"))
+    expect_state(d, "configured", S.PRIMARY_STATE_INACTIVE, "inactive")
+    check("inactive: nothing is published", d.detections_during(2.0) == 0)
+
+    check("activate", d.set_id(Transition.TRANSITION_ACTIVATE))
+    expect_state(d, "activated", S.PRIMARY_STATE_ACTIVE, "active")
+    check("active: detections flow", d.spin_until(lambda: len(d.detections) >= 3, 30), len(d.detections))
+
+    check("deactivate", d.set("deactivate"))
+    expect_state(d, "deactivated", S.PRIMARY_STATE_INACTIVE, "inactive")
+    d.spin_until(lambda: False, 0.5)
+    check("inactive again: detections stop", d.detections_during(2.0) == 0)
+
+    check("activate again", d.set("activate"))
+    check("detections resume", d.spin_until(lambda: len(d.detections) >= 6, 30), len(d.detections))
+    log = d.log()
+    check("resumed without reloading the model",
+          log.count("model loaded (load #") == 1 and log.count("reusing the loaded model (load #1)") == 2)
+
+    check("deactivate before cleanup", d.set("deactivate"))
+    before = rss_mib(d.proc.pid)
+    check("cleanup", d.set("cleanup"))
+    after = rss_mib(d.proc.pid)
+    expect_state(d, "cleaned up", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    check("cleanup drops resident memory", after < before, f"{before:.1f} MiB -> {after:.1f} MiB")
+    print(f"RSS before cleanup {before:.1f} MiB, after {after:.1f} MiB", flush=True)
+
+    check("configure again reloads the model", d.set("configure") and "model loaded (load #2)" in d.log())
+    check("activate after reconfigure", d.set("activate"))
+    n = len(d.detections)
+    check("detections flow after reconfigure", d.spin_until(lambda: len(d.detections) >= n + 3, 30))
+
+    check("shutdown from active", d.set("shutdown"))
+    try:
+        code = d.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("shutdown ends the process with status 0", code == 0, code)
+    lines = Path(a.workdir, "results.jsonl").read_text().splitlines(keepends=True)
+    whole = bool(lines) and lines[-1].endswith("\n") and all(json.loads(x) is not None for x in lines)
+    check("the JSONL recording is finalised (whole lines)", whole, f"{len(lines)} lines")
+
+    d.spin_until(lambda: False, 0.5)
+    T = Transition
+    u, i, ac, f = (S.PRIMARY_STATE_UNCONFIGURED, S.PRIMARY_STATE_INACTIVE, S.PRIMARY_STATE_ACTIVE,
+                   S.PRIMARY_STATE_FINALIZED)
+    cfg, cln, act, deact, shut = (S.TRANSITION_STATE_CONFIGURING, S.TRANSITION_STATE_CLEANINGUP,
+                                  S.TRANSITION_STATE_ACTIVATING, S.TRANSITION_STATE_DEACTIVATING,
+                                  S.TRANSITION_STATE_SHUTTINGDOWN)
+    configure = [(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_SUCCESS, cfg, i)]
+    activate = [(T.TRANSITION_ACTIVATE, i, act), (T.TRANSITION_ON_ACTIVATE_SUCCESS, act, ac)]
+    deactivate = [(T.TRANSITION_DEACTIVATE, ac, deact), (T.TRANSITION_ON_DEACTIVATE_SUCCESS, deact, i)]
+    expected = ([(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_FAILURE, cfg, u)]
+                + configure + activate + deactivate + activate + deactivate
+                + [(T.TRANSITION_CLEANUP, i, cln), (T.TRANSITION_ON_CLEANUP_SUCCESS, cln, u)]
+                + configure + activate
+                + [(T.TRANSITION_ACTIVE_SHUTDOWN, ac, shut), (T.TRANSITION_ON_SHUTDOWN_SUCCESS, shut, f)])
+    got = [(e.transition.id, e.start_state.id, e.goal_state.id) for e in d.events]
+    check("transition events are the standard ones, in order", got == expected, got)
+    labels_ok = all(e.transition.label and e.start_state.label and e.goal_state.label for e in d.events)
+    check("transition events carry labels", labels_ok)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--report")
+    a = ap.parse_args()
+    work = Path(a.workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for f in ("model", "results.jsonl"):
+        if (work / f).is_symlink() or (work / f).exists():
+            (work / f).unlink()
+    cmd = [a.bin, "run", "--lifecycle", "--model", str(work / "model"), "--source", a.source, "--loop", "--realtime",
+           "--no-progress", "--prompt", "the red cup", "--jsonl", str(work / "results.jsonl"),
+           "--ros-args", "-r", f"__node:={NODE}"]
+    env = dict(os.environ, ROS_DISTRO="jazzy")
+    with open(work / "node.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    rclpy.init()
+    d = Driver(a, proc)
+    try:
+        run(a, d)
+    except Exception as e:  # a crash of the checker is a failure, with the node's log tail
+        check("checker ran to the end", False, repr(e))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        rclpy.shutdown()
+    failed = [r for r in RESULTS if not r["ok"]]
+    if failed:
+        print("node log tail:\n" + "".join(Path(work, "node.log").read_text(errors="replace").splitlines(True)[-25:]))
+    if a.report:
+        Path(a.report).write_text(json.dumps(RESULTS, indent=1))
+    print(f"{len(RESULTS) - len(failed)}/{len(RESULTS)} lifecycle checks passed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::command_input::{read_command_file, watch_command_file};
+use super::command_input::{read_command_file, read_stdin_commands, watch_command_file};
 use super::managed_routes::{RoutedFrames, Routes, forward_results, route_commands, route_describe};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
 use super::{AppError, CommandLimits, EngineModel, ModelState, Pipeline, PipelineConfig, Stats, WorkerConfig};
@@ -27,7 +27,8 @@ use crate::publish::{PipelineLink, RosPlan};
 /// Time for the last `change_state` answer and transition event to leave before the node goes.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// Runs the managed node until `shutdown` (or Ctrl-C), then finalises the sinks.
+/// Runs the managed node until `shutdown` (or Ctrl-C), then finalises the sinks. `--max-frames` and
+/// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
 pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let p = &args.pipeline;
     let source =
@@ -74,6 +75,12 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     ];
     if let Some(path) = p.prompts_file.clone() {
         tasks.push(tokio::spawn(watch_command_file(path, args.prompts.clone(), commands_tx.clone())));
+    }
+    if p.stdin {
+        tasks.push(tokio::spawn(read_stdin_commands(commands_tx.clone())));
+    }
+    if !p.no_progress {
+        tasks.push(tokio::spawn(super::progress::report_progress(stats.clone())));
     }
     let ros_source = ros.ros_source();
     let model_name = format!("{} on {}", engine_cfg.model_dir.display(), args.engine.ep);

@@ -82,7 +82,7 @@ pub async fn route_commands(mut rx: mpsc::Receiver<SetCommands>, routes: Arc<Rou
 fn kept(commands: &[String], limits: CommandLimits) -> CommandsAck {
     match validate_commands(commands, limits) {
         Ok((active, mut notes)) => {
-            notes.push("the node is not active: the commands apply from the next activation".into());
+            notes.push("kept for the next activation (the node is not active)".into());
             CommandsAck { accepted: true, message: notes.join("; "), active }
         }
         Err(message) => CommandsAck { accepted: false, message, active: Vec::new() },

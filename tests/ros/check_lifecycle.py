@@ -7,8 +7,8 @@ and the sample clip as source. Starts the node itself, so it sees the log and th
 
 Checks, in order: starts unconfigured; an invalid transition is refused; configure with an unreadable
 model directory fails and stays unconfigured; configure (model loaded) -> inactive (nothing
-published) -> activate (detections flow) -> deactivate (they stop) -> activate (they resume, the model
-not reloaded) -> deactivate -> cleanup (resident memory drops by at least half of what configure added)
+published) -> activate (detections flow) -> deactivate (they stop; a command set is accepted for later,
+~/describe refused) -> activate (they resume with that command, the model not reloaded) -> deactivate -> cleanup (resident memory drops by at least half of what configure added)
 -> configure (reloaded) -> activate ->
 shutdown: the process exits 0 and the JSONL recording ends on a whole line; the transition events
 are exactly the standard ones. Prints one line per check and exits 1 on any failure.
@@ -26,7 +26,9 @@ from lifecycle_msgs.msg import State, Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetAvailableStates, GetAvailableTransitions, GetState
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from geometry_msgs.msg import Point
 from pixel_sail_msgs.msg import GroundingArray
+from pixel_sail_msgs.srv import Describe, SetPrompts
 
 RESULTS = []
 NODE = "managed_seg"
@@ -53,7 +55,9 @@ class Driver:
         rel = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
         self.events, self.detections = [], []
         self.node.create_subscription(TransitionEvent, f"{base}/transition_event", self.events.append, rel)
-        self.node.create_subscription(GroundingArray, f"{base}/detections", lambda m: self.detections.append(time.time()), rel)
+        self.node.create_subscription(GroundingArray, f"{base}/detections", self.detections.append, rel)
+        self.set_prompts = self.node.create_client(SetPrompts, f"{base}/set_prompts")
+        self.describe = self.node.create_client(Describe, f"{base}/describe")
         self.change = self.node.create_client(ChangeState, f"{base}/change_state")
         self.get = self.node.create_client(GetState, f"{base}/get_state")
         self.states = self.node.create_client(GetAvailableStates, f"{base}/get_available_states")
@@ -143,9 +147,19 @@ def run(a, d):
     d.spin_until(lambda: False, 0.5)
     check("inactive again: detections stop", d.detections_during(2.0) == 0)
     rss["deactivated"] = rss_mib(d.proc.pid)
+    r = d.call(d.set_prompts, SetPrompts.Request(prompts=["the blue square"]))
+    check("inactive: ~/set_prompts is accepted for the next activation",
+          r is not None and r.accepted and "next activation" in r.message, r and r.message)
+    r = d.call(d.describe, Describe.Request(kind=Describe.Request.KIND_POINT, point=Point(x=100.0, y=100.0)))
+    check("inactive: ~/describe is refused with the reason", r is not None and not r.success and "not active" in r.message,
+          r and r.message)
 
     check("activate again", d.set("activate"))
-    check("detections resume", d.spin_until(lambda: len(d.detections) >= 6, 30), len(d.detections))
+    n = len(d.detections)
+    check("detections resume", d.spin_until(lambda: len(d.detections) >= n + 3, 30), len(d.detections) - n)
+    commands = [[g.command for g in m.groundings] for m in d.detections[n:]]
+    check("they carry the command set while inactive", commands and all(c == ["the blue square"] for c in commands),
+          commands[:2])
     log = d.log()
     check("resumed without reloading the model",
           log.count("model loaded (load #") == 1 and log.count("reusing the loaded model (load #1)") == 2)

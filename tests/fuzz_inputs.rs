@@ -9,6 +9,7 @@ use pixel_sail::app::{CommandLimits, validate_commands};
 use pixel_sail::decode::{rle_decode, rle_encode};
 use pixel_sail::frame::{Mask, Rle};
 use pixel_sail::inference::ModelInfo;
+use pixel_sail::inference::tokenizer::PromptTokenizer;
 use pixel_sail::publish::images::frame_from_image;
 use pixel_sail::publish::msgs_std::Image;
 use pixel_sail::publish::params::read_params_file;
@@ -162,38 +163,121 @@ fn command_strings_with_control_characters_and_a_megabyte() {
     assert_eq!(notes.len(), 1, "the truncation is said");
 }
 
+/// A model file damaged the ways files are: cut short, a few bytes changed, or a number replaced by an
+/// edge value (sizes, ids and shapes out of range, the wrong type).
+fn mutate(original: &[u8], g: &mut Gen) -> Vec<u8> {
+    let mut bytes = original.to_vec();
+    match g.below(3) {
+        0 => bytes.truncate(g.below(bytes.len() as u64) as usize),
+        1 => {
+            for _ in 0..1 + g.below(4) {
+                let at = g.below(bytes.len() as u64) as usize;
+                bytes[at] = g.next() as u8;
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            let starts: Vec<usize> = text
+                .char_indices()
+                .filter(|&(i, c)| c.is_ascii_digit() && !text[..i].ends_with(|p: char| p.is_ascii_digit()))
+                .map(|(i, _)| i)
+                .collect();
+            if starts.is_empty() {
+                return bytes;
+            }
+            let at = starts[g.below(starts.len() as u64) as usize];
+            let end = text[at..].find(|c: char| !c.is_ascii_digit()).map_or(text.len(), |n| at + n);
+            let with = g.pick(&["0", "-1", "99999999999999999999", "1e308", "null", "\"7\""]);
+            bytes = format!("{}{}{}", &text[..at], with, &text[end..]).into_bytes();
+        }
+    }
+    bytes
+}
+
+#[test]
+fn tokenizer_json_mutated_anywhere() {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/tiny");
+    let info = ModelInfo::load(&model).unwrap();
+    let original = std::fs::read(model.join("tokenizer.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    for seed in 0..300 {
+        std::fs::write(&path, mutate(&original, &mut Gen::new(seed))).unwrap();
+        if let Ok(tok) = PromptTokenizer::load(&path, &info) {
+            // A tokenizer that loads must also tokenize and decode without a panic.
+            let _ = tok.prompt("{command}", "pick up the red cup \u{0} 漢", &[]);
+            let _ = tok.decode(&[0, 1, 2, i64::MAX, -1]);
+        }
+    }
+}
+
+/// Describe requests as they come off the wire — points and boxes anywhere (outside the frame, NaN,
+/// infinite), masks of any size and counts, unknown kinds — through the service's checks and then the real
+/// model: each is described or refused with a reason, never a panic.
+#[test]
+fn describe_requests_of_any_shape_reach_the_model_safely() {
+    use pixel_sail::app::{EngineModel, FrameModel};
+    use pixel_sail::config::EngineConfig;
+    use pixel_sail::frame::Frame;
+    use pixel_sail::publish::msgs_pixel_sail::DescribeRequest;
+    use pixel_sail::publish::services::prompt_of;
+
+    let mut model =
+        EngineModel::load(&EngineConfig::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/tiny"))).unwrap();
+    let (w, h) = (160u32, 120u32);
+    let frame = Frame {
+        seq: 0,
+        stamp: std::time::SystemTime::now(),
+        frame_id: "cam".into(),
+        width: w,
+        height: h,
+        data: (0..w * h * 3).map(|i| (i % 251) as u8).collect(),
+    };
+    let coord = |g: &mut Gen| -> f64 {
+        match g.below(6) {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => -(g.below(1000) as f64),
+            3 => 1e12,
+            _ => g.below(2 * w as u64) as f64 + 0.5,
+        }
+    };
+    let (mut described, mut refused) = (0, 0);
+    for seed in 0..48 {
+        let mut g = Gen::new(seed);
+        let mut req = DescribeRequest { kind: g.below(4) as u8, ..Default::default() };
+        req.point.x = coord(&mut g);
+        req.point.y = coord(&mut g);
+        req.r#box = [coord(&mut g) as f32, coord(&mut g) as f32, coord(&mut g) as f32, coord(&mut g) as f32];
+        (req.mask_height, req.mask_width) = if g.below(2) == 0 { (h, w) } else { (g.u32_edgy(), g.u32_edgy()) };
+        req.mask_rle_counts = (0..g.below(6)).map(|_| g.u32_edgy()).collect();
+        if g.below(2) == 0 && req.mask_height == h {
+            req.mask_rle_counts = vec![g.below(w as u64 * h as u64) as u32, 1 + g.below(400) as u32];
+            let rest = (w * h).saturating_sub(req.mask_rle_counts.iter().sum());
+            req.mask_rle_counts.push(rest);
+        }
+        let Ok(prompt) = prompt_of(&req) else {
+            refused += 1;
+            continue;
+        };
+        match model.describe_region(&frame, &prompt, 3) {
+            Ok(_) => described += 1,
+            Err(e) => {
+                assert!(!e.0.is_empty(), "seed {seed}: a refusal says why");
+                refused += 1;
+            }
+        }
+    }
+    assert!(described > 0 && refused > 0, "the cases reach both outcomes: {described} described, {refused} refused");
+}
+
 #[test]
 fn model_json_mutated_anywhere() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/tiny/model.json");
     let original = std::fs::read(&src).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for seed in 0..300 {
-        let mut g = Gen::new(seed);
-        let mut bytes = original.clone();
-        match g.below(3) {
-            // Cut short.
-            0 => bytes.truncate(g.below(bytes.len() as u64) as usize),
-            // A few bytes changed.
-            1 => {
-                for _ in 0..1 + g.below(4) {
-                    let at = g.below(bytes.len() as u64) as usize;
-                    bytes[at] = g.next() as u8;
-                }
-            }
-            // A digit run replaced by an edge value: sizes, ids and shapes out of range.
-            _ => {
-                let text = String::from_utf8_lossy(&bytes).to_string();
-                let starts: Vec<usize> = text
-                    .char_indices()
-                    .filter(|&(i, c)| c.is_ascii_digit() && !text[..i].ends_with(|p: char| p.is_ascii_digit()))
-                    .map(|(i, _)| i)
-                    .collect();
-                let at = starts[g.below(starts.len() as u64) as usize];
-                let end = text[at..].find(|c: char| !c.is_ascii_digit()).map_or(text.len(), |n| at + n);
-                let with = g.pick(&["0", "-1", "99999999999999999999", "1e308", "null", "\"7\""]);
-                bytes = format!("{}{}{}", &text[..at], with, &text[end..]).into_bytes();
-            }
-        }
+        let bytes = mutate(&original, &mut Gen::new(seed));
         std::fs::write(dir.path().join("model.json"), &bytes).unwrap();
         let _ = ModelInfo::load(dir.path());
     }

@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Collector, make_clip};
-use pixel_sail::capture::{CaptureConfig, CaptureRunner};
+use common::{count_frames, jsonl_lines, make_clip, wait_exit};
 
 fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -21,35 +19,6 @@ fn pixel_sail() -> Command {
         .args(["run", "--no-ros", "--no-progress", "--model"])
         .arg(repo("models/tiny"));
     cmd
-}
-
-/// Decodes a written video back and counts its frames.
-fn count_frames(path: &Path) -> usize {
-    let frames = Arc::new(Collector::default());
-    let runner = CaptureRunner::start(CaptureConfig::new(path.to_str().unwrap()), Default::default(), frames.clone())
-        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
-    assert!(frames.wait(Duration::from_secs(60), |_, closed| closed), "decoding did not finish");
-    runner.stop();
-    frames.frames.lock().unwrap().len()
-}
-
-fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let until = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("pixel-sail did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -1,21 +1,30 @@
 """Render the sample clip the main command plays: 12 s, 640x480, 30 fps, objects that move, VP8 in WebM.
 
     python -m models.pixel_sail.render_sample --out models/sample
+    python -m models.pixel_sail.render_sample --out models/sample --depth-only
 
 Writes tabletop.webm (decoded by Debian's gstreamer1.0-plugins-good), commands.txt (one command per line,
-including one that names an absent object) and still.jpg (frame 0).
+including one that names an absent object) and still.jpg (frame 0), and the clip's aligned depth (`depth.py`):
+depth/NNNN.png (frame n of the clip is file n, 0000…0359: 16-bit grayscale PNG, millimetres, the table 800 mm
+from a camera looking straight down, each object a prism 20–100 mm high, edges blended as the colour image's),
+camera_info.yaml (the camera_calibration YAML of that camera: fx = fy = 525, cx = 319.5, cy = 239.5, no
+distortion) and truth_3d.jsonl (one line per frame: {"frame": n, "objects": [depth.truth_3d entries]}, metres
+in the camera optical frame). --depth-only writes only the depth, camera_info.yaml and truth_3d.jsonl and
+leaves tabletop.webm, still.jpg and commands.txt as they are.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import subprocess
 
 import numpy as np
 from PIL import Image
 
+from .depth import Camera, camera_info_yaml, render_depth, truth_3d
 from .tabletop import Obj, Scene, _colour_rgb, render
 
 FPS, SECONDS, W, H = 30, 12, 640, 480
@@ -61,12 +70,30 @@ def frame_scene(scene: Scene, motions, t: float, n: int) -> Scene:
     return s
 
 
+def write_depth(out: str, scene: Scene, motions):
+    """depth/NNNN.png, camera_info.yaml and truth_3d.jsonl for every frame of the clip."""
+    cam = Camera.looking_down(W, H)
+    os.makedirs(f"{out}/depth", exist_ok=True)
+    with open(f"{out}/truth_3d.jsonl", "w") as truth:
+        for n in range(FPS * SECONDS):
+            s = frame_scene(scene, motions, n / FPS, n)
+            Image.fromarray(render_depth(s, W, H, cam)).save(f"{out}/depth/{n:04d}.png", optimize=True)
+            truth.write(json.dumps({"frame": n, "objects": truth_3d(s, cam)}) + "\n")
+    with open(f"{out}/camera_info.yaml", "w") as f:
+        f.write(camera_info_yaml(cam))
+    print(f"wrote {out}/depth/0000.png … {FPS * SECONDS - 1:04d}.png, camera_info.yaml, truth_3d.jsonl")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="models/sample")
+    ap.add_argument("--depth-only", action="store_true", help="write only depth/, camera_info.yaml, truth_3d.jsonl")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     scene, motions = base_scene()
+    write_depth(a.out, scene, motions)
+    if a.depth_only:
+        return
     cmd = ["gst-launch-1.0", "-q", "fdsrc", "fd=0", "!",
            f"rawvideoparse", f"width={W}", f"height={H}", "format=rgb", f"framerate={FPS}/1", "!",
            "videoconvert", "!", "video/x-raw,format=I420", "!",

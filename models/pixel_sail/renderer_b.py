@@ -5,7 +5,8 @@ Only the scene dataclasses are shared with tabletop.py, so that expressions.py (
 descriptions, visual prompts — part of the §4 contract, not of the look) works on these scenes unchanged.
 Everything else is this file's own: its random streams, placement, HSV colour sampling, shape geometry
 (PIL polygons on a supersampled canvas), wood-grain / linen / felt-speckle table textures, a point light
-that both shades the objects and casts blurred offset shadows, and PIL camera effects.
+that both shades the objects and casts blurred offset shadows, and PIL camera effects. A seed gives a scene
+of this renderer's own, not tabletop's scene for that seed redrawn: other objects, other counts.
 
     from models.pixel_sail import renderer_b
     img, labels = renderer_b.render(renderer_b.sample_scene(seed), 640, 480)

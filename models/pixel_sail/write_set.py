@@ -3,8 +3,10 @@
     python -m models.pixel_sail.write_set --split test --out /tmp/tabletop-test
     python -m models.pixel_sail.write_set --split test --renderer b --out /tmp/testset_b
 
-`--renderer b` draws the same seeds with the independent second renderer (renderer_b.py); the queries are
-made by the same code from the same per-scene random stream, so only the look of the scenes changes.
+`--renderer b` samples and draws each seed's scene with the independent second renderer (renderer_b.py): the
+same seed numbers, but scenes of its own, not the main renderer's redrawn (seed 3,000,000 holds three objects
+here and four different ones there). The queries are made by the same code from the same per-scene random
+stream, over those scenes, so both the scenes and their queries differ from the main renderer's set.
 
 Splits are disjoint seed ranges: train 1,000,000+, val 2,000,000+, test 3,000,000+ (the tokenizer's corpus
 uses 10,000,000+). Per scene: two segment commands (the target drawn uniformly, ~10 % no-target), one

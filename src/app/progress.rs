@@ -33,6 +33,9 @@ pub fn format_progress(s: &StatsSnapshot, fps_out: f64) -> String {
     if s.sink_dropped > 0 {
         line.push_str(&format!(" | results a sink missed {}", s.sink_dropped));
     }
+    if s.sink_failures > 0 {
+        line.push_str(&format!(" | outputs failed {}", s.sink_failures));
+    }
     line
 }
 

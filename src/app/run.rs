@@ -1,6 +1,6 @@
 //! `pixel-sail run`: load the model, start the pipeline, attach the standalone inputs and outputs
 //! (command file / stdin, JSONL, annotated video, progress line), and shut down in order on
-//! Ctrl-C, end of file, `--max-frames` or `--duration-secs`.
+//! Ctrl-C or SIGTERM, end of file, `--max-frames` or `--duration-secs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,7 +107,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let mut ros_error = None;
     let reason = tokio::select! {
         _ = pipeline.finished() => if pipeline.load_error().is_some() { "the model failed to load" } else { "the source ended" },
-        _ = tokio::signal::ctrl_c() => "interrupted",
+        signal = stop_signal() => signal,
         _ = limit => "limit reached",
         ended = ros_ended => {
             ros_error = Some(match ended {
@@ -124,12 +124,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         let _ = r.stop.send(());
         let _ = r.task.await;
     }
-    // A second Ctrl-C while flushing exits at once.
+    // A second signal while flushing exits at once.
     tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted again: exiting without flushing");
-            std::process::exit(130);
-        }
+        let signal = stop_signal().await;
+        eprintln!("\n{signal} again: exiting without flushing");
+        std::process::exit(130);
     });
     for task in &tasks {
         task.abort();
@@ -168,6 +167,33 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     match first_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal
+/// that cannot be watched never resolves, so the run goes on rather than stopping at once.
+async fn stop_signal() -> &'static str {
+    let interrupt = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "interrupted",
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                "terminated"
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<&'static str>();
+    tokio::select! {
+        s = interrupt => s,
+        s = terminate => s,
     }
 }
 

@@ -24,9 +24,11 @@ impl SinkThread {
     }
 }
 
-/// Pulls results until the worker closes the channel, calling `write` for each; the first write
-/// error stops the sink (it is reported when the app joins it).
+/// Pulls results until the worker closes the channel, calling `write` for each. The first write
+/// error (a full disk, a removed directory) stops this sink only: it is logged at once, the rest of the
+/// pipeline goes on, and the run's exit status reports it at the end.
 fn drain(
+    name: &str,
     mut rx: Receiver<Arc<FrameResult>>,
     stats: &Stats,
     mut write: impl FnMut(&FrameResult) -> Result<(), SinkError>,
@@ -36,6 +38,8 @@ fn drain(
         match rx.blocking_recv() {
             Ok(result) => {
                 if let Err(e) = write(&result) {
+                    stats.sink_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(sink = name, written, "{e}; this output stops here, the pipeline goes on");
                     return (written, Err(e));
                 }
                 written += 1;
@@ -54,7 +58,7 @@ pub fn spawn_jsonl(path: PathBuf, rx: Receiver<Arc<FrameResult>>, stats: Arc<Sta
     let handle = std::thread::Builder::new()
         .name("sink-jsonl".into())
         .spawn(move || {
-            let (n, res) = drain(rx, &stats, |r| writer.write(r));
+            let (n, res) = drain("jsonl", rx, &stats, |r| writer.write(r));
             ("jsonl", n, res.and(writer.finish()))
         })
         .map_err(|e| SinkError::Io { path: path.display().to_string(), source: e })?;
@@ -66,7 +70,7 @@ pub fn spawn_video(path: PathBuf, rx: Receiver<Arc<FrameResult>>, stats: Arc<Sta
     let handle = std::thread::Builder::new()
         .name("sink-video".into())
         .spawn(move || {
-            let (n, res) = drain(rx, &stats, |r| recorder.write(r));
+            let (n, res) = drain("video", rx, &stats, |r| recorder.write(r));
             // Finalise even after a write error so what was written stays playable.
             let finished = recorder.finish().map(|_| ());
             ("video", n, res.and(finished))

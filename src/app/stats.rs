@@ -26,6 +26,8 @@ pub struct Stats {
     pub descriptions: AtomicU64,
     /// Results a sink could not keep up with (it lagged behind the broadcast).
     pub sink_dropped: AtomicU64,
+    /// Output files that failed (a full disk, a removed directory) and stopped writing.
+    pub sink_failures: AtomicU64,
     latency: Mutex<Window>,
     model_time: Mutex<Window>,
     model_state: Mutex<ModelState>,
@@ -61,6 +63,7 @@ pub struct StatsSnapshot {
     pub lost_upstream: u64,
     pub descriptions: u64,
     pub sink_dropped: u64,
+    pub sink_failures: u64,
     /// Capture-to-result latency percentiles over the recent window.
     pub latency_p50: Option<Duration>,
     pub latency_p99: Option<Duration>,
@@ -108,6 +111,7 @@ impl Stats {
             lost_upstream: get(&self.capture.lost_upstream),
             descriptions: get(&self.descriptions),
             sink_dropped: get(&self.sink_dropped),
+            sink_failures: get(&self.sink_failures),
             latency_p50,
             latency_p99,
             model_p50,

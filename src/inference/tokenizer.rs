@@ -26,8 +26,14 @@ pub struct PromptIds {
 
 impl PromptTokenizer {
     pub fn load(path: &Path, info: &ModelInfo) -> Result<PromptTokenizer, InferenceError> {
-        let tok = Tokenizer::from_file(path)
-            .map_err(|e| InferenceError::Tokenizer { path: path.to_path_buf(), reason: e.to_string() })?;
+        let refuse = |reason: String| InferenceError::Tokenizer { path: path.to_path_buf(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| refuse(e.to_string()))?;
+        // The tokenizers crate panics on some malformed files (a cut-short decoder section): check the JSON
+        // first, and treat a panic on what is left as the malformed file it is.
+        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| refuse(format!("not valid JSON: {e}")))?;
+        let tok = std::panic::catch_unwind(|| text.parse::<Tokenizer>())
+            .map_err(|_| refuse("malformed: the tokenizers library could not read it".into()))?
+            .map_err(|e| refuse(e.to_string()))?;
         let unk_token = match tok.get_model() {
             ModelWrapper::WordLevel(m) => Some(m.unk_token.clone()),
             ModelWrapper::WordPiece(m) => Some(m.unk_token.clone()),

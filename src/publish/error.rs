@@ -14,6 +14,8 @@ pub enum PublishError {
     Param(#[from] ParamError),
     #[error("ROS_DOMAIN_ID `{0}` is not a number in 0..=232")]
     DomainId(String),
+    #[error("ROS 2 security: {0}")]
+    Security(String),
     #[error("ROS 2 (DDS) setup failed while {what}: {reason}")]
     Dds { what: String, reason: String },
     #[error("cannot encode {what}: {reason}")]

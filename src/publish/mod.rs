@@ -25,6 +25,7 @@ pub mod outputs;
 pub mod params;
 pub mod qos;
 pub mod ros_args;
+pub mod security;
 pub mod services;
 pub mod startup;
 

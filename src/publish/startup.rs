@@ -1,10 +1,12 @@
 //! Start-up configuration of the node: `--ros-args` (names, remaps, `-p`, `--params-file`), the
-//! CLI's own values as the base, and `ROS_DOMAIN_ID` from the environment (ros2-client reads none).
+//! CLI's own values as the base, and `ROS_DOMAIN_ID` and `ROS_SECURITY_*` from the environment (ros2-client
+//! reads none).
 
 use super::error::PublishError;
 use super::names::NameResolver;
 use super::params::{NodeSettings, read_params_file};
 use super::ros_args;
+use super::security::{self, SecurityRequest};
 
 pub const DEFAULT_NODE_NAME: &str = "pixel_sail";
 
@@ -42,6 +44,9 @@ pub fn configure(ros_args_block: &[String], base: NodeSettings) -> Result<RosSta
         settings.source = "ros".to_owned();
     }
     let domain_id = domain_id_from_env(std::env::var("ROS_DOMAIN_ID").ok().as_deref())?;
+    if let Some(warning) = security::check(SecurityRequest::from_env(|k| std::env::var(k).ok()).as_ref())? {
+        tracing::warn!("{warning}");
+    }
     Ok(RosStartup { names, settings, domain_id, ros_source })
 }
 

@@ -82,8 +82,10 @@ impl JsonlWriter {
 
     pub fn write(&mut self, result: &FrameResult) -> Result<(), SinkError> {
         let io = |e: std::io::Error| SinkError::Io { path: self.path.display().to_string(), source: e };
-        serde_json::to_writer(&mut self.out, &ResultLine::from_result(result)).map_err(|e| io(e.into()))?;
-        self.out.write_all(b"\n").map_err(io)?;
+        // The whole line in one write, so a stop between frames never leaves half a line.
+        let mut line = serde_json::to_vec(&ResultLine::from_result(result)).map_err(|e| io(e.into()))?;
+        line.push(b'\n');
+        self.out.write_all(&line).map_err(io)?;
         self.out.flush().map_err(io)
     }
 

@@ -58,12 +58,13 @@ impl VideoWriter {
         let encoder = encoder_for(path)?;
         let (out_width, out_height) = (width + width % 2, height + height % 2);
         // Buffers carry their real capture times; the caps' 30/1 is only nominal (with 0/1,
-        // mp4mux lost the final sample).
+        // mp4mux lost the final sample). An unbuffered filesink writes as the muxer produces, so a full
+        // disk shows at the frame it happens rather than at the end.
         let location = path.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
         let launch = format!(
             "appsrc name=src format=time is-live=false block=true max-bytes={} \
              caps=video/x-raw,format=RGB,width={out_width},height={out_height},framerate=30/1 \
-             ! videoconvert ! video/x-raw,format=I420 ! {encoder} ! filesink location=\"{location}\"",
+             ! videoconvert ! video/x-raw,format=I420 ! {encoder} ! filesink buffer-mode=unbuffered location=\"{location}\"",
             out_width as u64 * out_height as u64 * 3 * 4,
         );
         let gst_err = |e: String| SinkError::Gst(format!("{}: {e}", path.display()));
@@ -122,6 +123,11 @@ impl VideoWriter {
         self.appsrc.push_buffer(buffer).map_err(|e| {
             SinkError::Gst(format!("{}: encoder refused a frame ({e:?}){}", self.path.display(), self.bus_error()))
         })?;
+        // A failed write downstream (a full disk) shows on the bus, not in push_buffer: stop at the first.
+        let failed = self.bus_error();
+        if !failed.is_empty() {
+            return Err(SinkError::Gst(format!("{}{failed}", self.path.display())));
+        }
         self.last_duration = duration;
         self.frames += 1;
         Ok(())

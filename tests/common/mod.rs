@@ -1,14 +1,15 @@
 //! Helpers shared by the pipeline tests: a collecting frame outlet, clips made with GStreamer in a
-//! temp dir, and a deliberately slow fake model.
+//! temp dir, a deliberately slow fake model, and reading back what `pixel-sail run` wrote.
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::process::Child;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use pixel_sail::app::{FrameModel, ModelError, Segment};
-use pixel_sail::capture::{CapturedFrame, FrameOutlet};
+use pixel_sail::capture::{CaptureConfig, CaptureRunner, CapturedFrame, FrameOutlet};
 use pixel_sail::decode::{bbox_of, rle_encode};
 use pixel_sail::frame::{Frame, Mask, VisualPrompt};
 
@@ -182,4 +183,33 @@ impl FrameModel for SlowModel {
 /// description round that lasts a steady number of frames cannot lock onto the frames that miss it.
 pub fn blinking_seen(seq: u64) -> bool {
     (seq / 4).is_multiple_of(2)
+}
+
+/// Decodes a written video back (a real GStreamer pipeline) and counts its frames.
+pub fn count_frames(path: &Path) -> usize {
+    let frames = Arc::new(Collector::default());
+    let runner = CaptureRunner::start(CaptureConfig::new(path.to_str().unwrap()), Default::default(), frames.clone())
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    assert!(frames.wait(Duration::from_secs(60), |_, closed| closed), "decoding did not finish");
+    runner.stop();
+    frames.frames.lock().unwrap().len()
+}
+
+pub fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("pixel-sail did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -27,7 +27,7 @@ use crate::publish::{PipelineLink, RosPlan};
 /// Time for the last `change_state` answer and transition event to leave before the node goes.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// Runs the managed node until `shutdown` (or Ctrl-C), then finalises the sinks. `--max-frames` and
+/// Runs the managed node until `shutdown` (or Ctrl-C / SIGTERM), then finalises the sinks. `--max-frames` and
 /// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
 pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let p = &args.pipeline;
@@ -101,7 +101,7 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let mut node_error = None;
     let reason = tokio::select! {
         _ = finished_rx => "lifecycle shutdown",
-        _ = tokio::signal::ctrl_c() => "interrupted",
+        signal = super::run::stop_signal() => signal,
         ended = &mut node.task => {
             node_error = Some(match ended {
                 Ok(Ok(())) => anyhow::anyhow!("the ROS 2 node stopped"),

@@ -172,7 +172,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal
 /// that cannot be watched never resolves, so the run goes on rather than stopping at once.
-async fn stop_signal() -> &'static str {
+pub(super) async fn stop_signal() -> &'static str {
     let interrupt = async {
         match tokio::signal::ctrl_c().await {
             Ok(()) => "interrupted",

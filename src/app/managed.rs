@@ -4,7 +4,7 @@
 //! the process after the recordings are finalised. The ROS side and the file sinks hold run-long
 //! channels ([`super::managed_routes`]) that follow whichever pipeline is active.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -20,9 +20,9 @@ use crate::cli::RunArgs;
 use crate::config::EngineConfig;
 use crate::frame::FrameResult;
 use crate::inference::Engine;
-use crate::publish::lifecycle::{Outcome, Step};
+use crate::publish::lifecycle::{self, Outcome, Step};
 use crate::publish::lifecycle_node::LifecycleCall;
-use crate::publish::{PipelineLink, RosPlan};
+use crate::publish::{PipelineLink, PipelineStats, RosPlan};
 
 /// Time for the last `change_state` answer and transition event to leave before the node goes.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -84,17 +84,33 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     }
     let ros_source = ros.ros_source();
     let model_name = format!("{} on {}", engine_cfg.model_dir.display(), args.engine.ep);
+    let state = Arc::new(Mutex::new(lifecycle::state_label(lifecycle::state::UNCONFIGURED)));
+    let view = ros.stats_view(stats.clone(), model_name);
+    let shown = state.clone();
     let link = PipelineLink {
         commands: commands_tx,
         describe: describe_tx,
         results: results_rx,
-        stats: ros.stats_view(stats.clone(), model_name),
+        stats: Arc::new(move || PipelineStats {
+            lifecycle_state: shown.lock().ok().map(|s| (*s).to_owned()),
+            ..view()
+        }),
         frames: ros_source.then(|| Arc::new(RoutedFrames(routes.clone())) as Arc<dyn FrameOutlet>),
         lifecycle: Some(calls_tx),
     };
     let mut node = ros.spawn_link(link);
-    let owner =
-        Owner { engine_cfg, config, ros_source, stats, results_tx, routes, model: None, running: None, loads: 0 };
+    let owner = Owner {
+        engine_cfg,
+        config,
+        ros_source,
+        stats,
+        results_tx,
+        routes,
+        state,
+        model: None,
+        running: None,
+        loads: 0,
+    };
     let (finished_tx, finished_rx) = oneshot::channel();
     let owner_task = tokio::spawn(owner.serve(calls_rx, finished_tx));
 
@@ -144,6 +160,8 @@ struct Owner {
     stats: Arc<Stats>,
     results_tx: broadcast::Sender<Arc<FrameResult>>,
     routes: Arc<Routes>,
+    /// The lifecycle state as `/diagnostics` shows it.
+    state: Arc<Mutex<&'static str>>,
     model: Option<EngineModel>,
     running: Option<(Pipeline, JoinHandle<()>)>,
     /// Times the model was loaded, for the logs that show activate reuses it.
@@ -153,6 +171,15 @@ struct Owner {
 impl Owner {
     async fn serve(mut self, mut calls: mpsc::Receiver<LifecycleCall>, finished: oneshot::Sender<()>) {
         while let Some(call) = calls.recv().await {
+            let via = match call.step {
+                Step::Configure => lifecycle::state::CONFIGURING,
+                Step::Activate => lifecycle::state::ACTIVATING,
+                Step::Deactivate => lifecycle::state::DEACTIVATING,
+                Step::Cleanup => lifecycle::state::CLEANINGUP,
+                Step::Shutdown => lifecycle::state::SHUTTINGDOWN,
+                Step::Error => lifecycle::state::ERRORPROCESSING,
+            };
+            self.show(via);
             let outcome = match call.step {
                 Step::Configure => self.configure().await,
                 Step::Activate => self.activate(),
@@ -163,6 +190,7 @@ impl Owner {
                     self.cleanup()
                 }
             };
+            self.show(lifecycle::finish(via, &outcome).1);
             let _ = call.reply.send(outcome);
             if call.step == Step::Shutdown {
                 let _ = finished.send(());
@@ -170,6 +198,12 @@ impl Owner {
             }
         }
         self.deactivate().await;
+    }
+
+    fn show(&self, state: u8) {
+        if let Ok(mut s) = self.state.lock() {
+            *s = lifecycle::state_label(state);
+        }
     }
 
     async fn configure(&mut self) -> Outcome {

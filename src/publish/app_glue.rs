@@ -89,6 +89,7 @@ impl RosPlan {
                 model,
                 last_error: s.last_capture_error.clone(),
                 starting,
+                lifecycle_state: None,
             }
         })
     }

@@ -35,6 +35,8 @@ pub struct PipelineStats {
     /// Set while the model loads: what it is doing (e.g. "building TensorRT engine 1 of 3 (vision.onnx)").
     /// No frame is finished, so nothing is published, until it is None.
     pub starting: Option<String>,
+    /// A managed node's lifecycle state ("unconfigured", "inactive", "active", ...); None without `--lifecycle`.
+    pub lifecycle_state: Option<String>,
 }
 
 /// Handles into the pipeline.

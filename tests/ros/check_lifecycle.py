@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetAvailableStates, GetAvailableTransitions, GetState
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -56,12 +57,25 @@ class Driver:
         self.events, self.detections = [], []
         self.node.create_subscription(TransitionEvent, f"{base}/transition_event", self.events.append, rel)
         self.node.create_subscription(GroundingArray, f"{base}/detections", self.detections.append, rel)
+        self.diag = {}
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.on_diag, rel)
         self.set_prompts = self.node.create_client(SetPrompts, f"{base}/set_prompts")
         self.describe = self.node.create_client(Describe, f"{base}/describe")
         self.change = self.node.create_client(ChangeState, f"{base}/change_state")
         self.get = self.node.create_client(GetState, f"{base}/get_state")
         self.states = self.node.create_client(GetAvailableStates, f"{base}/get_available_states")
         self.transitions = self.node.create_client(GetAvailableTransitions, f"{base}/get_available_transitions")
+
+    def on_diag(self, msg):
+        for s in msg.status:
+            if s.name == f"{NODE}: pipeline":
+                self.diag = {kv.key: kv.value for kv in s.values}
+
+    def diagnostics_say(self, lifecycle_state, model_state):
+        """Waits (1 Hz publisher) until /diagnostics shows these states; returns what it last showed."""
+        want = {"lifecycle_state": lifecycle_state, "model_state": model_state}
+        ok = self.spin_until(lambda: all(self.diag.get(k) == v for k, v in want.items()), 5.0)
+        return ok, {k: self.diag.get(k) for k in want}
 
     def spin_until(self, cond, timeout):
         end = time.time() + timeout
@@ -118,6 +132,7 @@ def run(a, d):
     rss = {}  # resident memory after each step, printed for BENCHMARKS.md
     check("lifecycle services are up", d.change.wait_for_service(timeout_sec=30.0))
     expect_state(d, "start", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    check("/diagnostics: unconfigured, model unloaded", *d.diagnostics_say("unconfigured", "unloaded"))
     rss["unconfigured"] = rss_mib(d.proc.pid)
     r = d.call(d.states, GetAvailableStates.Request())
     labels = [s.label for s in r.available_states] if r else []
@@ -134,11 +149,13 @@ def run(a, d):
     check("configure loads the model", d.set("configure"))
     expect_state(d, "configured", S.PRIMARY_STATE_INACTIVE, "inactive")
     check("inactive: nothing is published", d.detections_during(2.0) == 0)
+    check("/diagnostics: inactive, model ready", *d.diagnostics_say("inactive", "ready"))
     rss["inactive"] = rss_mib(d.proc.pid)
 
     check("activate", d.set_id(Transition.TRANSITION_ACTIVATE))
     expect_state(d, "activated", S.PRIMARY_STATE_ACTIVE, "active")
     check("active: detections flow", d.spin_until(lambda: len(d.detections) >= 3, 30), len(d.detections))
+    check("/diagnostics: active", *d.diagnostics_say("active", "ready"))
     d.spin_until(lambda: False, 1.0)
     rss["active"] = rss_mib(d.proc.pid)
 

@@ -33,6 +33,10 @@ from pixel_sail_msgs.srv import Describe, SetPrompts
 
 RESULTS = []
 NODE = "managed_seg"
+LIFECYCLE_SERVICES = [("change_state", "ChangeState"), ("get_state", "GetState"),
+                      ("get_available_states", "GetAvailableStates"),
+                      ("get_available_transitions", "GetAvailableTransitions"),
+                      ("get_transition_graph", "GetAvailableTransitions")]
 
 
 def check(name, ok, detail=""):
@@ -133,6 +137,17 @@ def run(a, d):
     check("lifecycle services are up", d.change.wait_for_service(timeout_sec=30.0))
     expect_state(d, "start", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
     check("/diagnostics: unconfigured, model unloaded", *d.diagnostics_say("unconfigured", "unloaded"))
+
+    # `ros2 lifecycle nodes` lists a node when the graph shows it and its get_state service with that type.
+    def listed():
+        services = dict(d.node.get_service_names_and_types())
+        topics = dict(d.node.get_topic_names_and_types())
+        return ((NODE, "/") in d.node.get_node_names_and_namespaces()
+                and "lifecycle_msgs/msg/TransitionEvent" in topics.get(f"/{NODE}/transition_event", [])
+                and all(f"lifecycle_msgs/srv/{t}" in services.get(f"/{NODE}/{s}", []) for s, t in LIFECYCLE_SERVICES))
+    check("graph: the node, its lifecycle services and ~/transition_event with their types "
+          "(what `ros2 lifecycle nodes` looks up)",
+          d.spin_until(listed, 10), sorted(s for s in dict(d.node.get_service_names_and_types()) if NODE in s))
     rss["unconfigured"] = rss_mib(d.proc.pid)
     r = d.call(d.states, GetAvailableStates.Request())
     labels = [s.label for s in r.available_states] if r else []

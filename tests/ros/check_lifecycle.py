@@ -5,13 +5,16 @@ and the sample clip as source. Starts the node itself, so it sees the log and th
   check_lifecycle.py --bin target/debug/pixel-sail --model models/tiny --source models/sample/tabletop.webm
                      --workdir out/lifecycle [--report out.json]
 
-Checks, in order: starts unconfigured; an invalid transition is refused; configure with an unreadable
-model directory fails and stays unconfigured; configure (model loaded) -> inactive (nothing
-published) -> activate (detections flow) -> deactivate (they stop; a command set is accepted for later,
-~/describe refused) -> activate (they resume with that command, the model not reloaded) -> deactivate -> cleanup (resident memory drops by at least half of what configure added)
--> configure (reloaded) -> activate ->
-shutdown: the process exits 0 and the JSONL recording ends on a whole line; the transition events
-are exactly the standard ones. Prints one line per check and exits 1 on any failure.
+Checks, in order: the graph lists the lifecycle services and ~/transition_event with their types;
+starts unconfigured; an invalid transition is refused; configure with a model directory that cannot be
+read fails and stays unconfigured; configure (model loaded) -> inactive (nothing published) -> activate
+(detections flow) -> deactivate (they stop; a command set is kept for later, ~/describe refused) ->
+activate (they resume with that command, the model not reloaded) -> deactivate -> cleanup (resident
+memory drops by at least half of what configure added) -> configure (reloaded) -> activate -> shutdown:
+the process exits 0 and the JSONL recording ends on a whole line; /diagnostics names the state; the
+transition events are exactly the standard ones. Then a second node, made managed by the parameter
+(`-p managed:=true`) with a source that cannot start: activate fails back to inactive, shutdown from
+inactive exits 0. Prints one line per check and exits 1 on any failure.
 """
 import argparse
 import json
@@ -53,10 +56,10 @@ def rss_mib(pid):
 
 
 class Driver:
-    def __init__(self, a, proc):
-        self.a, self.proc = a, proc
-        self.node = rclpy.create_node("lifecycle_checker")
-        base = f"/{NODE}"
+    def __init__(self, a, proc, name, log):
+        self.a, self.proc, self.name, self.log_path = a, proc, name, log
+        self.node = rclpy.create_node(f"checker_of_{name}")
+        base = f"/{name}"
         rel = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
         self.events, self.detections = [], []
         self.node.create_subscription(TransitionEvent, f"{base}/transition_event", self.events.append, rel)
@@ -72,7 +75,7 @@ class Driver:
 
     def on_diag(self, msg):
         for s in msg.status:
-            if s.name == f"{NODE}: pipeline":
+            if s.name == f"{self.name}: pipeline":
                 self.diag = {kv.key: kv.value for kv in s.values}
 
     def diagnostics_say(self, lifecycle_state, model_state):
@@ -123,7 +126,13 @@ class Driver:
         return len(self.detections) - start
 
     def log(self):
-        return Path(self.a.workdir, "node.log").read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
+
+    def wait_exit(self):
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            return None
 
 
 def expect_state(d, name, sid, label):
@@ -216,10 +225,7 @@ def run(a, d):
     check("detections flow after reconfigure", d.spin_until(lambda: len(d.detections) >= n + 3, 30))
 
     check("shutdown from active", d.set("shutdown"))
-    try:
-        code = d.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        code = None
+    code = d.wait_exit()
     check("shutdown ends the process with status 0", code == 0, code)
     lines = Path(a.workdir, "results.jsonl").read_text().splitlines(keepends=True)
     whole = bool(lines) and lines[-1].endswith("\n") and all(json.loads(x) is not None for x in lines)
@@ -259,30 +265,62 @@ def main():
     for f in ("model", "results.jsonl"):
         if (work / f).is_symlink() or (work / f).exists():
             (work / f).unlink()
-    cmd = [a.bin, "run", "--lifecycle", "--model", str(work / "model"), "--source", a.source, "--loop", "--realtime",
-           "--no-progress", "--prompt", "the red cup", "--jsonl", str(work / "results.jsonl"),
-           "--ros-args", "-r", f"__node:={NODE}"]
     env = dict(os.environ, ROS_DISTRO="jazzy")
-    with open(work / "node.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     rclpy.init()
-    d = Driver(a, proc)
-    try:
-        run(a, d)
-    except Exception as e:  # a crash of the checker is a failure, with the node's log tail
-        check("checker ran to the end", False, repr(e))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        rclpy.shutdown()
+    # 1. Every transition, from the `--lifecycle` flag.
+    run_node(a, env, NODE, work / "node.log", run,
+             ["--lifecycle", "--model", str(work / "model"), "--source", a.source, "--loop", "--realtime",
+              "--prompt", "the red cup", "--jsonl", str(work / "results.jsonl")])
+    # 2. A source that cannot start, from the `managed` parameter: activate fails back to inactive.
+    run_node(a, env, "managed_bad_source", work / "node_bad_source.log", run_bad_source,
+             ["--model", a.model, "--source", str(work / "missing.webm")], ["-p", "managed:=true"])
+    rclpy.shutdown()
     failed = [r for r in RESULTS if not r["ok"]]
-    if failed:
-        print("node log tail:\n" + "".join(Path(work, "node.log").read_text(errors="replace").splitlines(True)[-25:]))
     if a.report:
         Path(a.report).write_text(json.dumps(RESULTS, indent=1))
     print(f"{len(RESULTS) - len(failed)}/{len(RESULTS)} lifecycle checks passed", flush=True)
     return 1 if failed else 0
+
+
+def run_node(a, env, name, log_path, steps, run_args, ros_args=()):
+    """Starts `pixel-sail run RUN_ARGS --ros-args -r __node:=NAME ROS_ARGS`, runs `steps` against it, ends it."""
+    failed_before = sum(not r["ok"] for r in RESULTS)
+    cmd = [a.bin, "run", "--no-progress", *run_args, "--ros-args", "-r", f"__node:={name}", *ros_args]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    d = Driver(a, proc, name, log_path)
+    try:
+        steps(a, d)
+    except Exception as e:  # a crash of the checker is a failure, with the node's log tail
+        check(f"{name}: checker ran to the end", False, repr(e))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        d.node.destroy_node()
+    if sum(not r["ok"] for r in RESULTS) > failed_before:
+        print(f"{name} log tail:\n" + "".join(log_path.read_text(errors="replace").splitlines(True)[-25:]))
+
+
+def run_bad_source(a, d):
+    S, T = State, Transition
+    check("managed:=true (parameter): lifecycle services are up", d.change.wait_for_service(timeout_sec=30.0))
+    expect_state(d, "managed:=true start", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    check("configure (bad source)", d.set("configure"))
+    check("activate with a source that cannot start fails", not d.set("activate"))
+    expect_state(d, "after the failed activate", S.PRIMARY_STATE_INACTIVE, "inactive")
+    check("the failure names the source", "cannot start the pipeline: bad source" in d.log(), d.log()[-300:])
+    check("shutdown from inactive", d.set("shutdown"))
+    code = d.wait_exit()
+    check("shutdown from inactive ends the process with status 0", code == 0, code)
+    d.spin_until(lambda: False, 0.5)
+    u, i, f = S.PRIMARY_STATE_UNCONFIGURED, S.PRIMARY_STATE_INACTIVE, S.PRIMARY_STATE_FINALIZED
+    cfg, act, shut = S.TRANSITION_STATE_CONFIGURING, S.TRANSITION_STATE_ACTIVATING, S.TRANSITION_STATE_SHUTTINGDOWN
+    expected = [(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_SUCCESS, cfg, i),
+                (T.TRANSITION_ACTIVATE, i, act), (T.TRANSITION_ON_ACTIVATE_FAILURE, act, i),
+                (T.TRANSITION_INACTIVE_SHUTDOWN, i, shut), (T.TRANSITION_ON_SHUTDOWN_SUCCESS, shut, f)]
+    got = [(e.transition.id, e.start_state.id, e.goal_state.id) for e in d.events]
+    check("bad source: transition events are the standard ones", got == expected, got)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ echo "== ROS interop: pixel-sail run against rclpy over Fast DDS (Jazzy wheels, 
 tests/ros/run_interop.sh
 PIXEL_SAIL_ROS_DISTRO=kilted tests/ros/run_interop.sh
 
+echo "== soak, 2-minute version: commands, clicks and subscriber churn; memory flat after 1 min, no errors" >&2
+PIXEL_SAIL_BIN="$ROOT/target/debug/pixel-sail" tests/ros/soak.sh 2 30 60
+
 echo "== python model tests" >&2
 .venv/bin/python -m pytest -q models/tests
 

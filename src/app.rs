@@ -47,6 +47,7 @@ pub use worker::{DescribePolicy, WorkerConfig};
 
 use crate::capture::{CaptureConfig, CaptureEnd, CaptureError, CaptureRunner, FrameOutlet, SourceKind, SourceSpec};
 use crate::frame::FrameResult;
+use crate::spatial::DepthFeed;
 
 /// Results kept for a subscriber that is behind (each holds a frame, ~1 MB at 640×480).
 const RESULTS_CAPACITY: usize = 4;
@@ -72,13 +73,17 @@ pub enum AppError {
 ///   A slow subscriber loses the oldest results (`RecvError::Lagged`), never slows the worker.
 /// - `latest`: the newest result only (for pull-style consumers such as a 1 Hz diagnostics task).
 /// - [`Handles::subscribe_descriptions`]: each new description as it is generated.
-/// - `stats`: counters and latency percentiles (frames in/out, drops, errors, restarts).
+/// - `stats`: counters and latency percentiles (frames in/out, drops, errors, restarts, depth matching).
+/// - `depth`: the [`DepthFeed`] the worker locates objects with, for inputs to push depth and
+///   camera intrinsics into (None when started without one).
 #[derive(Clone)]
 pub struct Handles {
     pub commands_tx: mpsc::Sender<SetCommands>,
     pub describe_tx: mpsc::Sender<DescribeRequest>,
     pub latest: watch::Receiver<Option<Arc<FrameResult>>>,
     pub stats: Arc<Stats>,
+    /// Where depth images and camera intrinsics go (None: the pipeline was started without depth).
+    pub depth: Option<DepthFeed>,
     results: Arc<broadcast::Receiver<Arc<FrameResult>>>,
     descriptions: Arc<broadcast::Receiver<DescriptionEvent>>,
 }
@@ -193,6 +198,7 @@ impl Pipeline {
             stats: stats.clone(),
         };
         let worker_stats = stats.clone();
+        let depth = worker_config.depth.clone();
         let worker = std::thread::Builder::new()
             .name("inference".into())
             .spawn(move || {
@@ -212,6 +218,7 @@ impl Pipeline {
             describe_tx,
             latest,
             stats,
+            depth,
             results: Arc::new(results_rx),
             descriptions: Arc::new(descriptions_rx),
         };

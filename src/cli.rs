@@ -189,6 +189,12 @@ pub struct InferArgs {
     /// Print the result JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Depth aligned to the image (16-bit greyscale PNG, millimetres): each found object gets its 3-D position.
+    #[arg(long, value_name = "PNG", requires = "camera_info")]
+    pub depth: Option<PathBuf>,
+    /// The camera's calibration (ROS camera_calibration YAML); needed with --depth.
+    #[arg(long, value_name = "FILE", requires = "depth")]
+    pub camera_info: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

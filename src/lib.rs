@@ -16,4 +16,5 @@ pub mod install;
 pub mod preprocess;
 pub mod publish;
 pub mod sink;
+pub mod spatial;
 pub mod telemetry;

@@ -6,14 +6,15 @@
 use std::path::PathBuf;
 
 use pixel_sail::app::{CommandLimits, validate_commands};
-use pixel_sail::decode::{rle_decode, rle_encode};
-use pixel_sail::frame::{Mask, Rle};
+use pixel_sail::decode::{bbox_of, rle_decode, rle_encode};
+use pixel_sail::frame::{Frame, Grounding, Location, Mask, Rle};
 use pixel_sail::inference::ModelInfo;
 use pixel_sail::inference::tokenizer::PromptTokenizer;
 use pixel_sail::publish::images::frame_from_image;
 use pixel_sail::publish::msgs_std::Image;
 use pixel_sail::publish::params::read_params_file;
 use pixel_sail::publish::ros_args::{parse, parse_param_value, split};
+use pixel_sail::spatial::{CameraIntrinsics, DepthFeed, DepthImage, Locator, RayTable};
 
 /// xorshift64*: small, seeded, good enough to spread cases.
 struct Gen(u64);
@@ -280,5 +281,149 @@ fn model_json_mutated_anywhere() {
         let bytes = mutate(&original, &mut Gen::new(seed));
         std::fs::write(dir.path().join("model.json"), &bytes).unwrap();
         let _ = ModelInfo::load(dir.path());
+    }
+}
+
+#[test]
+fn depth_messages_of_any_encoding_step_and_size() {
+    const ENCODINGS: [&str; 6] = ["16UC1", "32FC1", "mono16", "8UC1", "rgb8", ""];
+    for seed in 0..CASES {
+        let mut g = Gen::new(seed);
+        let (width, height) = (g.u32_edgy(), g.u32_edgy());
+        let encoding = g.pick(&ENCODINGS);
+        let step = if g.below(2) == 0 { width.saturating_mul(g.below(5) as u32) } else { g.u32_edgy() };
+        let data = g.bytes(4096);
+        let case = format!("seed {seed}: {width}x{height} {encoding} step {step}, {} bytes", data.len());
+        let stamp = std::time::SystemTime::UNIX_EPOCH;
+        if let Ok(d) = DepthImage::from_ros(encoding, width, height, step, g.below(2) == 0, &data, stamp, seed) {
+            assert_eq!(d.metres.len(), width as usize * height as usize, "{case}");
+            assert!(d.metres.iter().all(|m| m.is_nan() || (m.is_finite() && *m > 0.0)), "{case}");
+        }
+    }
+}
+
+#[test]
+fn depth_pngs_cut_and_mutated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (png16, png8) = (dir.path().join("d16.png"), dir.path().join("d8.png"));
+    image::ImageBuffer::<image::Luma<u16>, _>::from_fn(12, 9, |x, y| image::Luma([(x * 100 + y) as u16]))
+        .save(&png16)
+        .unwrap();
+    image::GrayImage::from_pixel(12, 9, image::Luma([7])).save(&png8).unwrap();
+    let stamp = std::time::SystemTime::UNIX_EPOCH;
+    assert!(DepthImage::from_png16(&png16, stamp, 0).is_ok());
+    let e = DepthImage::from_png16(&png8, stamp, 0).unwrap_err().to_string();
+    assert!(e.contains("16-bit greyscale"), "{e}");
+    let original = std::fs::read(&png16).unwrap();
+    let path = dir.path().join("case.png");
+    for seed in 0..300 {
+        let mut g = Gen::new(seed);
+        let mut bytes = original.clone();
+        if g.below(2) == 0 {
+            bytes.truncate(g.below(bytes.len() as u64) as usize);
+        } else {
+            for _ in 0..1 + g.below(4) {
+                let at = g.below(bytes.len() as u64) as usize;
+                bytes[at] = g.next() as u8;
+            }
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(d) = DepthImage::from_png16(&path, stamp, seed) {
+            assert_eq!(d.metres.len(), d.width as usize * d.height as usize, "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn camera_info_yaml_mutated_anywhere() {
+    let original = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/depth/distorted/camera_info.yaml"),
+    )
+    .unwrap();
+    assert!(CameraIntrinsics::from_calibration_yaml(&original).is_ok());
+    for seed in 0..CASES {
+        let mut g = Gen::new(seed);
+        let text = match g.below(3) {
+            0 => original.chars().take(g.below(original.len() as u64) as usize).collect(),
+            1 => {
+                let mut chars: Vec<char> = original.chars().collect();
+                for _ in 0..1 + g.below(4) {
+                    let at = g.below(chars.len() as u64) as usize;
+                    chars[at] = g.pick(&["0", "-", ":", "[", "]", " ", "\n", "e", "9", ","]).chars().next().unwrap();
+                }
+                chars.into_iter().collect()
+            }
+            _ => {
+                let starts: Vec<usize> = original
+                    .char_indices()
+                    .filter(|&(i, c)| c.is_ascii_digit() && !original[..i].ends_with(|p: char| p.is_ascii_digit()))
+                    .map(|(i, _)| i)
+                    .collect();
+                let at = starts[g.below(starts.len() as u64) as usize];
+                let end = original[at..].find(|c: char| !c.is_ascii_digit()).map_or(original.len(), |n| at + n);
+                let with = g.pick(&["0", "-1", "99999999999999999999", "1e308", ".nan", "null", "\"7\"", "-.inf"]);
+                format!("{}{}{}", &original[..at], with, &original[end..])
+            }
+        };
+        if let Ok(c) = CameraIntrinsics::from_calibration_yaml(&text) {
+            assert!(c.fx() > 0.0 && c.fy() > 0.0 && c.width > 0 && c.height > 0, "seed {seed}: {c:?}");
+            let rays = RayTable::new(&c, 8, 6);
+            assert_eq!((rays.width, rays.height), (8, 6));
+        }
+    }
+}
+
+#[test]
+fn locating_any_mask_over_any_depth() {
+    for seed in 0..CASES / 3 {
+        let mut g = Gen::new(seed);
+        let (w, h) = (1 + g.below(24) as u32, 1 + g.below(18) as u32);
+        let (dw, dh) = if g.below(3) == 0 { (1 + g.below(30) as u32, 1 + g.below(20) as u32) } else { (w, h) };
+        let metres: Vec<f32> = (0..dw * dh)
+            .map(|_| match g.below(6) {
+                0 => f32::NAN,
+                1 => 0.0,
+                2 => f32::INFINITY,
+                _ => 0.3 + g.below(1000) as f32 * 1e-3,
+            })
+            .collect();
+        let stamp = std::time::SystemTime::UNIX_EPOCH;
+        let mm: Vec<u16> = metres.iter().map(|m| if m.is_finite() { (m * 1e3) as u16 } else { 0 }).collect();
+        let depth = DepthImage::from_millimetres(dw, dh, &mm, stamp, 0).unwrap();
+        let k = [
+            1.0 + g.below(900) as f64,
+            0.0,
+            g.below(30) as f64,
+            0.0,
+            1.0 + g.below(900) as f64,
+            g.below(20) as f64,
+            0.0,
+            0.0,
+            1.0,
+        ];
+        let d: Vec<f64> = (0..g.below(6)).map(|_| (g.below(200) as f64 - 100.0) * 1e-3).collect();
+        let Ok(camera) = CameraIntrinsics::from_ros(w, h, "plumb_bob", &d, k, "cam") else { continue };
+        let feed = DepthFeed::new(std::time::Duration::from_millis(20));
+        feed.set_camera(camera);
+        feed.push_depth(depth);
+        let mask = Mask { width: w, height: h, data: (0..w * h).map(|_| (g.below(3) != 0) as u8).collect() };
+        let mut groundings = vec![Grounding {
+            command: "thing".into(),
+            found: true,
+            score: 1.0,
+            bbox: bbox_of(&mask),
+            rle: rle_encode(&mask),
+            mask: std::sync::Arc::new(mask),
+            description: None,
+            track_id: 0,
+            location: Location::NoDepthInput,
+        }];
+        let frame =
+            Frame { seq: 0, stamp, frame_id: "cam".into(), width: w, height: h, data: vec![0; (w * h * 3) as usize] };
+        Locator::new(Some(feed)).locate(&frame, &mut groundings);
+        if let Some(p) = groundings[0].location.placement() {
+            let all = p.centroid.iter().chain(&p.extent);
+            assert!(all.into_iter().all(|v| v.is_finite()) && p.depth_pixels > 0, "seed {seed}: {p:?}");
+        }
     }
 }

@@ -25,6 +25,7 @@ fn config(source: &str, commands: &[&str], describe: DescribePolicy) -> Pipeline
             limits: CommandLimits { max_commands: 3, max_chars: 64 },
             initial_commands: commands.iter().map(|c| c.to_string()).collect(),
             latency_from_stamp: true,
+            depth: None,
         },
     }
 }

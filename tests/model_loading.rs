@@ -34,6 +34,7 @@ fn config() -> PipelineConfig {
             limits: CommandLimits { max_commands: 2, max_chars: 64 },
             initial_commands: vec!["red circle".into()],
             latency_from_stamp: true,
+            depth: None,
         },
     }
 }

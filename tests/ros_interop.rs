@@ -5,42 +5,26 @@
 //! `pixel-sail run` with the real model is driven by the same checker from scripts/test.sh.
 //!
 //! Needs `tests/ros/setup_ros_env.sh` (the venv and the built pixel_sail_msgs); without it the
-//! tests say so and pass, except under CI, where they fail.
+//! tests say so and pass, except under CI, where they fail (`ros_common`).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod ros_common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use pixel_sail::app::{CommandsAck, DescribeRequest, SetCommands};
 use pixel_sail::capture::{CapturedFrame, FrameOutlet};
-use pixel_sail::frame::{Description, Frame, FrameResult, Grounding, Mask, RegionDescription, Rle, VisualPrompt};
-use pixel_sail::publish::{NodeSettings, PipelineLink, PipelineStats, configure};
+use pixel_sail::frame::{
+    Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription, Rle, VisualPrompt,
+};
+use pixel_sail::publish::{PipelineLink, PipelineStats};
 use tokio::sync::{broadcast, mpsc};
 
 const W: u32 = 640;
 const H: u32 = 480;
 const CIRCLE: (i64, i64, i64) = (200, 240, 60);
 const SQUARE: [u32; 4] = [420, 180, 520, 280];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The ROS venv's python and the built message package, or why they are missing.
-fn ros_env() -> Result<(PathBuf, PathBuf), String> {
-    let py = std::env::var_os("PIXEL_SAIL_ROS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv-ros/bin/python"));
-    let msgs = std::env::var_os("PIXEL_SAIL_ROS_MSGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/ros_msgs/install"));
-    if !py.exists() || !msgs.join("lib").exists() {
-        return Err(format!("{} or {} missing: run tests/ros/setup_ros_env.sh", py.display(), msgs.display()));
-    }
-    Ok((py, msgs))
-}
 
 fn object_mask(command: &str) -> Option<(Vec<u8>, [u32; 4], &'static str)> {
     let mut m = vec![0u8; (W * H) as usize];
@@ -183,7 +167,9 @@ async fn fake_worker(
                     Grounding {
                         command: c.clone(), found: found.is_some(), score: if found.is_some() { 0.9 } else { 0.1 }, bbox,
                         rle: rle(&data), mask: Arc::new(Mask { width: W, height: H, data }), description: descriptions.get(c).cloned(),
-                        track_id: 0, location: Default::default(),
+                        // Each object keeps its id; this scene has no depth.
+                        track_id: if c.contains("red") { 1 } else if c.contains("blue") { 2 } else { 0 },
+                        location: Location::NoDepthInput,
                     }
                 }).collect();
                 let r = FrameResult { seq: f.seq, stamp: f.stamp, frame_id: f.frame_id.clone(), frame: f.clone(), groundings,
@@ -210,32 +196,8 @@ fn run_script(
     camera: bool,
     period: Duration,
 ) -> Result<(), String> {
-    let (py, msgs) = match ros_env() {
-        Ok(v) => v,
-        Err(why) => {
-            assert!(std::env::var_os("CI").is_none(), "CI must prepare the ROS test environment: {why}");
-            eprintln!("SKIPPED: {why}");
-            return Ok(());
-        }
-    };
     let domain = 60 + (std::process::id() % 50) as u16 + if camera { 50 } else { 0 };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rustdds=warn,ros2_client=warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
-        let block: Vec<String> = ros_args.iter().map(|s| s.to_string()).collect();
-        let mut startup = configure(&block, NodeSettings { source: "test".into(), ..Default::default() })
-            .map_err(|e| e.to_string())?;
-        startup.domain_id = domain;
+    ros_common::run_checker(ros_args, script, script_args, domain, move || {
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let (describe_tx, describe_rx) = mpsc::channel(4);
         let (results_tx, results_rx) = broadcast::channel(4);
@@ -266,44 +228,15 @@ fn run_script(
         }
         drop(frames_tx);
         tokio::spawn(fake_worker(commands_rx, describe_rx, results_tx, frames_rx, counters));
-        let link = PipelineLink {
+        PipelineLink {
             commands: commands_tx,
             describe: describe_tx,
             results: results_rx,
             stats,
             frames: outlet,
+            depth: None,
             lifecycle: None,
-        };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let node = tokio::spawn(pixel_sail::publish::run(startup, link, async move {
-            let _ = stop_rx.await;
-        }));
-        let site = msgs.join("lib/python3.11/site-packages");
-        let venv = py.parent().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
-        let mut cmd = Command::new(&py);
-        cmd.arg(root().join("tests/ros").join(script))
-            .args(script_args)
-            .env("ROS_DOMAIN_ID", domain.to_string())
-            .env("PYTHONPATH", &site)
-            .env("LD_LIBRARY_PATH", msgs.join("lib"))
-            .env("AMENT_PREFIX_PATH", format!("{}:{}", msgs.display(), venv.display()))
-            .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp");
-        // Fast DDS 2.x (Jazzy) reads FASTRTPS_…, 3.x (Kilted) FASTDDS_…. PIXEL_SAIL_NO_FASTDDS_PROFILE=1
-        // shows what a stock subscriber gets.
-        if std::env::var_os("PIXEL_SAIL_NO_FASTDDS_PROFILE").is_none() {
-            cmd.env("FASTRTPS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"))
-                .env("FASTDDS_DEFAULT_PROFILES_FILE", root().join("launch/fastdds_bigbuf.xml"));
         }
-        // The checker bounds its own waits (about 6 minutes at worst).
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .map_err(|e| format!("checker task: {e}"))?
-            .map_err(|e| format!("cannot run the checker: {e}"))?;
-        let _ = stop_tx.send(());
-        let _ = node.await;
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        eprintln!("{text}");
-        if out.status.success() { Ok(()) } else { Err("the rclpy checker reported failures (see above)".into()) }
     })
 }
 

@@ -11,6 +11,8 @@ use pixel_sail::publish::msg_schema::{Field, mirror_fields, parse_msg, parse_srv
 use pixel_sail::publish::msgs_lifecycle::{self as lc, *};
 use pixel_sail::publish::msgs_pixel_sail::*;
 use pixel_sail::publish::msgs_std::*;
+use pixel_sail::publish::msgs_vision::*;
+use pixel_sail::publish::{msgs_pixel_sail, msgs_vision};
 use ros2_client::dds::rustdds::cdr_encoding;
 use serde::Serialize;
 
@@ -31,6 +33,30 @@ fn ros_type(rust: &str) -> String {
         "KeyValue" => "diagnostic_msgs/KeyValue",
         "DiagnosticStatus" => "diagnostic_msgs/DiagnosticStatus",
         "DiagnosticArray" => "diagnostic_msgs/DiagnosticArray",
+        "Duration" => "builtin_interfaces/Duration",
+        "Vector3" => "geometry_msgs/Vector3",
+        "Quaternion" => "geometry_msgs/Quaternion",
+        "Pose" => "geometry_msgs/Pose",
+        "PoseWithCovariance" => "geometry_msgs/PoseWithCovariance",
+        "Transform" => "geometry_msgs/Transform",
+        "TransformStamped" => "geometry_msgs/TransformStamped",
+        "ColorRGBA" => "std_msgs/ColorRGBA",
+        "RegionOfInterest" => "sensor_msgs/RegionOfInterest",
+        "CameraInfo" => "sensor_msgs/CameraInfo",
+        "Point2D"
+        | "Pose2D"
+        | "BoundingBox2D"
+        | "BoundingBox3D"
+        | "ObjectHypothesis"
+        | "ObjectHypothesisWithPose"
+        | "Detection2D"
+        | "Detection2DArray"
+        | "Detection3D"
+        | "Detection3DArray" => {
+            return format!("vision_msgs/{rust}");
+        }
+        "UVCoordinate" | "MeshFile" | "Marker" | "MarkerArray" => return format!("visualization_msgs/{rust}"),
+        "TFMessage" => "tf2_msgs/TFMessage",
         "Grounding" => "pixel_sail_msgs/Grounding",
         "GroundingArray" => "pixel_sail_msgs/GroundingArray",
         "State" => "lifecycle_msgs/State",
@@ -69,6 +95,97 @@ fn grounding() -> Grounding {
         mask_rle_counts: vec![1000, 50, 430, 50, 305670],
         description: "a small red star on the left".into(),
         description_stamp: Time { sec: 1_764_000_000, nanosec: 5 },
+        track_id: 42,
+        position_valid: true,
+        position: Point { x: -0.125, y: 0.0625, z: 0.75 },
+        extent: Vector3 { x: 0.06, y: 0.05, z: 0.02 },
+        depth_pixels: 2811,
+        position_note: String::new(),
+    }
+}
+
+fn pose() -> Pose {
+    Pose { position: Point { x: 0.1, y: -0.2, z: 0.9 }, orientation: Quaternion { x: 0.0, y: 0.0, z: 0.6, w: 0.8 } }
+}
+
+fn hypothesis() -> ObjectHypothesisWithPose {
+    let mut covariance = [0.0; 36];
+    covariance[0] = 0.01;
+    covariance[35] = 0.5;
+    ObjectHypothesisWithPose {
+        hypothesis: ObjectHypothesis { class_id: "pick up the red star".into(), score: 0.875 },
+        pose: PoseWithCovariance { pose: pose(), covariance: Covariance(covariance) },
+    }
+}
+
+fn detection_2d() -> Detection2D {
+    Detection2D {
+        header: header(),
+        results: vec![hypothesis()],
+        bbox: BoundingBox2D {
+            center: Pose2D { position: Point2D { x: 60.0, y: 120.5 }, theta: 0.0 },
+            size_x: 100.0,
+            size_y: 201.0,
+        },
+        id: "42".into(),
+    }
+}
+
+fn detection_3d() -> Detection3D {
+    Detection3D {
+        header: header(),
+        results: vec![hypothesis()],
+        bbox: BoundingBox3D { center: pose(), size: Vector3 { x: 0.06, y: 0.05, z: 0.02 } },
+        id: "42".into(),
+    }
+}
+
+fn marker() -> Marker {
+    let c = ColorRGBA { r: 1.0, g: 0.25, b: 0.25, a: 0.9 };
+    Marker {
+        header: header(),
+        ns: "pixel_sail/objects".into(),
+        id: 1,
+        r#type: marker::SPHERE,
+        action: marker::ADD,
+        pose: pose(),
+        scale: Vector3 { x: 0.05, y: 0.05, z: 0.05 },
+        color: c,
+        lifetime: Duration { sec: 5, nanosec: 0 },
+        frame_locked: false,
+        points: vec![Point { x: 1.0, y: 2.0, z: 3.0 }],
+        colors: vec![c],
+        texture_resource: "".into(),
+        texture: CompressedImage { header: header(), format: "png".into(), data: vec![137, 80] },
+        uv_coordinates: vec![UVCoordinate { u: 0.5, v: 0.25 }],
+        text: "1: pick up the red star (0.75 m)".into(),
+        mesh_resource: "".into(),
+        mesh_file: MeshFile { filename: "cup.stl".into(), data: vec![1, 2, 3] },
+        mesh_use_embedded_materials: true,
+    }
+}
+
+fn transform() -> TransformStamped {
+    TransformStamped {
+        header: header(),
+        child_frame_id: "pixel_sail/1".into(),
+        transform: Transform { translation: Vector3 { x: 0.1, y: -0.2, z: 0.9 }, rotation: Quaternion::default() },
+    }
+}
+
+fn camera_info() -> CameraInfo {
+    CameraInfo {
+        header: header(),
+        height: 480,
+        width: 640,
+        distortion_model: "plumb_bob".into(),
+        d: vec![0.1, -0.05, 0.001, 0.0, 0.0],
+        k: [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0],
+        r: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p: [525.0, 0.0, 319.5, 0.0, 0.0, 525.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0],
+        binning_x: 0,
+        binning_y: 0,
+        roi: RegionOfInterest { x_offset: 0, y_offset: 0, height: 0, width: 0, do_rectify: false },
     }
 }
 
@@ -104,12 +221,56 @@ fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
         one("diagnostic_msgs/msg/KeyValue", KeyValue { key: "k".into(), value: "v".into() }),
         one("diagnostic_msgs/msg/DiagnosticStatus", status.clone()),
         one("diagnostic_msgs/msg/DiagnosticArray", DiagnosticArray { header: header(), status: vec![status] }),
+        one("builtin_interfaces/msg/Duration", Duration { sec: 5, nanosec: 250 }),
+        one("geometry_msgs/msg/Vector3", Vector3 { x: 0.5, y: -0.25, z: 2.0 }),
+        one("geometry_msgs/msg/Quaternion", Quaternion::default()),
+        one("geometry_msgs/msg/Pose", pose()),
+        one("geometry_msgs/msg/PoseWithCovariance", hypothesis().pose),
+        one("geometry_msgs/msg/Transform", transform().transform),
+        one("geometry_msgs/msg/TransformStamped", transform()),
+        one("std_msgs/msg/ColorRGBA", ColorRGBA { r: 0.25, g: 0.5, b: 0.75, a: 1.0 }),
+        one(
+            "sensor_msgs/msg/RegionOfInterest",
+            RegionOfInterest { x_offset: 1, y_offset: 2, height: 3, width: 4, do_rectify: true },
+        ),
+        one("sensor_msgs/msg/CameraInfo", camera_info()),
+        one("vision_msgs/msg/Point2D", Point2D { x: 1.5, y: 2.5 }),
+        one("vision_msgs/msg/Pose2D", detection_2d().bbox.center),
+        one("vision_msgs/msg/BoundingBox2D", detection_2d().bbox),
+        one("vision_msgs/msg/BoundingBox3D", detection_3d().bbox),
+        one("vision_msgs/msg/ObjectHypothesis", hypothesis().hypothesis),
+        one("vision_msgs/msg/ObjectHypothesisWithPose", hypothesis()),
+        one("vision_msgs/msg/Detection2D", detection_2d()),
+        one(
+            "vision_msgs/msg/Detection2DArray",
+            Detection2DArray { header: header(), detections: vec![detection_2d()] },
+        ),
+        one("vision_msgs/msg/Detection3D", detection_3d()),
+        one(
+            "vision_msgs/msg/Detection3DArray",
+            Detection3DArray { header: header(), detections: vec![detection_3d()] },
+        ),
+        one("visualization_msgs/msg/UVCoordinate", UVCoordinate { u: 0.5, v: 0.25 }),
+        one("visualization_msgs/msg/MeshFile", marker().mesh_file),
+        one("visualization_msgs/msg/Marker", marker()),
+        one(
+            "visualization_msgs/msg/MarkerArray",
+            MarkerArray { markers: vec![Marker { header: header(), action: marker::DELETEALL, ..marker() }, marker()] },
+        ),
+        one("tf2_msgs/msg/TFMessage", TFMessage { transforms: vec![transform()] }),
         one("pixel_sail_msgs/msg/Grounding", grounding()),
         one(
             "pixel_sail_msgs/msg/GroundingArray",
             GroundingArray {
                 header: header(),
-                groundings: vec![grounding(), Grounding { command: "the green cross".into(), ..Default::default() }],
+                groundings: vec![
+                    grounding(),
+                    Grounding {
+                        command: "the green cross".into(),
+                        position_note: "no depth within 20 ms of the frame".into(),
+                        ..Default::default()
+                    },
+                ],
             },
         ),
         one("pixel_sail_msgs/srv/SetPrompts_Request", SetPromptsRequest { prompts: vec!["red cup".into(), "".into()] }),
@@ -193,10 +354,10 @@ fn lifecycle_examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Fi
     ]
 }
 
-/// The RIHS01 hash of a type: recorded in the crate for pixel_sail_msgs, else in the wheel's type
-/// description beside the fixture definition.
+/// The RIHS01 hash of a type: recorded in the mirror module that has it (pixel_sail_msgs, vision_msgs,
+/// ...), else in the wheel's type description beside the fixture definition (lifecycle_msgs).
 fn recorded_hash(ty: &str) -> Option<String> {
-    if let Some(h) = type_hash(ty) {
+    if let Some(h) = msgs_pixel_sail::type_hash(ty).or_else(|| msgs_vision::type_hash(ty)) {
         return Some(h.to_owned());
     }
     let mut p = ty.split('/');
@@ -238,6 +399,9 @@ fn definition_fields(ty: &str) -> Vec<Field> {
             fields
         };
     }
+    if matches!(pkg, "vision_msgs" | "tf2_msgs") {
+        return parse_msg(&read(&root().join(format!("tests/ros/interfaces/{pkg}/msg/{name}.msg"))), pkg);
+    }
     parse_msg(&read(&root().join(format!("tests/fixtures/ros_std_msgs/{pkg}/msg/{name}.msg"))), pkg)
 }
 
@@ -269,8 +433,12 @@ fn recorded_type_hashes_cover_every_interface() {
         "pixel_sail_msgs/srv/SetPrompts_Response",
         "pixel_sail_msgs/srv/Describe_Request",
         "pixel_sail_msgs/srv/Describe_Response",
+        "vision_msgs/msg/Detection2DArray",
+        "vision_msgs/msg/Detection3DArray",
+        "visualization_msgs/msg/MarkerArray",
+        "tf2_msgs/msg/TFMessage",
     ] {
-        let h = type_hash(ty).unwrap_or_else(|| panic!("no RIHS01 recorded for {ty}"));
+        let h = recorded_hash(ty).unwrap_or_else(|| panic!("no RIHS01 recorded for {ty}"));
         assert!(h.starts_with("RIHS01_") && h.len() == 7 + 64, "{ty}: {h}");
     }
 }

@@ -26,6 +26,7 @@ async fn the_acknowledgement_names_the_unknown_words() {
             limits: CommandLimits { max_commands: 4, max_chars: 64 },
             initial_commands: Vec::new(),
             latency_from_stamp: true,
+            depth: None,
         },
     };
     let pipeline = Pipeline::start(model, config).expect("the pipeline starts");

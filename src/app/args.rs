@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::AppError;
 use super::worker::DescribePolicy;
 use crate::capture::{CaptureConfig, RetryPolicy};
+use crate::spatial::{CameraIntrinsics, DepthFeed, DepthSequence};
 
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
@@ -68,6 +70,16 @@ pub struct PipelineArgs {
     /// No progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Aligned depth for 3-D positions: a folder of 16-bit PNGs in millimetres (in name order) or a
+    /// numbered pattern such as `depth/%04d.png`; file n goes with colour frame n (the first is 0).
+    #[arg(long, value_name = "SRC", requires = "camera_info")]
+    pub depth: Option<String>,
+    /// The colour camera's calibration (the YAML ROS camera_calibration writes); needed with --depth.
+    #[arg(long, value_name = "FILE", requires = "depth")]
+    pub camera_info: Option<PathBuf>,
+    /// Largest stamp difference between a colour frame and the depth image matched to it, in ms.
+    #[arg(long, default_value_t = 20.0)]
+    pub depth_tolerance_ms: f64,
 }
 
 fn secs(s: f64) -> Option<Duration> {
@@ -88,6 +100,35 @@ impl PipelineArgs {
             max_attempts: self.retry_attempts,
         };
         cfg
+    }
+
+    /// The depth feed `--depth` / `--camera-info` describe (None without them); a camera file that
+    /// cannot be read or parsed, or a depth source that yields no first file, stops the start here.
+    pub fn depth_feed(&self) -> Result<Option<DepthFeed>, AppError> {
+        let (Some(source), Some(camera_info)) = (&self.depth, &self.camera_info) else {
+            return Ok(None);
+        };
+        if self.realtime {
+            // Played like a camera, frames are dropped before they are numbered: number n is no longer file n.
+            return Err(AppError::Setup(
+                "--depth reads file n for frame n, which needs the colour file read frame by frame: drop --realtime"
+                    .into(),
+            ));
+        }
+        let text = std::fs::read_to_string(camera_info)
+            .map_err(|e| AppError::Setup(format!("cannot read --camera-info {}: {e}", camera_info.display())))?;
+        let camera = CameraIntrinsics::from_calibration_yaml(&text)
+            .map_err(|e| AppError::Setup(format!("--camera-info {}: {e}", camera_info.display())))?;
+        let sequence = DepthSequence::open(source).map_err(|e| AppError::Setup(format!("--depth {e}")))?;
+        let tolerance = Duration::from_secs_f64(if self.depth_tolerance_ms.is_finite() {
+            self.depth_tolerance_ms.clamp(0.0, 10_000.0) * 1e-3
+        } else {
+            0.02
+        });
+        let feed = DepthFeed::new(tolerance);
+        feed.set_camera(camera);
+        feed.set_sequence(sequence);
+        Ok(Some(feed))
     }
 
     pub fn describe_policy(&self) -> DescribePolicy {

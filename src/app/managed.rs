@@ -45,6 +45,10 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let mut engine_cfg = args.engine.to_config()?;
     ros.adjust_engine(&mut engine_cfg);
     let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    // As the plain run: a ROS camera's depth comes on `depth` and `camera_info`, otherwise --depth/--camera-info.
+    // One feed serves every activation.
+    let ros_depth = ros.depth_feed();
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
         worker: WorkerConfig {
@@ -52,6 +56,7 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
             limits,
             initial_commands: Vec::new(),
             latency_from_stamp: true,
+            depth,
         },
     };
 
@@ -96,6 +101,7 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
             ..view()
         }),
         frames: ros_source.then(|| Arc::new(RoutedFrames(routes.clone())) as Arc<dyn FrameOutlet>),
+        depth: ros_depth,
         lifecycle: Some(calls_tx),
     };
     let mut node = ros.spawn_link(link);

@@ -118,6 +118,7 @@ fn worker_config(commands: &[String], describe: DescribePolicy) -> WorkerConfig 
         limits: CommandLimits { max_commands: commands.len().max(1), max_chars: 200 },
         initial_commands: commands.to_vec(),
         latency_from_stamp: true,
+        depth: None,
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::stats::{Stats, StatsSnapshot};
+use crate::frame::{FrameResult, Location};
 
 fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.0}", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "-".into())
@@ -30,6 +31,12 @@ pub fn format_progress(s: &StatsSnapshot, fps_out: f64) -> String {
     if s.lost_upstream > 0 {
         line.push_str(&format!(" | lost before capture {}", s.lost_upstream));
     }
+    if s.depth_frames + s.depth_unmatched + s.depth_no_camera + s.depth_unusable > 0 {
+        line.push_str(&format!(" | 3-D frames {} unmatched {}", s.depth_located, s.depth_unmatched));
+        if s.depth_no_camera + s.depth_unusable > 0 {
+            line.push_str(&format!(" no camera_info {} unusable {}", s.depth_no_camera, s.depth_unusable));
+        }
+    }
     if s.sink_dropped > 0 {
         line.push_str(&format!(" | results a sink missed {}", s.sink_dropped));
     }
@@ -37,6 +44,35 @@ pub fn format_progress(s: &StatsSnapshot, fps_out: f64) -> String {
         line.push_str(&format!(" | outputs failed {}", s.sink_failures));
     }
     line
+}
+
+/// One line per command of a result: its object's id and 3-D position (or why there is none); empty
+/// when the run has no depth input.
+pub fn format_positions(r: &FrameResult) -> Vec<String> {
+    if r.groundings.iter().all(|g| g.location == Location::NoDepthInput) {
+        return Vec::new();
+    }
+    let mut lines = vec![format!("3-D positions on frame {} (camera optical frame, metres):", r.seq)];
+    for (k, g) in r.groundings.iter().enumerate() {
+        let place = match &g.location {
+            Location::Placed(p) => {
+                let [x, y, z] = p.centroid;
+                let [ex, ey, _] = p.extent;
+                format!(
+                    "id {} at x {x:+.3} y {y:+.3} z {z:.3} ({:.2} m away), {:.0}x{:.0} mm, {} depth px",
+                    g.track_id,
+                    (x * x + y * y + z * z).sqrt(),
+                    ex * 1e3,
+                    ey * 1e3,
+                    p.depth_pixels
+                )
+            }
+            Location::Unplaced(why) if g.found => format!("id {}, no position: {why}", g.track_id),
+            _ => "not found".into(),
+        };
+        lines.push(format!("  {} {}: {place}", k + 1, g.command));
+    }
+    lines
 }
 
 /// Runs until the task is aborted.

@@ -62,6 +62,9 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     });
 
     let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
+    let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
     let config = PipelineConfig {
         capture: p.capture_config(&source),
         worker: WorkerConfig {
@@ -69,6 +72,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
+            depth,
         },
     };
     let pipeline = if ros_source {
@@ -77,7 +81,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Pipeline::start_loading(load, config)?
     };
     let handles = pipeline.handles();
-    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), model_name));
+    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), ros_depth, model_name));
 
     let mut sinks: Vec<SinkThread> = Vec::new();
     if let Some(path) = &args.jsonl {
@@ -134,6 +138,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         task.abort();
     }
     let stats = handles.stats.clone();
+    let latest = handles.latest.clone();
     let load_error = pipeline.load_error();
     drop(handles);
     let end = tokio::task::spawn_blocking(move || {
@@ -145,6 +150,11 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let (end, outcomes) = end;
     let snap = stats.snapshot();
     eprintln!("\n{}", progress::format_progress(&snap, 0.0).replace(" | 0.0 fps", ""));
+    if let Some(last) = latest.borrow().clone() {
+        for line in progress::format_positions(&last) {
+            eprintln!("{line}");
+        }
+    }
     let mut first_error = None;
     for (name, written, outcome) in outcomes {
         match outcome {

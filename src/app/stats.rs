@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::capture::CaptureStats;
+use crate::spatial::DepthStatus;
 
 /// Samples kept for percentiles (about 30 s at 10 fps).
 const WINDOW: usize = 300;
@@ -28,6 +29,16 @@ pub struct Stats {
     pub sink_dropped: AtomicU64,
     /// Output files that failed (a full disk, a removed directory) and stopped writing.
     pub sink_failures: AtomicU64,
+    /// Depth images received (pushed by an input or read from a file sequence).
+    pub depth_frames: AtomicU64,
+    /// Frames whose groundings got 3-D from a matched depth image.
+    pub depth_located: AtomicU64,
+    /// Frames with depth flowing but none within the tolerance of their stamp (published without 3-D).
+    pub depth_unmatched: AtomicU64,
+    /// Frames with matched depth but no camera_info received yet.
+    pub depth_no_camera: AtomicU64,
+    /// Frames whose depth image or camera_info does not fit the frame (another aspect ratio).
+    pub depth_unusable: AtomicU64,
     latency: Mutex<Window>,
     model_time: Mutex<Window>,
     model_state: Mutex<ModelState>,
@@ -64,6 +75,11 @@ pub struct StatsSnapshot {
     pub descriptions: u64,
     pub sink_dropped: u64,
     pub sink_failures: u64,
+    pub depth_frames: u64,
+    pub depth_located: u64,
+    pub depth_unmatched: u64,
+    pub depth_no_camera: u64,
+    pub depth_unusable: u64,
     /// Capture-to-result latency percentiles over the recent window.
     pub latency_p50: Option<Duration>,
     pub latency_p99: Option<Duration>,
@@ -83,6 +99,19 @@ impl Stats {
         if let Ok(mut w) = self.model_time.lock() {
             w.push(model_time);
         }
+    }
+
+    /// Counts what one frame's depth came to; `received` is the feed's running total.
+    pub fn record_depth(&self, status: DepthStatus, received: u64) {
+        self.depth_frames.store(received, Ordering::Relaxed);
+        let counter = match status {
+            DepthStatus::NoInput => return,
+            DepthStatus::Located => &self.depth_located,
+            DepthStatus::Unmatched => &self.depth_unmatched,
+            DepthStatus::NoCamera => &self.depth_no_camera,
+            DepthStatus::Unusable => &self.depth_unusable,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn set_model_state(&self, state: ModelState) {
@@ -112,6 +141,11 @@ impl Stats {
             descriptions: get(&self.descriptions),
             sink_dropped: get(&self.sink_dropped),
             sink_failures: get(&self.sink_failures),
+            depth_frames: get(&self.depth_frames),
+            depth_located: get(&self.depth_located),
+            depth_unmatched: get(&self.depth_unmatched),
+            depth_no_camera: get(&self.depth_no_camera),
+            depth_unusable: get(&self.depth_unusable),
             latency_p50,
             latency_p99,
             model_p50,

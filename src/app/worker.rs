@@ -18,6 +18,7 @@ use super::model::{FrameModel, ModelError};
 use super::stats::Stats;
 use crate::capture::CapturedFrame;
 use crate::frame::{Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription};
+use crate::spatial::{DepthFeed, Locator};
 
 /// No frame for this long is worth a warning.
 const STALL_WARNING: Duration = Duration::from_secs(3);
@@ -49,6 +50,8 @@ pub struct WorkerConfig {
     /// Measure latency from the capture stamp (live sources) rather than from the pull (files read
     /// frame by frame, whose stamps follow media time, not the clock).
     pub latency_from_stamp: bool,
+    /// Aligned depth and camera intrinsics for 3-D positions (None: ids only, no 3-D).
+    pub depth: Option<DepthFeed>,
 }
 
 /// The worker's ends of the app's channels.
@@ -83,6 +86,8 @@ struct Job<D> {
 pub struct Worker<M: FrameModel> {
     model: M,
     cfg: WorkerConfig,
+    /// Ids and 3-D positions, after segmentation on every frame.
+    locator: Locator,
     ch: WorkerChannels,
     commands: Vec<String>,
     descriptions: HashMap<String, Description>,
@@ -102,6 +107,7 @@ impl<M: FrameModel> Worker<M> {
     pub fn new(model: M, cfg: WorkerConfig, ch: WorkerChannels) -> Self {
         let mut worker = Self {
             model,
+            locator: Locator::new(cfg.depth.clone()),
             commands: Vec::new(),
             descriptions: HashMap::new(),
             job: None,
@@ -201,7 +207,7 @@ impl<M: FrameModel> Worker<M> {
         let CapturedFrame { frame, pulled_at } = captured;
         let frame = Arc::new(frame);
         self.last_frame = Some(frame.clone());
-        let groundings = match self.segment(&frame) {
+        let mut groundings = match self.segment(&frame) {
             Ok(done) => done,
             Err(e) => {
                 self.ch.stats.inference_errors.fetch_add(1, Ordering::Relaxed);
@@ -211,6 +217,8 @@ impl<M: FrameModel> Worker<M> {
         };
         let model_time = started.elapsed();
         self.last_model_time = model_time;
+        let depth = self.locator.locate(&frame, &mut groundings);
+        self.ch.stats.record_depth(depth, self.locator.feed().map_or(0, DepthFeed::received));
         let latency = if self.cfg.latency_from_stamp {
             SystemTime::now().duration_since(frame.stamp).unwrap_or_default()
         } else {

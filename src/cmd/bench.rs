@@ -158,8 +158,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "describe": desc,
         "region": region,
     });
+    let spatial = match super::bench_3d::bench_locator(&engine, iters) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("3-D row skipped: {e:#}");
+            None
+        }
+    };
     let python = if args.no_python { None } else { run_python(args, &images, iters) };
     print_report(&engine, &frames, iters, &rust, python.as_ref());
+    if let Some(s) = spatial {
+        print_spatial(&s);
+    }
     Ok(())
 }
 
@@ -201,6 +211,21 @@ fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Valu
             None
         }
     }
+}
+
+/// The locator's row: its own scene (see [`super::bench_3d`]), so printed apart from the frame table.
+fn print_spatial(s: &Value) {
+    let fmt = |k: &str| s.get(k).and_then(Value::as_f64).map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+    println!(
+        "3-D from depth + ids, 4 commands, 640x480 ({}, {} found, {} placed): {} ms median, {} ms p99 (target <= 2); \
+         first frame, building the camera's rays: {} ms",
+        super::bench_3d::DEPTH_SCENE,
+        s["found"],
+        s["placed"],
+        fmt("locate_4_commands_ms"),
+        fmt("locate_4_commands_p99_ms"),
+        fmt("first_frame_with_rays_ms")
+    );
 }
 
 fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, python: Option<&Value>) {

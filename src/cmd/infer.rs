@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use super::load_frame;
 use crate::cli::InferArgs;
 use crate::decode::{OverlayItem, draw_overlay, palette_colour, save_mask_png};
-use crate::frame::VisualPrompt;
+use crate::frame::{Frame, Placement, VisualPrompt};
 use crate::inference::{Engine, RegionAnswer, SegmentOutput};
+use crate::spatial::{CameraIntrinsics, DepthImage, EstimateConfig, RayTable, estimate_placement};
 
 pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if args.prompts.is_empty() && args.point.is_none() && args.bbox.is_none() {
@@ -22,6 +23,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     }
     let cfg = args.engine.to_config()?;
     let frame = load_frame(&args.image)?;
+    let depth = load_depth(args, &frame)?;
     let engine = Engine::load(&cfg)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
@@ -70,10 +72,21 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         entry["unknown_words"] = json!(unknown);
         entry["mask_png"] = json!(file);
         entry["description"] = json!(description);
+        let mut away = String::new();
+        if let Some((image, rays)) = &depth {
+            match seg.found.then(|| estimate_placement(&seg.mask, seg.bbox, image, rays, &EstimateConfig::default())) {
+                Some(Ok(p)) => {
+                    away = format!(" {:.2} m", crate::sink::distance_m(p.centroid));
+                    place_json(&mut entry, &p);
+                }
+                Some(Err(why)) => entry["position_note"] = json!(why),
+                None => entry["position_note"] = json!("not found"),
+            }
+        }
         commands.push(entry);
         let label = match (&description, seg.found) {
-            (Some(d), true) => format!("{} {cmd}: {d}", k + 1),
-            (_, true) => format!("{} {cmd} {:.2}", k + 1, seg.score),
+            (Some(d), true) => format!("{} {cmd}: {d}{away}", k + 1),
+            (_, true) => format!("{} {cmd} {:.2}{away}", k + 1, seg.score),
             (_, false) => format!("{} {cmd}: not found", k + 1),
         };
         items.push(OverlayItem {
@@ -140,6 +153,28 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--depth` and `--camera-info`, read and checked against the image, with the camera's rays for it.
+fn load_depth(args: &InferArgs, frame: &Frame) -> anyhow::Result<Option<(DepthImage, RayTable)>> {
+    let (Some(path), Some(camera)) = (&args.depth, &args.camera_info) else { return Ok(None) };
+    let text = std::fs::read_to_string(camera).with_context(|| format!("cannot read {}", camera.display()))?;
+    let camera = CameraIntrinsics::from_calibration_yaml(&text).with_context(|| format!("{}", camera.display()))?;
+    let image = DepthImage::from_png16(path, frame.stamp, 0)?;
+    let aspect = |w: u32, h: u32| w as f64 / h as f64;
+    for (what, w, h) in [("the depth image", image.width, image.height), ("camera_info", camera.width, camera.height)] {
+        if (aspect(w, h) / aspect(frame.width, frame.height) - 1.0).abs() > 0.01 {
+            anyhow::bail!("{what} is {w}x{h}, the image {}x{}: not the same camera", frame.width, frame.height);
+        }
+    }
+    Ok(Some((image, RayTable::new(&camera, frame.width, frame.height))))
+}
+
+fn place_json(entry: &mut Value, p: &Placement) {
+    let xyz = |[x, y, z]: [f64; 3]| json!({ "x": x, "y": y, "z": z });
+    entry["position"] = xyz(p.centroid);
+    entry["extent"] = xyz(p.extent);
+    entry["depth_pixels"] = json!(p.depth_pixels);
 }
 
 fn segment_json(seg: &SegmentOutput) -> Value {

@@ -2,6 +2,7 @@
 //! lives in `app`.
 
 pub mod bench;
+pub mod bench_3d;
 pub mod engines;
 pub mod eval;
 pub mod infer;

@@ -8,7 +8,7 @@ mod rle;
 
 pub use font::{GLYPH_H, GLYPH_W, draw_text, text_width};
 pub use mask::{MaskPost, bbox_of, mask_area, mask_iou, upsample_threshold};
-pub use overlay::{OverlayItem, draw_overlay, palette_colour};
+pub use overlay::{OverlayItem, draw_overlay, layout_labels, palette_colour};
 pub use rle::{rle_decode, rle_encode};
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! written back into the run arguments before the model and the pipeline start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -15,6 +16,7 @@ use crate::app::{Handles, ModelState, Stats};
 use crate::capture::FrameOutlet;
 use crate::cli::RunArgs;
 use crate::config::EngineConfig;
+use crate::spatial::DepthFeed;
 
 /// The node, configured and waiting for the pipeline's handles.
 pub struct RosPlan {
@@ -56,15 +58,30 @@ impl RosPlan {
         cfg.mask_threshold = Some((p / (1.0 - p)).ln() as f32);
     }
 
+    /// The depth feed the node fills from `depth` and `camera_info` when `ros_source()` (the worker
+    /// matches it to colour frames within `depth_tolerance_ms`); None otherwise.
+    pub fn depth_feed(&self) -> Option<DepthFeed> {
+        let ms = self.startup.settings.depth_tolerance_ms.clamp(0.0, 1000.0);
+        self.ros_source().then(|| DepthFeed::new(Duration::from_secs_f64(ms / 1e3)))
+    }
+
     /// Starts the node on the pipeline (the model may still be loading: `/diagnostics` says what it is doing).
-    /// `frames`: the pipeline's frame slot when `ros_source()`; `model`: its name until the model is ready.
-    pub fn spawn(self, handles: &Handles, frames: Option<Arc<dyn FrameOutlet>>, model: String) -> RosRunning {
+    /// `frames`: the pipeline's frame slot when `ros_source()`; `depth`: the feed of [`Self::depth_feed`];
+    /// `model`: its name until the model is ready.
+    pub fn spawn(
+        self,
+        handles: &Handles,
+        frames: Option<Arc<dyn FrameOutlet>>,
+        depth: Option<DepthFeed>,
+        model: String,
+    ) -> RosRunning {
         let link = PipelineLink {
             commands: handles.commands_tx.clone(),
             describe: handles.describe_tx.clone(),
             results: handles.subscribe_results(),
             stats: self.stats_view(handles.stats.clone(), model),
             frames,
+            depth,
             lifecycle: None,
         };
         self.spawn_link(link)
@@ -89,6 +106,7 @@ impl RosPlan {
                 model,
                 last_error: s.last_capture_error.clone(),
                 starting,
+                frames_without_depth: s.depth_unmatched + s.depth_no_camera + s.depth_unusable,
                 lifecycle_state: None,
             }
         })
@@ -127,6 +145,7 @@ pub fn base_settings(args: &RunArgs) -> NodeSettings {
         prompts: args.prompts.clone(),
         max_prompts: args.engine.max_commands as i64,
         managed: args.lifecycle,
+        depth_tolerance_ms: if p.depth_tolerance_ms.is_finite() { p.depth_tolerance_ms } else { d.depth_tolerance_ms },
         ..d
     }
 }
@@ -146,4 +165,5 @@ pub fn apply_to_run_args(s: &NodeSettings, args: &mut RunArgs) {
     p.no_describe = s.description_policy == "off";
     p.describe_every_secs = if s.description_policy == "periodic" { s.description_period } else { 0.0 };
     p.max_description_tokens = usize::try_from(s.max_description_tokens).unwrap_or(16);
+    p.depth_tolerance_ms = s.depth_tolerance_ms;
 }

@@ -51,6 +51,20 @@ pub struct EndpointState {
     pub discovered: usize,
 }
 
+/// The `depth` and `camera_info` inputs' counters (present while the node subscribes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DepthInputStats {
+    /// Depth images taken in.
+    pub frames_in: u64,
+    /// Depth images refused (encoding, step, size).
+    pub refused: u64,
+    pub camera_info_refused: u64,
+    /// Whether a usable camera_info has arrived.
+    pub camera_info_received: bool,
+    /// Published frames whose found objects had no 3-D for want of depth (none matched, or no camera_info).
+    pub frames_without_depth: u64,
+}
+
 /// Everything one diagnostics message is made of.
 pub struct DiagnosticsInput<'a> {
     pub node: &'a str,
@@ -64,6 +78,7 @@ pub struct DiagnosticsInput<'a> {
     pub endpoints: &'a [EndpointState],
     pub input_errors: u64,
     pub active_commands: usize,
+    pub depth: Option<DepthInputStats>,
     pub stamp: Time,
 }
 
@@ -86,6 +101,16 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
     ];
     if let Some(state) = &d.stats.lifecycle_state {
         values.push(kv("lifecycle_state", state.clone()));
+    }
+    if let Some(depth) = &d.depth {
+        values.push(kv("depth_frames_in", depth.frames_in.to_string()));
+        values.push(kv("depth_frames_refused", depth.refused.to_string()));
+        values.push(kv("frames_without_depth", depth.frames_without_depth.to_string()));
+        values.push(kv(
+            "camera_info",
+            if depth.camera_info_received { "received" } else { "none yet: no 3-D without it" }.to_owned(),
+        ));
+        values.push(kv("camera_info_refused", depth.camera_info_refused.to_string()));
     }
     if let Some(e) = &d.stats.last_error {
         values.push(kv("last_error", e.clone()));
@@ -184,6 +209,7 @@ mod tests {
             endpoints: &eps,
             input_errors: 0,
             active_commands: 1,
+            depth: Some(DepthInputStats { frames_in: 12, refused: 2, ..Default::default() }),
             stamp: Time::default(),
         };
         let a = build(&input);
@@ -193,6 +219,8 @@ mod tests {
         assert_eq!(v("frame_rate_in"), "30.00");
         assert_eq!(v("latency_p99_ms"), "9.0");
         assert_eq!(v("model_state"), "ready");
+        assert_eq!((v("depth_frames_in"), v("depth_frames_refused")), ("12".into(), "2".into()));
+        assert!(v("camera_info").starts_with("none yet"));
     }
 
     #[test]
@@ -211,6 +239,7 @@ mod tests {
             endpoints: &[],
             input_errors: 0,
             active_commands: 0,
+            depth: None,
             stamp: Time::default(),
         };
         let a = build(&input);
@@ -240,6 +269,7 @@ mod tests {
                 input_errors: 0,
                 active_commands: 0,
                 stamp: Time::default(),
+                depth: None,
             };
             let a = build(&input);
             a.status[0].values.iter().find(|kv| kv.key == key).map(|kv| kv.value.clone()).unwrap_or_default()

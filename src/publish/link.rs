@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::app::{DescribeRequest, SetCommands};
 use crate::capture::FrameOutlet;
 use crate::frame::{FrameResult, RegionDescription, VisualPrompt};
+use crate::spatial::DepthFeed;
 
 /// How long a command set or a region description may take to be answered.
 pub const SET_COMMANDS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,6 +38,9 @@ pub struct PipelineStats {
     pub starting: Option<String>,
     /// A managed node's lifecycle state ("unconfigured", "inactive", "active", ...); None without `--lifecycle`.
     pub lifecycle_state: Option<String>,
+    /// Frames whose found objects got no 3-D for want of depth: no depth image within the tolerance,
+    /// no camera_info, or depth of another aspect ratio.
+    pub frames_without_depth: u64,
 }
 
 /// Handles into the pipeline.
@@ -54,6 +58,9 @@ pub struct PipelineLink {
     pub frames: Option<Arc<dyn FrameOutlet>>,
     /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
     pub lifecycle: Option<mpsc::Sender<super::lifecycle_node::LifecycleCall>>,
+    /// The pipeline's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
+    /// and pushes what they deliver here.
+    pub depth: Option<DepthFeed>,
 }
 
 /// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.

@@ -1,14 +1,17 @@
 //! The ROS 2 face of pixel-sail (DESIGN §5) on ros2-client — pure Rust DDS, no ROS install.
 //!
 //! * [`startup`]: `--ros-args` (names, remaps, `-p`, `--params-file`) and `ROS_DOMAIN_ID`.
-//! * [`node`]: the node, its endpoints and tasks; [`outputs`], [`inputs`], [`services`],
-//!   [`diagnostics`] hold the per-endpoint logic; [`link`] is what the pipeline hands over.
+//! * [`node`]: the node, its endpoints and tasks; [`outputs`] (with [`vision_outputs`]), [`inputs`] (and
+//!   [`depth_inputs`]),
+//!   [`services`], [`diagnostics`] (and its task) hold the per-endpoint logic; [`link`] is what the pipeline hands over.
 //! * [`lifecycle`], [`lifecycle_node`]: the managed-node state machine and its services (`--lifecycle`).
-//! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_lifecycle`]: serde mirrors of the messages, checked against the
-//!   `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
+//! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_vision`], [`msgs_lifecycle`]: serde mirrors of the messages,
+//!   checked against the `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
 
 pub mod app_glue;
+pub mod depth_inputs;
 pub mod diagnostics;
+pub mod diagnostics_task;
 pub mod error;
 pub mod images;
 pub mod inputs;
@@ -19,6 +22,7 @@ pub mod msg_schema;
 pub mod msgs_lifecycle;
 pub mod msgs_pixel_sail;
 pub mod msgs_std;
+pub mod msgs_vision;
 pub mod names;
 pub mod node;
 pub mod outputs;
@@ -28,6 +32,7 @@ pub mod ros_args;
 pub mod security;
 pub mod services;
 pub mod startup;
+pub mod vision_outputs;
 
 pub use app_glue::{RosPlan, RosRunning};
 pub use error::PublishError;

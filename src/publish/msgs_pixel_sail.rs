@@ -5,7 +5,7 @@
 use ros2_client::Message;
 use serde::{Deserialize, Serialize};
 
-use super::msgs_std::{Header, Point, Time};
+use super::msgs_std::{Header, Point, Time, Vector3};
 
 /// pixel_sail_msgs/msg/Grounding: one active command's result on one frame.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,12 @@ pub struct Grounding {
     pub mask_rle_counts: Vec<u32>,
     pub description: String,
     pub description_stamp: Time,
+    pub track_id: u64,
+    pub position_valid: bool,
+    pub position: Point,
+    pub extent: Vector3,
+    pub depth_pixels: u32,
+    pub position_note: String,
 }
 impl Message for Grounding {}
 
@@ -83,8 +89,8 @@ impl Message for DescribeResponse {}
 /// (checked equal to rosidl's `share/pixel_sail_msgs/**/*.json` and, in every test run, to
 /// rosbags' `hash_rihs01`). Change a `.msg`/`.srv` and the wire test tells you the new value.
 pub const TYPE_HASHES: [(&str, &str); 6] = [
-    ("pixel_sail_msgs/msg/Grounding", "RIHS01_bbe1450d05ee8ced1208285dcd5ffeb4b15929582aab92dc1b37264b8b3a11d5"),
-    ("pixel_sail_msgs/msg/GroundingArray", "RIHS01_4e5c378a77bda0ded4f24514cbbe84c367691f31f607471fa1daba22b4e7b535"),
+    ("pixel_sail_msgs/msg/Grounding", "RIHS01_74c449633bfbde19806b63e094661166d330a198f1a55147946db27129087de6"),
+    ("pixel_sail_msgs/msg/GroundingArray", "RIHS01_2bb3a367a32c7ad8931bacbac30e2cff8e3478fd34c9df423aa08585c468d1bd"),
     ("pixel_sail_msgs/srv/Describe_Request", "RIHS01_38a1f1610f116e9d8f424226be85248c4e59f651569c26306c64e3aef2d81bbb"),
     (
         "pixel_sail_msgs/srv/Describe_Response",

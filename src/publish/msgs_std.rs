@@ -3,7 +3,7 @@
 //! instead of a per-byte loop), fixed arrays are `[T; N]` (no length prefix on the wire).
 //! `tests/ros_msgs_schema.rs` compares these against the `.msg` text and rosbags' bytes.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ros2_client::Message;
 use serde::{Deserialize, Serialize};
@@ -27,11 +27,24 @@ impl Time {
     /// Back to `SystemTime`; negative stamps clamp to the epoch.
     pub fn to_system(self) -> SystemTime {
         let secs = u64::try_from(self.sec).unwrap_or(0);
-        UNIX_EPOCH + Duration::new(secs, self.nanosec.min(999_999_999))
+        UNIX_EPOCH + std::time::Duration::new(secs, self.nanosec.min(999_999_999))
     }
 
     pub fn is_zero(self) -> bool {
         self.sec == 0 && self.nanosec == 0
+    }
+}
+
+/// builtin_interfaces/Duration (marker lifetimes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duration {
+    pub sec: i32,
+    pub nanosec: u32,
+}
+
+impl Duration {
+    pub fn from_std(d: std::time::Duration) -> Self {
+        Self { sec: i32::try_from(d.as_secs()).unwrap_or(i32::MAX), nanosec: d.subsec_nanos() }
     }
 }
 
@@ -82,6 +95,95 @@ pub struct Point {
     pub z: f64,
 }
 impl Message for Point {}
+
+/// geometry_msgs/Vector3.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vector3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+impl Message for Vector3 {}
+
+/// geometry_msgs/Quaternion (x, y, z, w).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quaternion {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub w: f64,
+}
+impl Message for Quaternion {}
+
+impl Default for Quaternion {
+    /// The identity rotation (the .msg's default, w = 1).
+    fn default() -> Self {
+        Self { x: 0.0, y: 0.0, z: 0.0, w: 1.0 }
+    }
+}
+
+/// geometry_msgs/Pose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    pub position: Point,
+    pub orientation: Quaternion,
+}
+impl Message for Pose {}
+
+/// geometry_msgs/Transform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transform {
+    pub translation: Vector3,
+    pub rotation: Quaternion,
+}
+impl Message for Transform {}
+
+/// geometry_msgs/TransformStamped: `child_frame_id` placed by `transform` in `header.frame_id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransformStamped {
+    pub header: Header,
+    pub child_frame_id: String,
+    pub transform: Transform,
+}
+impl Message for TransformStamped {}
+
+/// std_msgs/ColorRGBA (0..1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColorRGBA {
+    pub r: f32,
+    pub g: f32,
+    pub b: f32,
+    pub a: f32,
+}
+impl Message for ColorRGBA {}
+
+/// sensor_msgs/RegionOfInterest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionOfInterest {
+    pub x_offset: u32,
+    pub y_offset: u32,
+    pub height: u32,
+    pub width: u32,
+    pub do_rectify: bool,
+}
+impl Message for RegionOfInterest {}
+
+/// sensor_msgs/CameraInfo: the intrinsics (`k`, row-major 3×3), distortion (`d`, per `distortion_model`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraInfo {
+    pub header: Header,
+    pub height: u32,
+    pub width: u32,
+    pub distortion_model: String,
+    pub d: Vec<f64>,
+    pub k: [f64; 9],
+    pub r: [f64; 9],
+    pub p: [f64; 12],
+    pub binning_x: u32,
+    pub binning_y: u32,
+    pub roi: RegionOfInterest,
+}
+impl Message for CameraInfo {}
 
 /// geometry_msgs/PointStamped (what rqt_image_view's mouse-click publisher sends).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

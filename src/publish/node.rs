@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use ros2_client::{
     Context, ContextOptions, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Server,
@@ -14,17 +14,20 @@ use ros2_client::{
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::diagnostics::{self, DiagnosticsInput, EndpointState, LatencyWindow};
+use super::diagnostics::LatencyWindow;
+use super::diagnostics_task::{InputTopics, diagnostics_loop, match_count};
 use super::error::PublishError;
-use super::link::{PipelineLink, PipelineStats};
+use super::link::PipelineLink;
 use super::msgs_pixel_sail::{
     DescribeRequest, DescribeResponse, GroundingArray, SetPromptsRequest, SetPromptsResponse,
 };
-use super::msgs_std::{CompressedImage, DiagnosticArray, Image, PointStamped, StringMsg, Time};
+use super::msgs_std::{CameraInfo, CompressedImage, DiagnosticArray, Image, PointStamped, StringMsg};
+use super::msgs_vision::{Detection2DArray, Detection3DArray, MarkerArray, TFMessage};
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
-use super::{inputs, lifecycle_node, outputs, services};
+use super::{depth_inputs, inputs, lifecycle_node, outputs, services};
+use crate::spatial::DepthFeed;
 
 /// One publisher and what diagnostics needs to know about it.
 pub struct Out<M: serde::Serialize> {
@@ -60,6 +63,12 @@ pub struct Endpoints {
     pub overlay_compressed: Out<CompressedImage>,
     pub description: Out<StringMsg>,
     pub diagnostics: Out<DiagnosticArray>,
+    pub detections_2d: Out<Detection2DArray>,
+    pub detections_3d: Out<Detection3DArray>,
+    pub markers: Out<MarkerArray>,
+    pub tf: Out<TFMessage>,
+    /// The node's fully qualified name (the TF child frames live under it).
+    pub fqn: String,
 }
 
 /// Counters and state shared by the node's tasks.
@@ -74,6 +83,11 @@ pub struct Shared {
     pub rate_skipped: AtomicU64,
     /// The commands the worker last accepted.
     pub commands: Mutex<Vec<String>>,
+    /// `depth` images taken in / refused; `camera_info` messages refused / whether one was taken.
+    pub depth_frames: AtomicU64,
+    pub depth_refused: AtomicU64,
+    pub camera_info_refused: AtomicU64,
+    pub camera_info_received: AtomicBool,
 }
 
 /// The settings as they change at run time (parameter sets).
@@ -92,7 +106,7 @@ pub async fn run(
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
     // reason; the set action updates the shared settings (and the commands, for `prompts`).
-    let PipelineLink { commands, describe, results, stats, frames, lifecycle } = link;
+    let PipelineLink { commands, describe, results, stats, frames, depth, lifecycle } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
     let shared = Arc::new(Shared { commands: Mutex::new(settings.prompts.clone()), ..Default::default() });
@@ -139,11 +153,25 @@ pub async fn run(
         overlay_compressed: make.output(&qos::OVERLAY_COMPRESSED, ("sensor_msgs", "CompressedImage"))?,
         description: make.output(&qos::DESCRIPTION, ("std_msgs", "String"))?,
         diagnostics: make.output(&qos::DIAGNOSTICS, ("diagnostic_msgs", "DiagnosticArray"))?,
+        detections_2d: make.output(&qos::DETECTIONS_2D, ("vision_msgs", "Detection2DArray"))?,
+        detections_3d: make.output(&qos::DETECTIONS_3D, ("vision_msgs", "Detection3DArray"))?,
+        markers: make.output(&qos::MARKERS, ("visualization_msgs", "MarkerArray"))?,
+        tf: make.output(&qos::TF, ("tf2_msgs", "TFMessage"))?,
+        fqn: fqn.clone(),
     });
     let prompt: In<StringMsg> = make.input(&qos::PROMPT, ("std_msgs", "String"))?;
     let point: In<PointStamped> = make.input(&qos::POINT_PROMPT, ("geometry_msgs", "PointStamped"))?;
     let image: Option<In<Image>> =
         if ros_source { Some(make.input(&qos::IMAGE, ("sensor_msgs", "Image"))?) } else { None };
+    // Depth for 3-D comes with a ROS camera: `depth` and `camera_info` beside its `image`.
+    let depth_inputs: Option<(In<Image>, In<CameraInfo>, DepthFeed)> = match (&depth, ros_source) {
+        (Some(feed), true) => Some((
+            make.input(&qos::DEPTH, ("sensor_msgs", "Image"))?,
+            make.input(&qos::CAMERA_INFO, ("sensor_msgs", "CameraInfo"))?,
+            feed.clone(),
+        )),
+        _ => None,
+    };
     let set_prompts_srv: Server<SetPromptsRequest, SetPromptsResponse> = make.service("~/set_prompts", "SetPrompts")?;
     let describe_srv: Server<DescribeRequest, DescribeResponse> = make.service("~/describe", "Describe")?;
     let lifecycle = match lifecycle {
@@ -163,11 +191,17 @@ pub async fn run(
     if let Some(i) = &image {
         waiters.push(input_waiter(i, &node));
     }
+    if let Some((d, c, _)) = &depth_inputs {
+        waiters.push(input_waiter(d, &node));
+        waiters.push(input_waiter(c, &node));
+    }
     spawn_match_watchers(&endpoints, waiters, &node, &mut tasks);
     let inputs_in_diag = Arc::new(InputTopics {
         prompt: match_count(&prompt),
         point: match_count(&point),
         image: image.as_ref().map(match_count),
+        depth: depth_inputs.as_ref().map(|(d, _, _)| match_count(d)),
+        camera_info: depth_inputs.as_ref().map(|(_, c, _)| match_count(c)),
     });
     tasks.push(tokio::spawn(outputs::publish_results(
         results,
@@ -190,6 +224,10 @@ pub async fn run(
         tasks.push(tokio::spawn(inputs::images(image, frames, settings_rx.clone(), shared.clone())));
     } else if ros_source {
         warn!("source is `ros` but the pipeline gave no frame input; `image` is not subscribed");
+    }
+    if let Some((depth_in, info_in, feed)) = depth_inputs {
+        tasks.push(tokio::spawn(depth_inputs::depth(depth_in, feed.clone(), shared.clone())));
+        tasks.push(tokio::spawn(depth_inputs::camera_info(info_in, feed, shared.clone())));
     }
     if let Some((endpoints, calls)) = lifecycle {
         lifecycle_node::spawn(endpoints, calls, &mut tasks);
@@ -223,23 +261,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Input topics as diagnostics sees them: name, QoS, and a matched-publisher counter.
-type MatchCount = Box<dyn Fn(&Node) -> usize + Send + Sync>;
-struct InputTopics {
-    prompt: (String, QosSpec, MatchCount),
-    point: (String, QosSpec, MatchCount),
-    image: Option<(String, QosSpec, MatchCount)>,
-}
-
-fn match_count<M: 'static + Send + Sync>(i: &In<M>) -> (String, QosSpec, MatchCount) {
-    let (sub, ever) = (i.subscription.clone(), i.ever_matched.clone());
-    (
-        i.topic.clone(),
-        i.qos,
-        Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }),
-    )
-}
-
 /// An input's "has matched once" flag and the future that resolves on its first match.
 type FirstMatch = (Arc<AtomicBool>, futures::future::BoxFuture<'static, ()>);
 
@@ -271,6 +292,10 @@ fn spawn_match_watchers(
     watch_out!(overlay_compressed);
     watch_out!(description);
     watch_out!(diagnostics);
+    watch_out!(detections_2d);
+    watch_out!(detections_3d);
+    watch_out!(markers);
+    watch_out!(tf);
     for (flag, fut) in inputs {
         tasks.push(tokio::spawn(async move {
             fut.await;
@@ -350,86 +375,5 @@ impl EndpointFactory<'_> {
             .map_err(|e| PublishError::dds(format!("creating service {resolved}"), e))?;
         info!(service = %resolved, "serving pixel_sail_msgs/srv/{ty}");
         Ok(server)
-    }
-}
-
-async fn diagnostics_loop(
-    fqn: String,
-    out: Arc<Endpoints>,
-    inputs: Arc<InputTopics>,
-    node: Arc<Node>,
-    stats: Arc<dyn Fn() -> PipelineStats + Send + Sync>,
-    settings: SettingsRx,
-    shared: Arc<Shared>,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let (mut previous, mut previous_published, mut last) = (stats(), 0u64, Instant::now());
-    loop {
-        tick.tick().await;
-        let mut now_stats = stats();
-        if inputs.image.is_some() {
-            // The ROS source bypasses capture: count what the `image` subscription delivered.
-            now_stats.frames_in = shared.input_frames.load(Ordering::Relaxed);
-            now_stats.dropped += shared.rate_skipped.load(Ordering::Relaxed);
-        }
-        let published = shared.frames_published.load(Ordering::Relaxed);
-        let pub_state = |topic: &str, qos: QosSpec, matched: usize| EndpointState {
-            topic: topic.to_owned(),
-            direction: qos::Direction::Publisher,
-            qos,
-            matched,
-            discovered: node.subscription_count(topic).max(matched),
-        };
-        let sub_state = |(topic, qos, matched): &(String, QosSpec, MatchCount)| {
-            let matched = matched(&node);
-            EndpointState {
-                topic: topic.clone(),
-                direction: qos::Direction::Subscription,
-                qos: *qos,
-                matched,
-                discovered: node.publisher_count(topic).max(matched),
-            }
-        };
-        let mut endpoints = vec![
-            pub_state(&out.detections.topic, out.detections.qos, out.detections.matched(&node)),
-            pub_state(&out.mask.topic, out.mask.qos, out.mask.matched(&node)),
-            pub_state(&out.mask_compressed.topic, out.mask_compressed.qos, out.mask_compressed.matched(&node)),
-            pub_state(&out.description.topic, out.description.qos, out.description.matched(&node)),
-        ];
-        if settings.borrow().overlay {
-            endpoints.push(pub_state(&out.overlay.topic, out.overlay.qos, out.overlay.matched(&node)));
-            endpoints.push(pub_state(
-                &out.overlay_compressed.topic,
-                out.overlay_compressed.qos,
-                out.overlay_compressed.matched(&node),
-            ));
-        }
-        endpoints.push(sub_state(&inputs.prompt));
-        endpoints.push(sub_state(&inputs.point));
-        if let Some(image) = &inputs.image {
-            endpoints.push(sub_state(image));
-        }
-        let latency = shared.latency.lock().ok().and_then(|l| l.percentiles());
-        let s = settings.borrow().clone();
-        let input = DiagnosticsInput {
-            node: &fqn,
-            source: &s.source,
-            stats: &now_stats,
-            previous: &previous,
-            elapsed: last.elapsed(),
-            frames_published: published,
-            previous_published,
-            latency,
-            endpoints: &endpoints,
-            input_errors: shared.input_errors.load(Ordering::Relaxed),
-            active_commands: shared.active_commands.load(Ordering::Relaxed) as usize,
-            stamp: Time::from_system(SystemTime::now()),
-        };
-        let msg = diagnostics::build(&input);
-        if let Err(e) = out.diagnostics.publisher.publish(msg) {
-            warn!("publishing /diagnostics failed: {e:?}");
-        }
-        (previous, previous_published, last) = (now_stats, published, Instant::now());
     }
 }

@@ -1,5 +1,6 @@
 //! Turns each [`FrameResult`] into the node's outputs. Every header copies the frame's capture
 //! stamp and frame_id (never "now"); image outputs are only built when someone is subscribed.
+//! The vision_msgs detections, markers and TF frames are built in [`super::vision_outputs`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::images::{encode_jpeg_rgb8, encode_png_mono8, label_image};
 use super::msgs_pixel_sail::{Grounding as GroundingMsg, GroundingArray};
 use super::msgs_std::{CompressedImage, Header, Image, StringMsg, Time};
 use super::node::{Endpoints, SettingsRx, Shared};
+use super::vision_outputs;
 use crate::frame::FrameResult;
 
 /// JPEG quality of `~/overlay/compressed`.
@@ -38,9 +40,9 @@ pub async fn publish_results(
             }
             Err(RecvError::Closed) => break,
         };
-        let (overlay_on, frame_id_override) = {
+        let (overlay_on, publish_tf, frame_id_override) = {
             let s = settings.borrow();
-            (s.overlay, s.frame_id.clone())
+            (s.overlay, s.publish_tf, s.frame_id.clone())
         };
         let header = Header {
             stamp: Time::from_system(result.stamp),
@@ -49,7 +51,10 @@ pub async fn publish_results(
         shared.active_commands.store(result.groundings.len() as u64, Ordering::Relaxed);
         // PNG/JPEG encoding and DDS writes are CPU work: off the runtime's one worker, so the diagnostics
         // tick and the services keep time on a loaded machine (a loaded CI run once saw /diagnostics at 0.3 Hz)
-        let mut publish = || publish_one(&result, &header, overlay_on, &out, &node, &mut described);
+        let mut publish = || {
+            publish_vision(&result, &header, publish_tf, &out);
+            publish_one(&result, &header, overlay_on, &out, &node, &mut described)
+        };
         if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
             tokio::task::block_in_place(publish);
         } else {
@@ -60,6 +65,28 @@ pub async fn publish_results(
             && let Ok(mut w) = shared.latency.lock()
         {
             w.push(Instant::now(), age.as_secs_f64() * 1e3);
+        }
+    }
+}
+
+/// `~/detections_2d`, `~/detections_3d`, `~/markers`, and `/tf` when `publish_tf` (only with something placed).
+fn publish_vision(r: &FrameResult, header: &Header, publish_tf: bool, out: &Endpoints) {
+    let warn_err = |topic: &str, e: &dyn std::fmt::Debug| warn!(topic, "publish failed: {e:?}");
+    if let Err(e) = out.detections_2d.publisher.publish(vision_outputs::detections_2d(r, header)) {
+        warn_err(&out.detections_2d.topic, &e);
+    }
+    if let Err(e) = out.detections_3d.publisher.publish(vision_outputs::detections_3d(r, header)) {
+        warn_err(&out.detections_3d.topic, &e);
+    }
+    if let Err(e) = out.markers.publisher.publish(vision_outputs::markers(r, header)) {
+        warn_err(&out.markers.topic, &e);
+    }
+    if publish_tf {
+        let tf = vision_outputs::transforms(r, header, &out.fqn);
+        if !tf.transforms.is_empty()
+            && let Err(e) = out.tf.publisher.publish(tf)
+        {
+            warn_err(&out.tf.topic, &e);
         }
     }
 }
@@ -155,17 +182,26 @@ pub fn detections(r: &FrameResult, header: &Header) -> GroundingArray {
         .groundings
         .iter()
         .enumerate()
-        .map(|(k, g)| GroundingMsg {
-            command: g.command.clone(),
-            found: g.found,
-            score: g.score,
-            label: u8::try_from(k + 1).unwrap_or(u8::MAX),
-            bbox: if g.found { g.bbox.unwrap_or_default() } else { [0; 4] },
-            mask_height: g.rle.size[0],
-            mask_width: g.rle.size[1],
-            mask_rle_counts: g.rle.counts.clone(),
-            description: g.description.as_ref().map(|d| d.text.clone()).unwrap_or_default(),
-            description_stamp: g.description.as_ref().map(|d| Time::from_system(d.stamp)).unwrap_or_default(),
+        .map(|(k, g)| {
+            let (position_valid, position, extent, depth_pixels, position_note) = vision_outputs::position_fields(g);
+            GroundingMsg {
+                command: g.command.clone(),
+                found: g.found,
+                score: g.score,
+                label: u8::try_from(k + 1).unwrap_or(u8::MAX),
+                bbox: if g.found { g.bbox.unwrap_or_default() } else { [0; 4] },
+                mask_height: g.rle.size[0],
+                mask_width: g.rle.size[1],
+                mask_rle_counts: g.rle.counts.clone(),
+                description: g.description.as_ref().map(|d| d.text.clone()).unwrap_or_default(),
+                description_stamp: g.description.as_ref().map(|d| Time::from_system(d.stamp)).unwrap_or_default(),
+                track_id: if g.found { g.track_id } else { 0 },
+                position_valid,
+                position,
+                extent,
+                depth_pixels,
+                position_note,
+            }
         })
         .collect();
     GroundingArray { header: header.clone(), groundings }

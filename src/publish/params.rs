@@ -23,8 +23,8 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 /// Parameters that only take effect at start: a set at run time is refused with this reason.
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
-/// `max_prompts` and `max_rate` change live.
-pub const READ_ONLY: [&str; 8] = [
+/// `max_prompts`, `max_rate` and `publish_tf` change live.
+pub const READ_ONLY: [&str; 9] = [
     "managed",
     "model_dir",
     "source",
@@ -33,6 +33,7 @@ pub const READ_ONLY: [&str; 8] = [
     "description_policy",
     "description_period",
     "max_description_tokens",
+    "depth_tolerance_ms",
 ];
 
 /// The typed parameter values the node runs with.
@@ -58,6 +59,10 @@ pub struct NodeSettings {
     /// The active commands (also settable by `~/prompt` and `~/set_prompts`).
     pub prompts: Vec<String>,
     pub max_prompts: i64,
+    /// Publish each placed object's frame on `/tf`.
+    pub publish_tf: bool,
+    /// A colour frame takes the newest `depth` image stamped within this many milliseconds of it.
+    pub depth_tolerance_ms: f64,
     /// `qos_overrides.<topic>.<direction>.<policy>` values given at start.
     pub qos_overrides: BTreeMap<String, P>,
     /// A managed (lifecycle) node: starts unconfigured, `~/change_state` loads, starts and stops it.
@@ -79,6 +84,8 @@ impl Default for NodeSettings {
             overlay: true,
             prompts: Vec::new(),
             max_prompts: 8,
+            publish_tf: false,
+            depth_tolerance_ms: 20.0,
             qos_overrides: BTreeMap::new(),
             managed: false,
         }
@@ -101,6 +108,8 @@ impl NodeSettings {
             ("overlay".into(), P::Boolean(self.overlay)),
             ("prompts".into(), P::StringArray(self.prompts.clone())),
             ("max_prompts".into(), P::Integer(self.max_prompts)),
+            ("publish_tf".into(), P::Boolean(self.publish_tf)),
+            ("depth_tolerance_ms".into(), P::Double(self.depth_tolerance_ms)),
             ("managed".into(), P::Boolean(self.managed)),
         ];
         v.extend(self.qos_overrides.iter().map(|(k, val)| (k.clone(), val.clone())));
@@ -129,6 +138,8 @@ impl NodeSettings {
                 self.prompts = s.lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect()
             }
             ("max_prompts", P::Integer(i)) => self.max_prompts = *i,
+            ("publish_tf", P::Boolean(b)) => self.publish_tf = *b,
+            ("depth_tolerance_ms", v) => self.depth_tolerance_ms = as_f64(v).unwrap_or(self.depth_tolerance_ms),
             ("managed", P::Boolean(b)) => self.managed = *b,
             (k, v) if k.starts_with("qos_overrides.") => {
                 self.qos_overrides.insert(k.to_owned(), v.clone());
@@ -197,10 +208,11 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
             P::Integer(i) if (1..=256).contains(i) => Ok(()),
             _ => Err(format!("max_description_tokens must be an integer in 1..=256, got {value:?}")),
         },
-        "overlay" | "managed" => match value {
+        "overlay" | "publish_tf" | "managed" => match value {
             P::Boolean(_) => Ok(()),
             _ => Err(format!("{name} must be true or false")),
         },
+        "depth_tolerance_ms" => range(0.0, 1000.0, "milliseconds between a colour frame and its depth, 0..1000"),
         "prompts" => match value {
             P::StringArray(_) | P::String(_) => Ok(()),
             _ => Err("prompts must be a list of strings".into()),
@@ -295,6 +307,10 @@ mod tests {
         assert!(v("model_dir", &P::String("models/tiny".into())).is_ok());
         assert!(v("max_rate", &P::Integer(10)).is_ok());
         assert!(v("mask_threshold", &P::Double(0.3)).unwrap_err().contains("read-only"));
+        assert!(v("publish_tf", &P::Boolean(true)).is_ok());
+        assert!(v("publish_tf", &P::String("yes".into())).unwrap_err().contains("true or false"));
+        assert!(v("depth_tolerance_ms", &P::Double(-1.0)).unwrap_err().contains("out of range"));
+        assert!(v("depth_tolerance_ms", &P::Double(30.0)).unwrap_err().contains("read-only"));
     }
 
     #[test]

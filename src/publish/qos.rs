@@ -66,6 +66,10 @@ pub struct Endpoint {
 
 pub const IMAGE: Endpoint =
     Endpoint { name: "image", direction: Direction::Subscription, default: QosSpec::best_effort(1) };
+pub const DEPTH: Endpoint =
+    Endpoint { name: "depth", direction: Direction::Subscription, default: QosSpec::best_effort(2) };
+pub const CAMERA_INFO: Endpoint =
+    Endpoint { name: "camera_info", direction: Direction::Subscription, default: QosSpec::reliable(5) };
 pub const PROMPT: Endpoint =
     Endpoint { name: "~/prompt", direction: Direction::Subscription, default: QosSpec::reliable(10) };
 pub const POINT_PROMPT: Endpoint =
@@ -85,8 +89,19 @@ pub const DESCRIPTION: Endpoint =
 pub const DIAGNOSTICS: Endpoint =
     Endpoint { name: "/diagnostics", direction: Direction::Publisher, default: QosSpec::reliable(10) };
 
-pub const ALL: [Endpoint; 10] = [
+pub const DETECTIONS_2D: Endpoint =
+    Endpoint { name: "~/detections_2d", direction: Direction::Publisher, default: QosSpec::reliable(5) };
+pub const DETECTIONS_3D: Endpoint =
+    Endpoint { name: "~/detections_3d", direction: Direction::Publisher, default: QosSpec::reliable(5) };
+pub const MARKERS: Endpoint =
+    Endpoint { name: "~/markers", direction: Direction::Publisher, default: QosSpec::reliable(2) };
+/// tf2's own broadcasters use reliable, volatile, keep last 100.
+pub const TF: Endpoint = Endpoint { name: "/tf", direction: Direction::Publisher, default: QosSpec::reliable(100) };
+
+pub const ALL: [Endpoint; 16] = [
     IMAGE,
+    DEPTH,
+    CAMERA_INFO,
     PROMPT,
     POINT_PROMPT,
     DETECTIONS,
@@ -96,6 +111,10 @@ pub const ALL: [Endpoint; 10] = [
     OVERLAY_COMPRESSED,
     DESCRIPTION,
     DIAGNOSTICS,
+    DETECTIONS_2D,
+    DETECTIONS_3D,
+    MARKERS,
+    TF,
 ];
 
 /// The three override parameter names of a resolved topic, e.g.

@@ -1,5 +1,6 @@
-//! The annotated frame people look at: masks, boxes and "k command score" labels (drawn by
-//! [`crate::decode::draw_overlay`]), plus a band at the bottom listing each command's latest
+//! The annotated frame people look at: masks, boxes and "k command score" labels, with the object's
+//! distance from the camera when depth placed it (drawn by [`crate::decode::draw_overlay`], which keeps
+//! labels from covering each other), plus a band at the bottom listing each command's latest
 //! description and the frame it came from. Also used for the ROS `~/overlay` topic.
 
 use crate::decode::{GLYPH_H, OverlayItem, draw_overlay, draw_text, palette_colour};
@@ -17,7 +18,8 @@ pub fn annotate(result: &FrameResult) -> Vec<u8> {
             mask: g.found.then_some(g.mask.as_ref()),
             bbox: if g.found { g.bbox } else { None },
             label: if g.found {
-                format!("{} {} {:.2}", k + 1, g.command, g.score)
+                let distance = g.location.placement().map(|p| format!(" {:.2} m", distance_m(p.centroid)));
+                format!("{} {} {:.2}{}", k + 1, g.command, g.score, distance.unwrap_or_default())
             } else {
                 format!("{} {} - not found", k + 1, g.command)
             },
@@ -37,6 +39,11 @@ pub fn annotate(result: &FrameResult) -> Vec<u8> {
         .collect();
     draw_band(&mut out, w, h, &lines);
     out
+}
+
+/// Straight-line distance from the camera to a point in its optical frame.
+pub fn distance_m([x, y, z]: [f64; 3]) -> f64 {
+    (x * x + y * y + z * z).sqrt()
 }
 
 /// Description lines on a darkened strip along the bottom edge.

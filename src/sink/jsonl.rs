@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::SinkError;
-use crate::frame::{FrameResult, Rle};
+use crate::frame::{FrameResult, Location, Rle};
 
 /// The line format (documented in the README).
 #[derive(Debug, Serialize)]
@@ -35,6 +35,34 @@ pub struct CommandLine<'a> {
     /// Capture time and sequence of the frame the description was generated from.
     pub description_stamp: Option<f64>,
     pub description_seq: Option<u64>,
+    /// The object this command follows (same id while it is followed; 0 when not found).
+    pub track_id: u64,
+    /// Centroid of the object's visible surface in the camera's optical frame, metres (with depth only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<Xyz>,
+    /// Size of that surface along x, y, z, metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extent: Option<Xyz>,
+    /// Depth pixels the position was estimated from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth_pixels: Option<u32>,
+    /// Why there is no position although depth is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position_note: Option<&'a str>,
+}
+
+/// A point or size in metres.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Xyz {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+impl From<[f64; 3]> for Xyz {
+    fn from([x, y, z]: [f64; 3]) -> Self {
+        Self { x, y, z }
+    }
 }
 
 pub fn unix_secs(t: SystemTime) -> f64 {
@@ -62,6 +90,14 @@ impl<'a> ResultLine<'a> {
                     description: g.description.as_ref().map(|d| d.text.as_str()),
                     description_stamp: g.description.as_ref().map(|d| unix_secs(d.stamp)),
                     description_seq: g.description.as_ref().map(|d| d.seq),
+                    track_id: g.track_id,
+                    position: g.location.placement().map(|p| p.centroid.into()),
+                    extent: g.location.placement().map(|p| p.extent.into()),
+                    depth_pixels: g.location.placement().map(|p| p.depth_pixels),
+                    position_note: match &g.location {
+                        Location::Unplaced(why) => Some(why.as_str()),
+                        _ => None,
+                    },
                 })
                 .collect(),
         }

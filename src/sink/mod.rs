@@ -7,7 +7,7 @@ mod video;
 
 use std::path::Path;
 
-pub use annotate::annotate;
+pub use annotate::{annotate, distance_m};
 pub use jsonl::{CommandLine, JsonlWriter, ResultLine, unix_secs};
 pub use video::{AnnotatedRecorder, VideoWriter};
 

@@ -202,6 +202,10 @@ class Checker:
         g = d.groundings[0]
         check("grounding fields", g.label == 1 and g.mask_height == H and g.mask_width == W
               and sum(g.mask_rle_counts) == H * W, f"label {g.label} {g.mask_width}x{g.mask_height} sum {sum(g.mask_rle_counts)}")
+        if self.a.expect_content:
+            check("grounding: the scripted track id; no position without depth (and why)", g.track_id == 1
+                  and not g.position_valid and g.depth_pixels == 0 and g.position_note == "no depth input",
+                  f"track {g.track_id} valid {g.position_valid} note {g.position_note!r}")
         # The raw label image and the PNG agree with the RLE of the same frame.
         by_stamp = {stamp_ns(m.header.stamp): m for _, m in self.got["mask"]}
         pairs = [(m, by_stamp.get(stamp_ns(m.header.stamp))) for m in dets]

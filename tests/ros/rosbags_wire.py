@@ -1,7 +1,9 @@
 """Checks the Rust mirrors' CDR bytes and RIHS01 hashes against rosbags (pure Python, not ours).
 
 usage: rosbags_wire.py CASES.json MSGS_DIR      (CASES written by tests/ros_msgs.rs)
-       rosbags_wire.py --hashes MSGS_DIR        (print RIHS01 of pixel_sail_msgs types)
+       rosbags_wire.py --hashes MSGS_DIR        (print RIHS01 of pixel_sail_msgs and vision_msgs types)
+Besides pixel_sail_msgs (MSGS_DIR), the test-only packages in tests/ros/interfaces/ that rosbags does not
+already know (vision_msgs; its tf2_msgs/TFMessage is rosbags' own) are registered from their .msg files.
 Each case: {"type": "pkg/msg/Name", "value": {...}, "cdr_hex": "...", "rihs01": "RIHS01_..." | null}.
 For every case: rosbags serializes the value and must produce our bytes exactly; rosbags
 deserializes our bytes and must get the value back; its hash_rihs01 must equal ours.
@@ -32,6 +34,11 @@ def typestore(msgs_dir: Path):
             # and the name is part of the RIHS01 input.
             for parsed in get_types_from_msg(text, f"{pkg}/msg/{f.stem}_{half}").values():
                 types[f"{pkg}/srv/{f.stem}_{half}"] = parsed
+    for pkg in sorted((Path(__file__).resolve().parent / "interfaces").iterdir()):
+        for f in sorted((pkg / "msg").glob("*.msg")) if pkg.is_dir() else []:
+            name = f"{pkg.name}/msg/{f.stem}"
+            if name not in ts.types:
+                types.update(get_types_from_msg(f.read_text(), name))
     ts.register(types)
     return ts
 
@@ -87,7 +94,7 @@ def main():
     if sys.argv[1] == "--hashes":
         ts = typestore(Path(sys.argv[2]))
         for name in sorted(ts.types):
-            if name.startswith("pixel_sail_msgs/"):
+            if name.startswith(("pixel_sail_msgs/", "vision_msgs/")):
                 print(name, ts.hash_rihs01(name))
         return 0
     cases = json.loads(Path(sys.argv[1]).read_text())

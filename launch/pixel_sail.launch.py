@@ -7,7 +7,9 @@ From a checkout (the binary from `cargo build --release`):
 
 Arguments: namespace, node_name, image (the camera topic; when set, the node subscribes to it and
 the `source` parameter becomes `ros`), source (a capture source instead: /dev/video0, a file,
-rtsp://…, test), params_file, model, binary, extra_args (more `pixel-sail run` flags), rviz.
+rtsp://…, test), params_file, model, binary, extra_args (more `pixel-sail run` flags), rviz, managed
+(true: a lifecycle node, `pixel-sail run --lifecycle`, started unconfigured; installed, it is a
+launch_ros LifecycleNode, so launch's lifecycle events and `ros2 lifecycle set` drive it).
 Installed, the node is started by package name (lib/pixel_sail/pixel-sail) and the model, the params
 file, the Fast DDS profile and the RViz view come from share/pixel_sail; from a checkout, the same
 files come from the checkout and the binary from target/release. Every node started by this launch
@@ -26,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # share/pixel_sail when installed, the repository root in a checkout: both hold launch/ and models/.
 ROOT = os.path.dirname(HERE)
 INSTALLED = os.path.basename(ROOT) == PACKAGE and os.path.basename(os.path.dirname(ROOT)) == "share"
-ARGS = ("namespace", "node_name", "image", "source", "params_file", "binary", "model", "extra_args", "rviz")
+ARGS = ("namespace", "node_name", "image", "source", "params_file", "binary", "model", "extra_args", "rviz", "managed")
 
 
 def _topic_prefix(namespace, node_name):
@@ -49,13 +51,18 @@ def _actions(context):
     run_args = ["run", "--model", cfg["model"]]
     if cfg["source"] and not cfg["image"]:
         run_args += ["--source", cfg["source"]]
+    managed = cfg["managed"].lower() in ("true", "1", "yes")
+    if managed:
+        run_args.append("--lifecycle")
     run_args += cfg["extra_args"].split()
     actions = []
     if INSTALLED and not cfg["binary"]:
-        from launch_ros.actions import Node
-        actions.append(Node(
+        from launch_ros.actions import LifecycleNode, Node
+        namespace = f"/{cfg['namespace'].strip('/')}" if cfg["namespace"] else None
+        kind, namespace = (LifecycleNode, namespace or "") if managed else (Node, namespace)
+        actions.append(kind(
             package=PACKAGE, executable="pixel-sail", name=cfg["node_name"],
-            namespace=f"/{cfg['namespace'].strip('/')}" if cfg["namespace"] else None,
+            namespace=namespace,
             arguments=run_args,
             remappings=[("image", cfg["image"])] if cfg["image"] else [],
             parameters=[cfg["params_file"]] if cfg["params_file"] else [],
@@ -95,6 +102,8 @@ def generate_launch_description():
         DeclareLaunchArgument("extra_args", default_value="--no-progress", description="more `pixel-sail run` flags"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="true: start RViz with the overlay and mask views (launch/pixel_sail.rviz)"),
+        DeclareLaunchArgument("managed", default_value="false",
+                              description="true: a lifecycle (managed) node, started unconfigured"),
         # Fast DDS 2.x (Humble, Jazzy) reads FASTRTPS_…, 3.x (Kilted) FASTDDS_…; set both.
         SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", profile),
         SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", profile),

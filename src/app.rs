@@ -20,6 +20,8 @@ mod control;
 mod depth_stream;
 mod engine_model;
 mod frame_slot;
+mod managed;
+mod managed_routes;
 mod model;
 pub mod pipeline_bench;
 mod progress;
@@ -129,12 +131,21 @@ impl Pipeline {
     /// on them) run at once; frames wait in the newest-frame slot and nothing is published until it is ready.
     pub fn start_loading<M: FrameModel + 'static>(
         load: ModelLoader<M>,
+        config: PipelineConfig,
+    ) -> Result<Self, AppError> {
+        Self::start_counting(load, config, Arc::new(Stats::default()))
+    }
+
+    /// [`Pipeline::start_loading`] counting into `stats` (a managed node keeps one set of counters
+    /// across its activations).
+    pub fn start_counting<M: FrameModel + 'static>(
+        load: ModelLoader<M>,
         mut config: PipelineConfig,
+        stats: Arc<Stats>,
     ) -> Result<Self, AppError> {
         let spec = SourceSpec::parse(&config.capture.source)?;
         let every_frame = spec.kind == SourceKind::File && !config.capture.realtime;
         config.worker.latency_from_stamp = !every_frame;
-        let stats = Arc::new(Stats::default());
         let mode = if every_frame { SlotMode::Blocking } else { SlotMode::NewestWins };
         let slot = Arc::new(FrameSlot::new(mode, stats.dropped_frames.clone(), stats.frames_received.clone()));
         let capture = CaptureRunner::start(config.capture.clone(), stats.capture.clone(), slot.clone())?;
@@ -152,7 +163,15 @@ impl Pipeline {
         load: ModelLoader<M>,
         worker: WorkerConfig,
     ) -> Result<Self, AppError> {
-        let stats = Arc::new(Stats::default());
+        Self::start_external_counting(load, worker, Arc::new(Stats::default()))
+    }
+
+    /// [`Pipeline::start_external_loading`] counting into `stats` (see [`Pipeline::start_counting`]).
+    pub fn start_external_counting<M: FrameModel + 'static>(
+        load: ModelLoader<M>,
+        worker: WorkerConfig,
+        stats: Arc<Stats>,
+    ) -> Result<Self, AppError> {
         let slot =
             Arc::new(FrameSlot::new(SlotMode::NewestWins, stats.dropped_frames.clone(), stats.frames_received.clone()));
         Self::start_worker(load, worker, slot, stats, None)

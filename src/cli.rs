@@ -152,6 +152,10 @@ pub struct RunArgs {
     /// Standalone: no ROS 2 node.
     #[arg(long)]
     pub no_ros: bool,
+    /// A managed (lifecycle) node: start unconfigured and load, start and stop on `~/change_state`
+    /// (`ros2 lifecycle set NODE configure|activate|...`). Also the parameter `managed`.
+    #[arg(long, conflicts_with = "no_ros")]
+    pub lifecycle: bool,
     /// Pipeline options (capture, descriptions, command inputs, limits): see `app::PipelineArgs`.
     #[command(flatten)]
     pub pipeline: crate::app::PipelineArgs,

@@ -165,6 +165,7 @@ fn run_case(extra_ros_args: &[&str], checker_args: &[&str], domain: u16) -> Resu
             stats,
             frames: Some(Arc::new(Outlet(frames_tx))),
             depth: Some(feed),
+            lifecycle: None,
         }
     })
 }

@@ -235,6 +235,7 @@ fn run_script(
             stats,
             frames: outlet,
             depth: None,
+            lifecycle: None,
         }
     })
 }

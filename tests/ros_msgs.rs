@@ -8,6 +8,7 @@ use std::process::Command;
 
 use byteorder::LittleEndian;
 use pixel_sail::publish::msg_schema::{Field, mirror_fields, parse_msg, parse_srv};
+use pixel_sail::publish::msgs_lifecycle::{self as lc, *};
 use pixel_sail::publish::msgs_pixel_sail::*;
 use pixel_sail::publish::msgs_std::*;
 use pixel_sail::publish::msgs_vision::*;
@@ -58,6 +59,9 @@ fn ros_type(rust: &str) -> String {
         "TFMessage" => "tf2_msgs/TFMessage",
         "Grounding" => "pixel_sail_msgs/Grounding",
         "GroundingArray" => "pixel_sail_msgs/GroundingArray",
+        "State" => "lifecycle_msgs/State",
+        "Transition" => "lifecycle_msgs/Transition",
+        "TransitionDescription" => "lifecycle_msgs/TransitionDescription",
         other => other,
     }
     .to_owned()
@@ -299,6 +303,73 @@ fn examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
             },
         ),
     ]
+    .into_iter()
+    .chain(lifecycle_examples())
+    .collect()
+}
+
+/// The lifecycle_msgs mirrors (definitions: tests/fixtures/ros_std_msgs/lifecycle_msgs, copied from the
+/// `ros-jazzy-lifecycle-msgs` 2.0.3 wheel with their rosidl type descriptions and hashes).
+fn lifecycle_examples() -> Vec<(&'static str, serde_json::Value, Vec<u8>, Vec<Field>)> {
+    fn one<T: Serialize>(ty: &'static str, v: T) -> (&'static str, serde_json::Value, Vec<u8>, Vec<Field>) {
+        let mut cdr = vec![0u8, 1, 0, 0];
+        cdr.extend(cdr_encoding::to_vec::<_, LittleEndian>(&v).expect("serialize"));
+        let fields = mirror_fields(&v, &ros_type).expect("mirror fields");
+        (ty, serde_json::to_value(&v).expect("json"), cdr, fields)
+    }
+    let state = lc::State { id: 3, label: "active".into() };
+    let transition = lc::Transition { id: 4, label: "deactivate".into() };
+    let description = TransitionDescription {
+        transition: transition.clone(),
+        start_state: state.clone(),
+        goal_state: lc::State { id: 14, label: "deactivating".into() },
+    };
+    vec![
+        one("lifecycle_msgs/msg/State", state.clone()),
+        one("lifecycle_msgs/msg/Transition", transition.clone()),
+        one("lifecycle_msgs/msg/TransitionDescription", description.clone()),
+        one(
+            "lifecycle_msgs/msg/TransitionEvent",
+            TransitionEvent {
+                timestamp: 1_764_000_000_123_456_789,
+                transition: transition.clone(),
+                start_state: state.clone(),
+                goal_state: lc::State { id: 14, label: "deactivating".into() },
+            },
+        ),
+        one("lifecycle_msgs/srv/ChangeState_Request", ChangeStateRequest { transition }),
+        one("lifecycle_msgs/srv/ChangeState_Response", ChangeStateResponse { success: true }),
+        one("lifecycle_msgs/srv/GetState_Request", GetStateRequest::default()),
+        one("lifecycle_msgs/srv/GetState_Response", GetStateResponse { current_state: state.clone() }),
+        one("lifecycle_msgs/srv/GetAvailableStates_Request", GetAvailableStatesRequest::default()),
+        one(
+            "lifecycle_msgs/srv/GetAvailableStates_Response",
+            GetAvailableStatesResponse { available_states: vec![state] },
+        ),
+        one("lifecycle_msgs/srv/GetAvailableTransitions_Request", GetAvailableTransitionsRequest::default()),
+        one(
+            "lifecycle_msgs/srv/GetAvailableTransitions_Response",
+            GetAvailableTransitionsResponse { available_transitions: vec![description] },
+        ),
+    ]
+}
+
+/// The RIHS01 hash of a type: recorded in the mirror module that has it (pixel_sail_msgs, vision_msgs,
+/// ...), else in the wheel's type description beside the fixture definition (lifecycle_msgs).
+fn recorded_hash(ty: &str) -> Option<String> {
+    if let Some(h) = msgs_pixel_sail::type_hash(ty).or_else(|| msgs_vision::type_hash(ty)) {
+        return Some(h.to_owned());
+    }
+    let mut p = ty.split('/');
+    let (pkg, kind, name) = (p.next()?, p.next()?, p.next()?);
+    let file = name.split('_').next()?;
+    let path = root().join(format!("tests/fixtures/ros_std_msgs/{pkg}/{kind}/{file}.json"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    doc["type_hashes"]
+        .as_array()?
+        .iter()
+        .find(|h| h["type_name"] == ty)
+        .and_then(|h| h["hash_string"].as_str().map(str::to_owned))
 }
 
 /// The fields of a type as its definition file says.
@@ -316,15 +387,22 @@ fn definition_fields(ty: &str) -> Vec<Field> {
         }
         return parse_msg(&read(&root().join(format!("msgs/msg/{name}.msg"))), pkg);
     }
+    if kind == "srv" {
+        let (srv, half) = name.split_once('_').expect("srv part");
+        let (req, resp) =
+            parse_srv(&read(&root().join(format!("tests/fixtures/ros_std_msgs/{pkg}/srv/{srv}.srv"))), pkg);
+        let fields = if half == "Request" { req } else { resp };
+        // rosidl gives an empty structure one uint8 member (CDR cannot encode an empty struct).
+        return if fields.is_empty() {
+            vec![Field { ty: "uint8".into(), name: "structure_needs_at_least_one_member".into() }]
+        } else {
+            fields
+        };
+    }
     if matches!(pkg, "vision_msgs" | "tf2_msgs") {
         return parse_msg(&read(&root().join(format!("tests/ros/interfaces/{pkg}/msg/{name}.msg"))), pkg);
     }
     parse_msg(&read(&root().join(format!("tests/fixtures/ros_std_msgs/{pkg}/msg/{name}.msg"))), pkg)
-}
-
-/// The recorded RIHS01 hash of a type, from whichever mirror module records it.
-fn recorded_hash(ty: &str) -> Option<&'static str> {
-    msgs_pixel_sail::type_hash(ty).or_else(|| msgs_vision::type_hash(ty))
 }
 
 #[test]
@@ -336,7 +414,8 @@ fn mirrors_match_msg_and_srv_files_field_for_field() {
 
 #[test]
 fn parser_skips_constants_and_comments() {
-    let text = "# c\nuint8 KIND_POINT=0\nuint8 kind  # trailing\nbyte level\nGrounding[] g\nfloat32[4] box\n";
+    let text =
+        "# c\nuint8 KIND_POINT=0\nuint8 A  = 5\nuint8 kind  # trailing\nbyte level\nGrounding[] g\nfloat32[4] box\n";
     let f = parse_msg(text, "pixel_sail_msgs");
     let got: Vec<(&str, &str)> = f.iter().map(|f| (f.ty.as_str(), f.name.as_str())).collect();
     assert_eq!(

@@ -28,6 +28,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     // The ROS node's parameters (params files, `-p`, remapping `image`) override the flags first.
     let ros = if args.no_ros { None } else { Some(crate::publish::RosPlan::prepare(&mut args)?) };
+    let ros = match ros {
+        Some(plan) if plan.settings().managed => return super::managed::run_managed(args, plan).await,
+        other => other,
+    };
     let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
     let p = &args.pipeline;
     let source =
@@ -186,7 +190,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal
 /// that cannot be watched never resolves, so the run goes on rather than stopping at once.
-async fn stop_signal() -> &'static str {
+pub(super) async fn stop_signal() -> &'static str {
     let interrupt = async {
         match tokio::signal::ctrl_c().await {
             Ok(()) => "interrupted",

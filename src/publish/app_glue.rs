@@ -12,7 +12,7 @@ use super::error::PublishError;
 use super::link::{PipelineLink, PipelineStats};
 use super::params::NodeSettings;
 use super::startup::{RosStartup, configure};
-use crate::app::{Handles, ModelState};
+use crate::app::{Handles, ModelState, Stats};
 use crate::capture::FrameOutlet;
 use crate::cli::RunArgs;
 use crate::config::EngineConfig;
@@ -75,9 +75,22 @@ impl RosPlan {
         depth: Option<DepthFeed>,
         model: String,
     ) -> RosRunning {
-        let stats_handle = handles.stats.clone();
+        let link = PipelineLink {
+            commands: handles.commands_tx.clone(),
+            describe: handles.describe_tx.clone(),
+            results: handles.subscribe_results(),
+            stats: self.stats_view(handles.stats.clone(), model),
+            frames,
+            depth,
+            lifecycle: None,
+        };
+        self.spawn_link(link)
+    }
+
+    /// The pipeline's counters as `/diagnostics` reads them; `model` names it until it is ready.
+    pub fn stats_view(&self, stats_handle: Arc<Stats>, model: String) -> Arc<dyn Fn() -> PipelineStats + Send + Sync> {
         let providers = self.startup.settings.execution_providers.join(",");
-        let stats = Arc::new(move || {
+        Arc::new(move || {
             let s = stats_handle.snapshot();
             let (model, starting) = match s.model_state {
                 ModelState::Loading(step) => (model.clone(), Some(step)),
@@ -94,16 +107,13 @@ impl RosPlan {
                 last_error: s.last_capture_error.clone(),
                 starting,
                 frames_without_depth: s.depth_unmatched + s.depth_no_camera + s.depth_unusable,
+                lifecycle_state: None,
             }
-        });
-        let link = PipelineLink {
-            commands: handles.commands_tx.clone(),
-            describe: handles.describe_tx.clone(),
-            results: handles.subscribe_results(),
-            stats,
-            frames,
-            depth,
-        };
+        })
+    }
+
+    /// Starts the node on channels the caller built (a managed node's, which outlive each pipeline).
+    pub fn spawn_link(self, link: PipelineLink) -> RosRunning {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(super::node::run(self.startup, link, async move {
             let _ = stopped.await;
@@ -134,6 +144,7 @@ pub fn base_settings(args: &RunArgs) -> NodeSettings {
         max_description_tokens: p.max_description_tokens as i64,
         prompts: args.prompts.clone(),
         max_prompts: args.engine.max_commands as i64,
+        managed: args.lifecycle,
         depth_tolerance_ms: if p.depth_tolerance_ms.is_finite() { p.depth_tolerance_ms } else { d.depth_tolerance_ms },
         ..d
     }
@@ -146,6 +157,7 @@ pub fn apply_to_run_args(s: &NodeSettings, args: &mut RunArgs) {
     args.engine.max_commands = usize::try_from(s.max_prompts).unwrap_or(args.engine.max_commands);
     args.source = Some(s.source.clone());
     args.prompts = s.prompts.clone();
+    args.lifecycle = s.managed;
     let p = &mut args.pipeline;
     if !s.frame_id.is_empty() {
         p.frame_id = s.frame_id.clone();

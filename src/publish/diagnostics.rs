@@ -97,8 +97,11 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
         kv("execution_provider", d.stats.execution_provider.clone()),
         kv("model", d.stats.model.clone()),
         kv("active_commands", d.active_commands.to_string()),
-        kv("model_state", if d.stats.starting.is_some() { "loading" } else { "ready" }.to_owned()),
+        kv("model_state", model_state(d.stats).to_owned()),
     ];
+    if let Some(state) = &d.stats.lifecycle_state {
+        values.push(kv("lifecycle_state", state.clone()));
+    }
     if let Some(depth) = &d.depth {
         values.push(kv("depth_frames_in", depth.frames_in.to_string()));
         values.push(kv("depth_frames_refused", depth.refused.to_string()));
@@ -155,6 +158,17 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
             hardware_id: d.source.to_owned(),
             values,
         }],
+    }
+}
+
+/// `loading`, `ready`, or (a managed node without its model) `unloaded`.
+fn model_state(s: &PipelineStats) -> &'static str {
+    match s.lifecycle_state.as_deref() {
+        Some("unconfigured" | "finalized") => "unloaded",
+        Some("configuring") => "loading",
+        Some(_) => "ready",
+        None if s.starting.is_some() => "loading",
+        None => "ready",
     }
 }
 
@@ -231,5 +245,38 @@ mod tests {
         let a = build(&input);
         assert_eq!((a.status[0].level, a.status[0].message.as_str()), (level::OK, step));
         assert!(a.status[0].values.iter().any(|kv| kv.key == "model_state" && kv.value == "loading"));
+        assert!(!a.status[0].values.iter().any(|kv| kv.key == "lifecycle_state"), "a plain node has none");
+    }
+
+    #[test]
+    fn a_managed_node_reports_its_lifecycle_state() {
+        let value = |state: &str, key: &str| {
+            let stats = PipelineStats {
+                starting: Some(format!("{state} (lifecycle)")),
+                lifecycle_state: Some(state.into()),
+                ..Default::default()
+            };
+            let input = DiagnosticsInput {
+                node: "/n",
+                source: "test",
+                stats: &stats,
+                previous: &PipelineStats::default(),
+                elapsed: Duration::from_secs(1),
+                frames_published: 0,
+                previous_published: 0,
+                latency: None,
+                endpoints: &[],
+                input_errors: 0,
+                active_commands: 0,
+                stamp: Time::default(),
+                depth: None,
+            };
+            let a = build(&input);
+            a.status[0].values.iter().find(|kv| kv.key == key).map(|kv| kv.value.clone()).unwrap_or_default()
+        };
+        assert_eq!(value("unconfigured", "model_state"), "unloaded");
+        assert_eq!(value("configuring", "model_state"), "loading");
+        assert_eq!(value("inactive", "model_state"), "ready");
+        assert_eq!(value("inactive", "lifecycle_state"), "inactive");
     }
 }

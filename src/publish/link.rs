@@ -36,6 +36,8 @@ pub struct PipelineStats {
     /// Set while the model loads: what it is doing (e.g. "building TensorRT engine 1 of 3 (vision.onnx)").
     /// No frame is finished, so nothing is published, until it is None.
     pub starting: Option<String>,
+    /// A managed node's lifecycle state ("unconfigured", "inactive", "active", ...); None without `--lifecycle`.
+    pub lifecycle_state: Option<String>,
     /// Frames whose found objects got no 3-D for want of depth: no depth image within the tolerance,
     /// no camera_info, or depth of another aspect ratio.
     pub frames_without_depth: u64,
@@ -54,6 +56,8 @@ pub struct PipelineLink {
     /// Set when the source is the ROS `image` topic: decoded frames are pushed here (the
     /// pipeline's newest-frame slot).
     pub frames: Option<Arc<dyn FrameOutlet>>,
+    /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
+    pub lifecycle: Option<mpsc::Sender<super::lifecycle_node::LifecycleCall>>,
     /// The pipeline's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
     /// and pushes what they deliver here.
     pub depth: Option<DepthFeed>,

@@ -4,8 +4,9 @@
 //! * [`node`]: the node, its endpoints and tasks; [`outputs`] (with [`vision_outputs`]), [`inputs`] (and
 //!   [`depth_inputs`]),
 //!   [`services`], [`diagnostics`] (and its task) hold the per-endpoint logic; [`link`] is what the pipeline hands over.
-//! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_vision`]: serde mirrors of the messages, checked against the
-//!   `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
+//! * [`lifecycle`], [`lifecycle_node`]: the managed-node state machine and its services (`--lifecycle`).
+//! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_vision`], [`msgs_lifecycle`]: serde mirrors of the messages,
+//!   checked against the `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
 
 pub mod app_glue;
 pub mod depth_inputs;
@@ -14,8 +15,11 @@ pub mod diagnostics_task;
 pub mod error;
 pub mod images;
 pub mod inputs;
+pub mod lifecycle;
+pub mod lifecycle_node;
 pub mod link;
 pub mod msg_schema;
+pub mod msgs_lifecycle;
 pub mod msgs_pixel_sail;
 pub mod msgs_std;
 pub mod msgs_vision;

@@ -21,8 +21,8 @@ pub fn parse_msg(text: &str, pkg: &str) -> Vec<Field> {
             let line = line.split('#').next().unwrap_or("").trim();
             let mut parts = line.split_whitespace();
             let (ty, name) = (parts.next()?, parts.next()?);
-            // Constants are `TYPE NAME=VALUE`; defaults are `TYPE NAME VALUE` (kept as fields).
-            if name.contains('=') || line.split_whitespace().nth(1).is_some_and(|n| n.ends_with('=')) {
+            // Constants are `TYPE NAME=VALUE` or `TYPE NAME = VALUE`; defaults are `TYPE NAME VALUE` (kept as fields).
+            if name.contains('=') || parts.next().is_some_and(|rest| rest.starts_with('=')) {
                 return None;
             }
             Some(Field { ty: normalize_type(ty, pkg), name: name.to_owned() })
@@ -32,6 +32,8 @@ pub fn parse_msg(text: &str, pkg: &str) -> Vec<Field> {
 
 /// Splits a `.srv` into (request fields, response fields).
 pub fn parse_srv(text: &str, pkg: &str) -> (Vec<Field>, Vec<Field>) {
+    // An empty request starts the file with the separator.
+    let text = format!("\n{text}");
     let mut halves = text.splitn(2, "\n---");
     let req = halves.next().unwrap_or("");
     let resp = halves.next().unwrap_or("");

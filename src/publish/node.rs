@@ -26,7 +26,7 @@ use super::msgs_vision::{Detection2DArray, Detection3DArray, MarkerArray, TFMess
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
-use super::{depth_inputs, inputs, outputs, services};
+use super::{depth_inputs, inputs, lifecycle_node, outputs, services};
 use crate::spatial::DepthFeed;
 
 /// One publisher and what diagnostics needs to know about it.
@@ -106,7 +106,7 @@ pub async fn run(
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
     // reason; the set action updates the shared settings (and the commands, for `prompts`).
-    let PipelineLink { commands, describe, results, stats, frames, depth } = link;
+    let PipelineLink { commands, describe, results, stats, frames, depth, lifecycle } = link;
     let (settings_tx, settings_rx) = watch::channel(settings.clone());
     let current = Arc::new(Mutex::new(settings.clone()));
     let shared = Arc::new(Shared { commands: Mutex::new(settings.prompts.clone()), ..Default::default() });
@@ -174,6 +174,10 @@ pub async fn run(
     };
     let set_prompts_srv: Server<SetPromptsRequest, SetPromptsResponse> = make.service("~/set_prompts", "SetPrompts")?;
     let describe_srv: Server<DescribeRequest, DescribeResponse> = make.service("~/describe", "Describe")?;
+    let lifecycle = match lifecycle {
+        Some(calls) => Some((lifecycle_node::create(&mut node, &names)?, calls)),
+        None => None,
+    };
 
     let spinner = node.spinner().map_err(|e| PublishError::dds("starting the spinner", e))?;
     let node = Arc::new(node);
@@ -224,6 +228,9 @@ pub async fn run(
     if let Some((depth_in, info_in, feed)) = depth_inputs {
         tasks.push(tokio::spawn(depth_inputs::depth(depth_in, feed.clone(), shared.clone())));
         tasks.push(tokio::spawn(depth_inputs::camera_info(info_in, feed, shared.clone())));
+    }
+    if let Some((endpoints, calls)) = lifecycle {
+        lifecycle_node::spawn(endpoints, calls, &mut tasks);
     }
     tasks.push(tokio::spawn(diagnostics_loop(
         fqn.clone(),

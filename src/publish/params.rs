@@ -24,7 +24,8 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
 /// `max_prompts`, `max_rate` and `publish_tf` change live.
-pub const READ_ONLY: [&str; 8] = [
+pub const READ_ONLY: [&str; 9] = [
+    "managed",
     "model_dir",
     "source",
     "execution_providers",
@@ -64,6 +65,8 @@ pub struct NodeSettings {
     pub depth_tolerance_ms: f64,
     /// `qos_overrides.<topic>.<direction>.<policy>` values given at start.
     pub qos_overrides: BTreeMap<String, P>,
+    /// A managed (lifecycle) node: starts unconfigured, `~/change_state` loads, starts and stops it.
+    pub managed: bool,
 }
 
 impl Default for NodeSettings {
@@ -84,6 +87,7 @@ impl Default for NodeSettings {
             publish_tf: false,
             depth_tolerance_ms: 20.0,
             qos_overrides: BTreeMap::new(),
+            managed: false,
         }
     }
 }
@@ -106,6 +110,7 @@ impl NodeSettings {
             ("max_prompts".into(), P::Integer(self.max_prompts)),
             ("publish_tf".into(), P::Boolean(self.publish_tf)),
             ("depth_tolerance_ms".into(), P::Double(self.depth_tolerance_ms)),
+            ("managed".into(), P::Boolean(self.managed)),
         ];
         v.extend(self.qos_overrides.iter().map(|(k, val)| (k.clone(), val.clone())));
         v
@@ -135,6 +140,7 @@ impl NodeSettings {
             ("max_prompts", P::Integer(i)) => self.max_prompts = *i,
             ("publish_tf", P::Boolean(b)) => self.publish_tf = *b,
             ("depth_tolerance_ms", v) => self.depth_tolerance_ms = as_f64(v).unwrap_or(self.depth_tolerance_ms),
+            ("managed", P::Boolean(b)) => self.managed = *b,
             (k, v) if k.starts_with("qos_overrides.") => {
                 self.qos_overrides.insert(k.to_owned(), v.clone());
             }
@@ -202,7 +208,7 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
             P::Integer(i) if (1..=256).contains(i) => Ok(()),
             _ => Err(format!("max_description_tokens must be an integer in 1..=256, got {value:?}")),
         },
-        "overlay" | "publish_tf" => match value {
+        "overlay" | "publish_tf" | "managed" => match value {
             P::Boolean(_) => Ok(()),
             _ => Err(format!("{name} must be true or false")),
         },

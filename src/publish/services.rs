@@ -50,7 +50,7 @@ pub fn check_count(n: usize, max: i64) -> Result<(), String> {
 }
 
 /// Answers each request of a service in turn; a malformed request is logged and skipped.
-async fn serve<Q, P, F, Fut>(name: &str, server: Server<Q, P>, mut answer: F)
+pub(super) async fn serve<Q, P, F, Fut>(name: &str, server: Server<Q, P>, mut answer: F)
 where
     Q: Message + 'static,
     P: Message + 'static,

@@ -43,6 +43,7 @@ def stub_modules():
     launch_ros = types.ModuleType("launch_ros")
     ros_actions = types.ModuleType("launch_ros.actions")
     ros_actions.Node = type("Node", (Recorder,), {})
+    ros_actions.LifecycleNode = type("LifecycleNode", (Recorder,), {})
     launch_ros.actions = ros_actions
     sys.modules.update({"launch": launch, "launch.actions": actions, "launch.substitutions": subs,
                         "launch_ros": launch_ros, "launch_ros.actions": ros_actions})
@@ -125,6 +126,18 @@ def main():
         cmd = proc.kwargs["cmd"]
         c.expect("a capture source without image topic", cmd[cmd.index("--source") + 1] == "/dev/video0"
                  and not any(x.startswith("image:=") or x.startswith("__ns:=") for x in cmd), cmd)
+
+    context = dict(declared, namespace="", image="", source="test", managed="true")
+    (node,) = mod._actions(context)
+    if a.installed:
+        c.expect("managed:=true starts a launch_ros LifecycleNode running `pixel-sail run --lifecycle`",
+                 isinstance(node, ros_actions.LifecycleNode) and node.kwargs["namespace"] == ""
+                 and "--lifecycle" in node.kwargs["arguments"], node.kwargs)
+    else:
+        cmd = node.kwargs["cmd"]
+        c.expect("managed:=true runs `pixel-sail run --lifecycle`",
+                 "--lifecycle" in cmd[:cmd.index("--ros-args")], cmd)
+    c.expect("managed defaults to false", declared.get("managed") == "false", declared)
 
     context = dict(declared, namespace="robot1", node_name="seg", image="", source="test", rviz="true")
     node, rviz = mod._actions(context)

@@ -16,18 +16,24 @@ import numpy as np
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
 
+# Standard services the node serves (lifecycle_msgs), as copied from their wheels.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ros_std_msgs"
+
+
 def typestore(msgs_dir: Path):
     ts = get_typestore(Stores.ROS2_JAZZY)
     types = {}
     for f in sorted((msgs_dir / "msg").glob("*.msg")):
         types.update(get_types_from_msg(f.read_text(), f"pixel_sail_msgs/msg/{f.stem}"))
-    for f in sorted((msgs_dir / "srv").glob("*.srv")):
-        req, resp = f.read_text().split("\n---", 1)
+    srvs = [("pixel_sail_msgs", f) for f in sorted((msgs_dir / "srv").glob("*.srv"))]
+    srvs += [(f.parent.parent.name, f) for f in sorted(FIXTURES.glob("*/srv/*.srv"))]
+    for pkg, f in srvs:
+        req, resp = ("\n" + f.read_text()).split("\n---", 1)  # an empty request starts the file with ---
         for half, text in (("Request", req), ("Response", resp)):
             # get_types_from_msg files any name under "<pkg>/msg/"; rosidl names it "<pkg>/srv/<Srv>_<half>",
             # and the name is part of the RIHS01 input.
-            for parsed in get_types_from_msg(text, f"pixel_sail_msgs/msg/{f.stem}_{half}").values():
-                types[f"pixel_sail_msgs/srv/{f.stem}_{half}"] = parsed
+            for parsed in get_types_from_msg(text, f"{pkg}/msg/{f.stem}_{half}").values():
+                types[f"{pkg}/srv/{f.stem}_{half}"] = parsed
     for pkg in sorted((Path(__file__).resolve().parent / "interfaces").iterdir()):
         for f in sorted((pkg / "msg").glob("*.msg")) if pkg.is_dir() else []:
             name = f"{pkg.name}/msg/{f.stem}"

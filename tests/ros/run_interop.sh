@@ -4,7 +4,8 @@
 # (2) an rclpy camera publisher as the source (`image` remapped); and (3) with tests/ros/check_3d.py, an
 # rclpy depth camera (colour, 16UC1 depth and camera_info of a rendered fixture): the objects the model
 # finds are placed within 1 cm of the renderer's truth, on every 3-D output, with
-# publish_tf:=true. Exit status 1 on any failed check.
+# publish_tf:=true; (4) a managed node (`--lifecycle`) through every lifecycle transition
+# (tests/ros/check_lifecycle.py). Exit status 1 on any failed check.
 # Content checks run when models/<model>/model.json says trained: a mask the model gives for the
 # command must cover the object (IoU >= 0.5 with the rendered truth), descriptions must not be empty.
 # PIXEL_SAIL_ROS_DISTRO=kilted runs the same against the Kilted wheels (rclpy 9, Fast DDS 3); the
@@ -67,4 +68,9 @@ if [ "${#CONTENT[@]}" -gt 0 ]; then
 else
   echo "== ROS interop: depth camera skipped ($MODEL is not trained: it finds nothing to place)" >&2
 fi
+# A managed node (--lifecycle) driven through every transition; the checker starts the node itself.
+echo "== ROS interop ($PIXEL_SAIL_ROS_DISTRO): managed (lifecycle) node (ROS_DOMAIN_ID=$((D + 160)))" >&2
+ROS_DOMAIN_ID="$((D + 160))" "$PIXEL_SAIL_ROS_PYTHON" tests/ros/check_lifecycle.py --bin "$BIN" --model "$MODEL" \
+  --source models/sample/tabletop.webm --workdir "out/lifecycle_$PIXEL_SAIL_ROS_DISTRO" \
+  --report "out/ros_${PIXEL_SAIL_ROS_DISTRO}_lifecycle.json" || failed=1
 exit "$failed"

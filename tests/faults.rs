@@ -1,5 +1,5 @@
 //! Faults `pixel-sail run` must survive, end to end with the real engine (models/tiny) and real
-//! GStreamer: SIGTERM while recording (what launch systems and `docker stop` send) finalises the video and
+//! GStreamer: Ctrl-C or SIGTERM while recording (what launch systems and `docker stop` send) finalises the video and
 //! leaves the JSONL on a whole line; a full disk under `--jsonl` or `--record` is one clear error while the
 //! rest of the pipeline goes on.
 
@@ -24,11 +24,12 @@ fn pixel_sail() -> Command {
     cmd
 }
 
-#[test]
-fn sigterm_while_recording_finalises_the_video_and_ends_the_jsonl_on_a_whole_line() {
+/// Stops a live recording run with `signal` once it has written a few results, and checks the stop was in
+/// order: exit 0, the reason logged, the JSONL on a whole line, the video playable with every frame.
+fn stop_a_recording_with(signal: &str, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     // MP4 is only playable once the muxer wrote its index at EOS, so a killed recording would not decode.
-    let (video, jsonl) = (dir.path().join("term.mp4"), dir.path().join("term.jsonl"));
+    let (video, jsonl) = (dir.path().join("live.mp4"), dir.path().join("live.jsonl"));
     let mut child = pixel_sail()
         .args(["--source", "test:320x240@30"])
         .arg("--record")
@@ -45,16 +46,26 @@ fn sigterm_while_recording_finalises_the_video_and_ends_the_jsonl_on_a_whole_lin
         assert!(child.try_wait().unwrap().is_none(), "pixel-sail exited early");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
     let status = wait_exit(&mut child, Duration::from_secs(60));
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit {status:?}: {stderr}");
-    assert!(stderr.contains("stopping: terminated"), "{stderr}");
+    assert!(stderr.contains(&format!("stopping: {reason}")), "{stderr}");
     let text = std::fs::read_to_string(&jsonl).unwrap();
     assert!(text.ends_with('\n'), "the JSONL ends on a whole line");
     let lines = jsonl_lines(&jsonl);
     assert_eq!(count_frames(&video), lines.len(), "the video plays and holds every frame the JSONL names");
+}
+
+#[test]
+fn ctrl_c_stops_in_order_and_finalises_the_files() {
+    stop_a_recording_with("-INT", "interrupted");
+}
+
+#[test]
+fn sigterm_while_recording_finalises_the_video_and_ends_the_jsonl_on_a_whole_line() {
+    stop_a_recording_with("-TERM", "terminated");
 }
 
 /// Runs 40 frames of a test source with one output on a full disk (a link to /dev/full, where every write

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::command_input::{read_command_file, read_stdin_commands, watch_command_file};
+use super::command_input::{read_stdin_commands, watch_command_file};
 use super::managed_routes::{RoutedFrames, Routes, forward_results, route_commands, route_describe};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
 use super::{AppError, CommandLimits, EngineModel, ModelState, Pipeline, PipelineConfig, Stats, WorkerConfig};
@@ -31,18 +31,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
 pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let p = &args.pipeline;
-    let source =
-        args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
-    let mut commands = args.prompts.clone();
-    if let Some(path) = &p.prompts_file {
-        let from_file = read_command_file(path)
-            .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
-        commands.extend(from_file);
-    }
-    if let Some(path) = &args.record {
-        crate::sink::VideoWriter::check_path(path)?;
-    }
-    let mut engine_cfg = args.engine.to_config()?;
+    let (source, commands, mut engine_cfg) = super::run::start_inputs(&args)?;
     ros.adjust_engine(&mut engine_cfg);
     let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     // As the plain run: a ROS camera's depth comes on `depth` and `camera_info`, otherwise --depth/--camera-info.

@@ -10,6 +10,7 @@ use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
 use super::{AppError, EngineModel, ModelLoader, Pipeline, PipelineConfig, WorkerConfig, progress};
 use crate::capture::CaptureEnd;
 use crate::cli::RunArgs;
+use crate::config::EngineConfig;
 use crate::inference::Engine;
 
 /// Runs the live node until the source ends or the user stops it.
@@ -34,18 +35,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     };
     let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
     let p = &args.pipeline;
-    let source =
-        args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
-    let mut commands = args.prompts.clone();
-    if let Some(path) = &p.prompts_file {
-        let from_file = read_command_file(path)
-            .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
-        commands.extend(from_file);
-    }
-    if let Some(path) = &args.record {
-        crate::sink::VideoWriter::check_path(path)?;
-    }
-    let mut engine_cfg = args.engine.to_config()?;
+    let (source, commands, mut engine_cfg) = start_inputs(&args)?;
     if let Some(ros) = &ros {
         ros.adjust_engine(&mut engine_cfg);
     }
@@ -186,6 +176,23 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// What every run reads before it starts, managed or not: the source, the initial commands (flags, then the
+/// command file) and the engine's configuration; a `--record` path is checked here so a bad one stops the start.
+pub(super) fn start_inputs(args: &RunArgs) -> anyhow::Result<(String, Vec<String>, EngineConfig)> {
+    let source =
+        args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
+    let mut commands = args.prompts.clone();
+    if let Some(path) = &args.pipeline.prompts_file {
+        let from_file = read_command_file(path)
+            .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
+        commands.extend(from_file);
+    }
+    if let Some(path) = &args.record {
+        crate::sink::VideoWriter::check_path(path)?;
+    }
+    Ok((source, commands, args.engine.to_config()?))
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal

@@ -109,9 +109,15 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let (finished_tx, finished_rx) = oneshot::channel();
     let owner_task = tokio::spawn(owner.serve(calls_rx, finished_tx));
 
-    let mut node_error = None;
+    let (mut node_error, mut finalized_by_error) = (None, None);
     let reason = tokio::select! {
-        _ = finished_rx => "lifecycle shutdown",
+        finished = finished_rx => match finished {
+            Ok(Err(why)) => {
+                finalized_by_error = Some(anyhow::anyhow!("lifecycle error processing failed, node finalized: {why}"));
+                "lifecycle error processing failed"
+            }
+            _ => "lifecycle shutdown",
+        },
         signal = super::run::stop_signal() => signal,
         ended = &mut node.task => {
             node_error = Some(match ended {
@@ -142,7 +148,7 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
             Err(e) => return Err(AppError::Sink(e).into()),
         }
     }
-    node_error.map_or(Ok(()), Err)
+    node_error.or(finalized_by_error).map_or(Ok(()), Err)
 }
 
 const UNCONFIGURED: &str = "unconfigured (lifecycle): configure loads the model";
@@ -164,7 +170,7 @@ struct Owner {
 }
 
 impl Owner {
-    async fn serve(mut self, mut calls: mpsc::Receiver<LifecycleCall>, finished: oneshot::Sender<()>) {
+    async fn serve(mut self, mut calls: mpsc::Receiver<LifecycleCall>, finished: oneshot::Sender<Result<(), String>>) {
         while let Some(call) = calls.recv().await {
             let via = match call.step {
                 Step::Configure => lifecycle::state::CONFIGURING,
@@ -185,10 +191,15 @@ impl Owner {
                     self.cleanup()
                 }
             };
-            self.show(lifecycle::finish(via, &outcome).1);
-            let _ = call.reply.send(outcome);
-            if call.step == Step::Shutdown {
-                let _ = finished.send(());
+            let landed = lifecycle::finish(via, &outcome).1;
+            self.show(landed);
+            let _ = call.reply.send(outcome.clone());
+            if landed == lifecycle::state::FINALIZED {
+                // Shutdown, or error processing that could not tear down: rcl's finalized, the process ends.
+                let _ = finished.send(match outcome {
+                    Outcome::Failure(why) | Outcome::Error(why) if call.step == Step::Error => Err(why),
+                    _ => Ok(()),
+                });
                 break;
             }
         }
@@ -225,10 +236,8 @@ impl Owner {
                 self.stats.set_model_state(ModelState::Loading(INACTIVE.into()));
                 Outcome::Success
             }
-            Ok(Err(e)) => {
-                self.stats.set_model_state(ModelState::Loading(UNCONFIGURED.into()));
-                Outcome::Failure(format!("cannot load the model from {dir}: {e}"))
-            }
+            // An error, not a failure: rcl's error processing then tears down whatever loading left behind.
+            Ok(Err(e)) => Outcome::Error(format!("cannot load the model from {dir}: {e}")),
             Err(e) => Outcome::Error(format!("the model loader failed: {e}")),
         }
     }
@@ -248,7 +257,7 @@ impl Owner {
         };
         let pipeline = match started {
             Ok(p) => p,
-            Err(e) => return Outcome::Failure(format!("cannot start the pipeline: {e}")),
+            Err(e) => return Outcome::Error(format!("cannot start the pipeline: {e}")),
         };
         let handles = pipeline.handles();
         let frames = self.ros_source.then(|| pipeline.frame_outlet());

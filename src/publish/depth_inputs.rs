@@ -5,31 +5,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tracing::{debug, warn};
 
 use super::msgs_std::{CameraInfo, Image};
 use super::node::{In, Shared};
+use super::undecodable::RateLimit;
 use crate::spatial::{CameraIntrinsics, DepthFeed, DepthImage};
-
-/// At most one warning per input per this long (per-message faults repeat at the camera's rate).
-const WARN_EVERY: Duration = Duration::from_secs(5);
-
-/// Warns at most once per [`WARN_EVERY`].
-#[derive(Default)]
-struct RateLimit(Option<Instant>);
-
-impl RateLimit {
-    fn ready(&mut self) -> bool {
-        let ready = self.0.is_none_or(|t| t.elapsed() > WARN_EVERY);
-        if ready {
-            self.0 = Some(Instant::now());
-        }
-        ready
-    }
-}
 
 /// The depth image of a `depth` message (its own stamp; `seq` counts the messages taken).
 pub fn depth_from_msg(img: &Image, seq: u64) -> Result<DepthImage, crate::spatial::SpatialError> {
@@ -54,9 +37,9 @@ pub fn intrinsics_from_msg(info: &CameraInfo) -> Result<CameraIntrinsics, crate:
 pub async fn depth(input: In<Image>, feed: DepthFeed, shared: Arc<Shared>) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
-    let (mut seq, mut limit) = (0u64, RateLimit::default());
+    let (mut seq, mut limit, mut drops) = (0u64, RateLimit::default(), input.drop_counter());
     while let Some(msg) = stream.next().await {
-        let Ok((img, _info)) = msg else { continue };
+        let Some((img, _info)) = drops.take(msg) else { continue };
         match depth_from_msg(&img, seq) {
             Ok(depth) => {
                 seq += 1;
@@ -77,9 +60,9 @@ pub async fn depth(input: In<Image>, feed: DepthFeed, shared: Arc<Shared>) {
 pub async fn camera_info(input: In<CameraInfo>, feed: DepthFeed, shared: Arc<Shared>) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
-    let mut limit = RateLimit::default();
+    let (mut limit, mut drops) = (RateLimit::default(), input.drop_counter());
     while let Some(msg) = stream.next().await {
-        let Ok((info, _)) = msg else { continue };
+        let Some((info, _)) = drops.take(msg) else { continue };
         match intrinsics_from_msg(&info) {
             Ok(intrinsics) => {
                 if !shared.camera_info_received.swap(true, Ordering::Relaxed) {

@@ -49,6 +49,8 @@ pub struct EndpointState {
     pub matched: usize,
     /// Peers discovered on the topic name, compatible or not.
     pub discovered: usize,
+    /// Messages that arrived on a subscription but did not decode (0 for publishers).
+    pub undecodable: u64,
 }
 
 /// The `depth` and `camera_info` inputs' counters (present while the node subscribes them).
@@ -123,6 +125,9 @@ pub fn build(d: &DiagnosticsInput<'_>) -> DiagnosticArray {
             &format!("{peer}.{}", e.topic),
             format!("{} matched, {} on topic ({})", e.matched, e.discovered, e.qos.describe()),
         ));
+        if e.direction == Direction::Subscription {
+            values.push(kv(&super::undecodable::diagnostics_key(&e.topic), e.undecodable.to_string()));
+        }
         if e.discovered > e.matched {
             incompatible.push(format!(
                 "{}: {} {peer} did not match our {} — QoS incompatible?",
@@ -195,8 +200,17 @@ mod tests {
             qos: QosSpec::best_effort(2),
             matched,
             discovered,
+            undecodable: 0,
         };
-        let eps = [ep(0, 1)];
+        let prompt = EndpointState {
+            topic: "/n/prompt".into(),
+            direction: Direction::Subscription,
+            qos: QosSpec::reliable(10),
+            matched: 1,
+            discovered: 1,
+            undecodable: 3,
+        };
+        let eps = [ep(0, 1), prompt];
         let input = DiagnosticsInput {
             node: "/n",
             source: "test",
@@ -221,6 +235,8 @@ mod tests {
         assert_eq!(v("model_state"), "ready");
         assert_eq!((v("depth_frames_in"), v("depth_frames_refused")), ("12".into(), "2".into()));
         assert!(v("camera_info").starts_with("none yet"));
+        assert_eq!(v("undecodable_messages./n/prompt"), "3");
+        assert!(!a.status[0].values.iter().any(|kv| kv.key == "undecodable_messages./n/mask"), "inputs only");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! every endpoint's match state, and publishes what [`super::diagnostics::build`] makes of them.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use ros2_client::Node;
@@ -14,9 +14,15 @@ use super::msgs_std::Time;
 use super::node::{Endpoints, In, Out, SettingsRx, Shared};
 use super::qos::{self, QosSpec};
 
-/// Input topics as diagnostics sees them: name, QoS, and a matched-publisher counter.
+/// Input topics as diagnostics sees them: name, QoS, a matched-publisher counter and the count of
+/// messages that did not decode.
 pub type MatchCount = Box<dyn Fn(&Node) -> usize + Send + Sync>;
-pub type InputTopic = (String, QosSpec, MatchCount);
+pub struct InputTopic {
+    pub topic: String,
+    pub qos: QosSpec,
+    pub matched: MatchCount,
+    pub undecodable: Arc<AtomicU64>,
+}
 
 pub struct InputTopics {
     pub prompt: InputTopic,
@@ -26,13 +32,29 @@ pub struct InputTopics {
     pub camera_info: Option<InputTopic>,
 }
 
+impl InputTopics {
+    pub fn all(&self) -> impl Iterator<Item = &InputTopic> {
+        [Some(&self.prompt), Some(&self.point), self.image.as_ref(), self.depth.as_ref(), self.camera_info.as_ref()]
+            .into_iter()
+            .flatten()
+    }
+
+    /// (topic, undecodable messages so far) for each input.
+    pub fn undecodable_counts(&self) -> Vec<(String, u64)> {
+        self.all().map(|i| (i.topic.clone(), i.undecodable.load(Ordering::Relaxed))).collect()
+    }
+}
+
 pub fn match_count<M: 'static + Send + Sync>(i: &In<M>) -> InputTopic {
     let (sub, ever) = (i.subscription.clone(), i.ever_matched.clone());
-    (
-        i.topic.clone(),
-        i.qos,
-        Box::new(move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 }),
-    )
+    InputTopic {
+        topic: i.topic.clone(),
+        qos: i.qos,
+        matched: Box::new(
+            move |node: &Node| if ever.load(Ordering::Relaxed) { sub.get_publisher_count(node) } else { 0 },
+        ),
+        undecodable: i.undecodable.clone(),
+    }
 }
 
 pub async fn diagnostics_loop(
@@ -62,16 +84,18 @@ pub async fn diagnostics_loop(
             qos,
             matched,
             discovered: node.subscription_count(topic).max(matched),
+            undecodable: 0,
         };
         let out_state = |o: &dyn OutView| pub_state(o.topic(), o.qos(), o.matched_now(&node));
-        let sub_state = |(topic, qos, matched): &InputTopic| {
-            let matched = matched(&node);
+        let sub_state = |i: &InputTopic| {
+            let matched = (i.matched)(&node);
             EndpointState {
-                topic: topic.clone(),
+                topic: i.topic.clone(),
                 direction: qos::Direction::Subscription,
-                qos: *qos,
+                qos: i.qos,
                 matched,
-                discovered: node.publisher_count(topic).max(matched),
+                discovered: node.publisher_count(&i.topic).max(matched),
+                undecodable: i.undecodable.load(Ordering::Relaxed),
             }
         };
         let s = settings.borrow().clone();
@@ -91,11 +115,7 @@ pub async fn diagnostics_loop(
         if s.publish_tf {
             endpoints.push(out_state(&out.tf));
         }
-        endpoints.push(sub_state(&inputs.prompt));
-        endpoints.push(sub_state(&inputs.point));
-        for input in [&inputs.image, &inputs.depth, &inputs.camera_info].into_iter().flatten() {
-            endpoints.push(sub_state(input));
-        }
+        endpoints.extend(inputs.all().map(sub_state));
         let depth = inputs.depth.is_some().then(|| DepthInputStats {
             frames_in: shared.depth_frames.load(Ordering::Relaxed),
             refused: shared.depth_refused.load(Ordering::Relaxed),

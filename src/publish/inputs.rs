@@ -1,5 +1,6 @@
 //! The node's subscriptions: `~/prompt` (commands, one per line; empty clears), `~/point_prompt`
-//! (a click → describe the object there → `~/description`), and `image` when the source is ROS.
+//! (a click → describe the object there → `~/description`), and `image` when the source is ROS. A message
+//! that does not decode is counted and skipped ([`super::undecodable`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,8 +22,9 @@ use crate::frame::VisualPrompt;
 pub async fn prompts(input: In<StringMsg>, commands_tx: Commands) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
+    let mut drops = input.drop_counter();
     while let Some(msg) = stream.next().await {
-        let Ok((msg, _info)) = msg else { continue };
+        let Some((msg, _info)) = drops.take(msg) else { continue };
         let commands: Vec<String> =
             msg.data.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
         let n = commands.len();
@@ -38,8 +40,9 @@ pub async fn prompts(input: In<StringMsg>, commands_tx: Commands) {
 pub async fn point_prompts(input: In<PointStamped>, describe: mpsc::Sender<DescribeRequest>, out: Arc<Endpoints>) {
     let stream = input.subscription.async_stream();
     futures::pin_mut!(stream);
+    let mut drops = input.drop_counter();
     while let Some(msg) = stream.next().await {
-        let Ok((msg, _info)) = msg else { continue };
+        let Some((msg, _info)) = drops.take(msg) else { continue };
         let prompt = VisualPrompt::Point { x: msg.point.x as f32, y: msg.point.y as f32 };
         match ask(&describe, prompt).await {
             Ok(region) if region.description.text.trim().is_empty() => {
@@ -63,8 +66,9 @@ pub async fn images(input: In<Image>, frames: Arc<dyn FrameOutlet>, settings: Se
     let mut last_warn: Option<Instant> = None;
     let mut seq = 0u64;
     let mut last_taken: Option<Instant> = None;
+    let mut drops = input.drop_counter();
     while let Some(msg) = stream.next().await {
-        let Ok((img, _info)) = msg else { continue };
+        let Some((img, _info)) = drops.take(msg) else { continue };
         shared.input_frames.fetch_add(1, Ordering::Relaxed);
         let (frame_id, max_rate) = {
             let s = settings.borrow();

@@ -148,6 +148,9 @@ impl Machine {
     fn report(&self, via: u8, outcome: &Outcome, goal: u8) {
         let (step, to) = (lifecycle::state_label(via), lifecycle::state_label(goal));
         match outcome {
+            Outcome::Success if via == state::ERRORPROCESSING => {
+                info!("lifecycle: error processing tore down capture, worker and model; now {to} (configure to retry)")
+            }
             Outcome::Success => info!("lifecycle: {step} done, now {to}"),
             Outcome::Failure(why) => error!("lifecycle: {step} failed: {why}; now {to}"),
             Outcome::Error(why) => error!("lifecycle: {step} raised an error: {why}; now {to}"),

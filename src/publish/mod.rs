@@ -4,6 +4,7 @@
 //! * [`node`]: the node, its endpoints and tasks; [`outputs`] (with [`vision_outputs`]), [`inputs`] (and
 //!   [`depth_inputs`]),
 //!   [`services`], [`diagnostics`] (and its task) hold the per-endpoint logic; [`link`] is what the pipeline hands over.
+//!   [`undecodable`] counts messages off the wire that do not decode.
 //! * [`lifecycle`], [`lifecycle_node`]: the managed-node state machine and its services (`--lifecycle`).
 //! * [`msgs_std`], [`msgs_pixel_sail`], [`msgs_vision`], [`msgs_lifecycle`]: serde mirrors of the messages,
 //!   checked against the `.msg` files ([`msg_schema`]) and against rosbags' CDR bytes and RIHS01 hashes.
@@ -32,6 +33,7 @@ pub mod ros_args;
 pub mod security;
 pub mod services;
 pub mod startup;
+pub mod undecodable;
 pub mod vision_outputs;
 
 pub use app_glue::{RosPlan, RosRunning};

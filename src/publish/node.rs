@@ -52,6 +52,15 @@ pub struct In<M> {
     pub topic: String,
     pub qos: QosSpec,
     pub ever_matched: Arc<AtomicBool>,
+    /// Messages that arrived but did not decode ([`super::undecodable`]).
+    pub undecodable: Arc<AtomicU64>,
+}
+
+impl<M> In<M> {
+    /// The counter that drops this input's undecodable messages.
+    pub fn drop_counter(&self) -> super::undecodable::Undecodable {
+        super::undecodable::Undecodable::new(&self.topic, self.undecodable.clone())
+    }
 }
 
 /// Every topic endpoint of the node.
@@ -235,7 +244,7 @@ pub async fn run(
     tasks.push(tokio::spawn(diagnostics_loop(
         fqn.clone(),
         endpoints.clone(),
-        inputs_in_diag,
+        inputs_in_diag.clone(),
         node.clone(),
         stats,
         settings_rx,
@@ -245,6 +254,9 @@ pub async fn run(
 
     shutdown.await;
     info!("ROS 2 node shutting down");
+    if let Some(line) = super::undecodable::summary(&inputs_in_diag.undecodable_counts()) {
+        warn!("{line}");
+    }
     // Drop order matters to RustDDS/ros2-client: every task (and the endpoints they hold) first,
     // then the node (its drop tells the spinner to stop), then the spinner, then the context;
     // otherwise each endpoint logs an error about a stopped event loop.
@@ -358,6 +370,7 @@ impl EndpointFactory<'_> {
             topic: resolved,
             qos,
             ever_matched: Arc::new(AtomicBool::new(false)),
+            undecodable: Arc::new(AtomicU64::new(0)),
         })
     }
 

@@ -7,14 +7,15 @@ and the sample clip as source. Starts the node itself, so it sees the log and th
 
 Checks, in order: the graph lists the lifecycle services and ~/transition_event with their types;
 starts unconfigured; an invalid transition is refused; configure with a model directory that cannot be
-read fails and stays unconfigured; configure (model loaded) -> inactive (nothing published) -> activate
+read errors: error processing returns the node to unconfigured, one error line gives the reason; configure (model loaded) -> inactive (nothing published) -> activate
 (detections flow) -> deactivate (they stop; a command set is kept for later, ~/describe refused) ->
 activate (they resume with that command, the model not reloaded) -> deactivate -> cleanup (resident
 memory drops by at least half of what configure added) -> configure (reloaded) -> activate -> shutdown:
 the process exits 0 and the JSONL recording ends on a whole line; /diagnostics names the state; the
 transition events are exactly the standard ones. Then a second node, made managed by the parameter
-(`-p managed:=true`) with a source that cannot start: activate fails back to inactive, shutdown from
-inactive exits 0. Prints one line per check and exits 1 on any failure.
+(`-p managed:=true`) with a source that cannot start: activate errors, error processing tears down the
+model and returns to unconfigured (one error line, the events through errorprocessing); configure again,
+shutdown from inactive exits 0. Prints one line per check and exits 1 on any failure.
 """
 import argparse
 import json
@@ -166,8 +167,12 @@ def run(a, d):
     expect_state(d, "after the refused transition", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
 
     check("configure with an unreadable model directory fails", not d.set("configure"))
-    expect_state(d, "after the failed configure", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
-    check("the failure names the model directory", "cannot load the model from" in d.log(), d.log()[-400:])
+    expect_state(d, "after error processing", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    errors = [ln for ln in d.log().splitlines() if "ERROR" in ln]
+    check("one error line gives the reason, naming the model directory",
+          len(errors) == 1 and f"cannot load the model from {Path(a.workdir).resolve() / 'model'}" in errors[0], errors)
+    check("/diagnostics after error processing: unconfigured, model unloaded",
+          *d.diagnostics_say("unconfigured", "unloaded"))
 
     os.symlink(Path(a.model).resolve(), Path(a.workdir, "model"))
     check("configure loads the model", d.set("configure"))
@@ -241,7 +246,9 @@ def run(a, d):
     configure = [(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_SUCCESS, cfg, i)]
     activate = [(T.TRANSITION_ACTIVATE, i, act), (T.TRANSITION_ON_ACTIVATE_SUCCESS, act, ac)]
     deactivate = [(T.TRANSITION_DEACTIVATE, ac, deact), (T.TRANSITION_ON_DEACTIVATE_SUCCESS, deact, i)]
-    expected = ([(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_FAILURE, cfg, u)]
+    err = S.TRANSITION_STATE_ERRORPROCESSING
+    expected = ([(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_ERROR, cfg, err),
+                 (T.TRANSITION_ON_ERROR_SUCCESS, err, u)]
                 + configure + activate + deactivate + activate + deactivate
                 + [(T.TRANSITION_CLEANUP, i, cln), (T.TRANSITION_ON_CLEANUP_SUCCESS, cln, u)]
                 + configure + activate
@@ -271,7 +278,7 @@ def main():
     run_node(a, env, NODE, work / "node.log", run,
              ["--lifecycle", "--model", str(work / "model"), "--source", a.source, "--loop", "--realtime",
               "--prompt", "the red cup", "--jsonl", str(work / "results.jsonl")])
-    # 2. A source that cannot start, from the `managed` parameter: activate fails back to inactive.
+    # 2. A source that cannot start, from the `managed` parameter: activate errors, error processing -> unconfigured.
     run_node(a, env, "managed_bad_source", work / "node_bad_source.log", run_bad_source,
              ["--model", a.model, "--source", str(work / "missing.webm")], ["-p", "managed:=true"])
     rclpy.shutdown()
@@ -308,20 +315,29 @@ def run_bad_source(a, d):
     expect_state(d, "managed:=true start", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
     check("configure (bad source)", d.set("configure"))
     check("activate with a source that cannot start fails", not d.set("activate"))
-    expect_state(d, "after the failed activate", S.PRIMARY_STATE_INACTIVE, "inactive")
-    check("the failure names the source", "cannot start the pipeline: bad source" in d.log(), d.log()[-300:])
+    expect_state(d, "after error processing", S.PRIMARY_STATE_UNCONFIGURED, "unconfigured")
+    errors = [ln for ln in d.log().splitlines() if "ERROR" in ln]
+    check("one error line gives the reason, naming the source",
+          len(errors) == 1 and "cannot start the pipeline: bad source" in errors[0] and "missing.webm" in errors[0],
+          errors)
+    check("error processing tore down the model", "error processing tore down capture, worker and model" in d.log()
+          and "cleanup: model unloaded" in d.log())
+    check("/diagnostics after error processing: unconfigured, model unloaded",
+          *d.diagnostics_say("unconfigured", "unloaded"))
+    check("configure again after error processing", d.set("configure") and "model loaded (load #2)" in d.log())
     check("shutdown from inactive", d.set("shutdown"))
     code = d.wait_exit()
     check("shutdown from inactive ends the process with status 0", code == 0, code)
     d.spin_until(lambda: False, 0.5)
     u, i, f = S.PRIMARY_STATE_UNCONFIGURED, S.PRIMARY_STATE_INACTIVE, S.PRIMARY_STATE_FINALIZED
     cfg, act, shut = S.TRANSITION_STATE_CONFIGURING, S.TRANSITION_STATE_ACTIVATING, S.TRANSITION_STATE_SHUTTINGDOWN
-    expected = [(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_SUCCESS, cfg, i),
-                (T.TRANSITION_ACTIVATE, i, act), (T.TRANSITION_ON_ACTIVATE_FAILURE, act, i),
+    err = S.TRANSITION_STATE_ERRORPROCESSING
+    configure = [(T.TRANSITION_CONFIGURE, u, cfg), (T.TRANSITION_ON_CONFIGURE_SUCCESS, cfg, i)]
+    expected = configure + [(T.TRANSITION_ACTIVATE, i, act), (T.TRANSITION_ON_ACTIVATE_ERROR, act, err),
+                            (T.TRANSITION_ON_ERROR_SUCCESS, err, u)] + configure + [
                 (T.TRANSITION_INACTIVE_SHUTDOWN, i, shut), (T.TRANSITION_ON_SHUTDOWN_SUCCESS, shut, f)]
     got = [(e.transition.id, e.start_state.id, e.goal_state.id) for e in d.events]
-    check("bad source: transition events are the standard ones", got == expected, got)
-
+    check("bad source: transition events go through errorprocessing", got == expected, got)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,6 +28,7 @@ from geometry_msgs.msg import PointStamped
 from PIL import Image as PILImage
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
+from rclpy.serialization import serialize_message
 from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy, DurabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
@@ -437,6 +438,36 @@ class Checker:
         check("/diagnostics about 1 Hz", n >= 4 and 0.25 <= (n - 1) / max(span, 1e-3) <= 2.0,
               f"{n} messages in {span:.1f} s, longest gap {max(gaps, default=0):.1f} s")
 
+    def undecodable(self):
+        # Messages that do not decode, sent as raw CDR: a ~/prompt String whose bytes are not UTF-8 and (as
+        # the camera) an Image cut short. The node counts each per input on /diagnostics and answers the next
+        # good command. Runs last: it changes the command.
+        bad_prompt = serialize_message(String(data="pick up the XX")).replace(b"XX", b"\xff\xfe")
+        sends = {f"{self.base}/prompt": (self.prompt_pub, bad_prompt)}
+        if self.a.camera:
+            sends[self.a.camera] = (self.cam_pub, serialize_message(self.cam_msg)[:200])
+        for _ in range(3):
+            for pub, raw in sends.values():
+                pub.publish(raw)
+            self.spin_until(lambda: False, 0.1)
+        name = f"{self.base.lstrip('/')}: pipeline"
+
+        def counts():
+            st = [s for _, m in self.got["diag"][-3:] for s in m.status if s.name == name]
+            keys = {kv.key: kv.value for kv in st[-1].values} if st else {}
+            return {t: int(keys.get(f"undecodable_messages.{t}", "0")) for t in sends}
+        self.spin_until(lambda: all(n >= 1 for n in counts().values()) and counts()[f"{self.base}/prompt"] >= 3, 15)
+        seen = counts()
+        check("/diagnostics counts the 3 undecodable ~/prompt messages", seen[f"{self.base}/prompt"] == 3, seen)
+        if self.a.camera:  # best effort: at least one of the three arrives
+            check("/diagnostics counts the cut-short camera Images", seen[self.a.camera] >= 1, seen)
+        command = "pick up the blue square"
+        self.prompt_pub.publish(String(data=command))
+        ok = self.spin_until(lambda: any(m.groundings and m.groundings[0].command == command
+                                         for _, m in self.got["detections"][-5:]), 30)
+        check("after undecodable messages a good ~/prompt is still answered", ok,
+              [g.command for _, m in self.got["detections"][-1:] for g in m.groundings])
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -453,7 +484,7 @@ def main():
     ap.add_argument("--no-raw-overlay", action="store_true")
     ap.add_argument("--report", default=None)
     ap.add_argument("--save-overlay", default=None, help="write the last ~/overlay/compressed frame here (PNG)")
-    ap.add_argument("--steps", default="graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services")
+    ap.add_argument("--steps", default="graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services,undecodable")
     a = ap.parse_args()
     rclpy.init()
     c = Checker(a)

@@ -58,7 +58,7 @@ run_case sample_clip "$D" \
 # A slow model load (2 s per graph, as a TensorRT engine build): the node and /diagnostics come up first.
 PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS=2000 run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
   --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}" \
-  --steps loading,graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services
+  --steps loading,graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services,undecodable
 if [ "${#CONTENT[@]}" -gt 0 ]; then
   CHECKER=check_3d.py run_case depth_camera "$((D + 60))" \
     "--ros-args -r image:=/itest3d/color/image_raw -r depth:=/itest3d/depth/image_raw -r camera_info:=/itest3d/color/camera_info -p publish_tf:=true" \

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, EngineConfig, ProviderKind, TensorRtOptions, parse_provider_list};
+use crate::config::{ConfigError, EngineConfig, PolicyKind, ProviderKind, TensorRtOptions, parse_provider_list};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,6 +106,11 @@ pub struct EngineArgs {
     /// closer look (model.json `confirm_found`), which costs one vision pass per small found object.
     #[arg(long)]
     pub no_confirm_found: bool,
+    /// The grounding policy: `published` (what the node publishes: model.json's closer passes, checks and
+    /// wording) or `model` (one pass per frame, nothing around the model). Default `published`; `eval` and
+    /// `bench` report both unless one is given.
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyKind>,
 }
 
 impl EngineArgs {
@@ -126,6 +131,7 @@ impl EngineArgs {
             mask_threshold: None,
             mask_refine: !self.no_mask_refine,
             confirm_found: !self.no_confirm_found,
+            policy: self.policy.unwrap_or_default(),
         };
         cfg.validate()?;
         Ok(cfg)

@@ -47,6 +47,31 @@ impl std::fmt::Display for ProviderKind {
     }
 }
 
+/// The grounding policy around the model (src/grounding): `published` is what the node publishes (model.json's
+/// closer passes, checks and wording), `model` is one pass and nothing around it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyKind {
+    Model,
+    #[default]
+    Published,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Model => "model",
+            PolicyKind::Published => "published",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for ProviderKind {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -134,6 +159,8 @@ pub struct EngineConfig {
     /// Check found objects against the command's colour and shape with the closer look when model.json has
     /// `confirm_found` (one more vision pass and four decoding steps per found object that is small).
     pub confirm_found: bool,
+    /// The grounding policy (`--policy`); `mask_refine` and `confirm_found` are parts of `published`.
+    pub policy: PolicyKind,
 }
 
 impl Default for EngineConfig {
@@ -149,6 +176,7 @@ impl Default for EngineConfig {
             mask_threshold: None,
             mask_refine: true,
             confirm_found: true,
+            policy: PolicyKind::Published,
         }
     }
 }

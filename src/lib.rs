@@ -1,8 +1,9 @@
 //! pixel-sail: Pixel-SAIL referring segmentation and region description over ONNX Runtime.
 //!
-//! The inference core is [`inference::Engine`]: one vision pass per frame ([`inference::Engine::encode`]),
-//! then every command batched through the text graph ([`inference::Engine::segment`],
-//! [`inference::Engine::describe`]). Stages are plain synchronous objects; `app` wires them together.
+//! The model is [`inference::Engine`]: one vision pass per frame ([`inference::Engine::encode`]), then every
+//! command batched through the text graph ([`inference::Engine::segment`], [`inference::Engine::describe`]).
+//! What the node does around it (closer passes, checks, wording) is [`grounding::Grounder`]'s policy, the one
+//! seam every caller goes through. Stages are plain synchronous objects; `app` wires them together.
 
 pub mod app;
 pub mod capture;
@@ -11,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod frame;
+pub mod grounding;
 pub mod inference;
 pub mod install;
 pub mod preprocess;

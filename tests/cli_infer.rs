@@ -145,6 +145,8 @@ fn empty_and_too_many_commands_are_refused() {
 /// frame's 4:3); a large one is described from the whole frame alone. Both answers are descriptions.
 #[test]
 fn infer_takes_a_closer_look_at_small_regions_only() {
+    let tiny = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/tiny");
+    let vocab = pixel_sail::grounding::Vocabulary::of_model(&tiny).unwrap().expect("a vocabulary");
     let region = |x: u32, y: u32| {
         let out = tempfile::tempdir().unwrap();
         let o = bin()
@@ -162,14 +164,8 @@ fn infer_takes_a_closer_look_at_small_regions_only() {
     assert!(crop[0] <= 337 && 337 < crop[2] && crop[1] <= 332 && 332 < crop[3], "crop {crop:?} holds the click");
     let (w, h) = ((crop[2] - crop[0]) as f64, (crop[3] - crop[1]) as f64);
     assert!((w / h - 4.0 / 3.0).abs() < 0.02 && w < 640.0 * 0.8, "crop {crop:?}");
-    assert!(
-        pixel_sail::inference::description::parse_description(small["description"].as_str().unwrap()).is_some(),
-        "{small}"
-    );
+    assert!(vocab.parse(small["description"].as_str().unwrap()).is_some(), "{small}");
     let large = region(460, 90); // the large blue triangle
     assert!(large["close_look"].is_null(), "{large}");
-    assert!(
-        pixel_sail::inference::description::parse_description(large["description"].as_str().unwrap()).is_some(),
-        "{large}"
-    );
+    assert!(vocab.parse(large["description"].as_str().unwrap()).is_some(), "{large}");
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use pixel_sail::cmd::eval::{evaluate, read_set};
 use pixel_sail::cmd::metrics::Metrics;
 use pixel_sail::config::EngineConfig;
-use pixel_sail::inference::Engine;
+use pixel_sail::grounding::Grounder;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -112,15 +112,15 @@ fn eval_on_the_test_split_reproduces_the_reference_figures() {
     let model = root().join("models/tiny");
     let set = test_split(&py);
     let mut queries = read_set(&set).unwrap();
-    let engine = Engine::load(&EngineConfig::new(&model)).unwrap();
+    let grounder = Grounder::load(&EngineConfig::new(&model)).unwrap();
     match card_figures(&model) {
         Some(card) => {
-            let rust = evaluate(&engine, &set, &queries, |_, _| Ok(())).unwrap();
+            let rust = evaluate(&grounder, &set, &queries, |_, _| Ok(())).unwrap();
             compare(&rust, &card, "model card");
         }
         None => {
             queries.truncate(PYTHON_QUERIES);
-            let rust = evaluate(&engine, &set, &queries, |_, _| Ok(())).unwrap();
+            let rust = evaluate(&grounder, &set, &queries, |_, _| Ok(())).unwrap();
             let reference = python_figures(&py, &set, &model, PYTHON_QUERIES);
             assert_eq!(serde_json::to_value(&rust.counts).unwrap(), reference["counts"], "same queries scored");
             compare(&rust, &reference, "python reference");

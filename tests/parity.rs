@@ -9,6 +9,7 @@ use pixel_sail::cmd::load_frame;
 use pixel_sail::config::EngineConfig;
 use pixel_sail::decode::{load_mask_png, mask_iou};
 use pixel_sail::frame::VisualPrompt;
+use pixel_sail::grounding::{Grounder, Vocabulary};
 use pixel_sail::inference::Engine;
 use serde::Deserialize;
 
@@ -128,10 +129,21 @@ fn fixtures() -> (PathBuf, Fixtures) {
     (dir, serde_json::from_str(&text).expect("cases.json parses"))
 }
 
+fn model_dir() -> PathBuf {
+    std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"))
+}
+
 fn engine() -> Engine {
-    let model =
-        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
-    Engine::load(&EngineConfig::new(model)).expect("the model loads")
+    Engine::load(&EngineConfig::new(model_dir())).expect("the model loads")
+}
+
+/// The model with the published policy: the seam every caller goes through.
+fn grounder() -> Grounder {
+    Grounder::load(&EngineConfig::new(model_dir())).expect("the model loads")
+}
+
+fn vocabulary(g: &Grounder) -> Vocabulary {
+    g.policy().vocabulary.clone().expect("model.json has a vocabulary")
 }
 
 fn iou(a: &Path, b: &pixel_sail::frame::Mask) -> f64 {
@@ -201,29 +213,30 @@ fn descriptions_match_pytorch_token_for_token() {
 #[test]
 fn visual_prompts_match_pytorch() {
     let (dir, fx) = fixtures();
-    let engine = engine();
-    let max = engine.model_info().config.max_new_tokens;
+    let g = grounder();
+    let max = g.engine().model_info().config.max_new_tokens;
     let (mut close_looks, mut overruled) = (0, 0);
-    let shape = |text: &str| pixel_sail::inference::description::parse_description(text).map(|d| d.2);
+    let vocab = vocabulary(&g);
+    let shape = |text: &str| vocab.parse(text).map(|d| d.shape);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         for want in &case.visual_prompts {
             let at = format!("{} point {:?}", case.frame, want.point);
             let vp = VisualPrompt::Point { x: want.point[0], y: want.point[1] };
-            let got = engine.describe_region_on(&frame, &vp, max).unwrap();
+            let got = g.describe_region(&frame, &vp, max).unwrap();
             assert_eq!(got.ids, want.ids, "{at}: VP token ids");
             assert_eq!(got.text.trim(), want.text.trim(), "{at}: the answer");
             assert_eq!(got.segment.found, want.found, "{at}: VP found");
             let m = iou(&dir.join(&want.mask), &got.segment.mask);
             assert!(m >= 0.99, "{at}: VP mask IoU {m}");
             match (&got.close_look, &want.close_look) {
-                (Some(g), Some(w)) => {
-                    assert_eq!(g.rect, w.rect, "{at}: where the second pass looked");
-                    assert_eq!(g.ids, w.ids, "{at}: the second pass's token ids");
-                    assert_eq!(g.text.trim(), w.text.trim());
-                    assert_shape_scores(&at, g.shape_scores.as_ref(), w.shape_scores.as_ref());
+                (Some(c), Some(w)) => {
+                    assert_eq!(c.rect, w.rect, "{at}: where the second pass looked");
+                    assert_eq!(c.ids, w.ids, "{at}: the second pass's token ids");
+                    assert_eq!(c.text.trim(), w.text.trim());
+                    assert_shape_scores(&at, c.shape_scores.as_ref(), w.shape_scores.as_ref());
                     close_looks += 1;
-                    overruled += usize::from(shape(&got.text) != shape(&g.text));
+                    overruled += usize::from(shape(&got.text) != shape(&c.text));
                 }
                 (None, None) => {}
                 (g, w) => panic!(
@@ -242,14 +255,15 @@ fn visual_prompts_match_pytorch() {
 #[test]
 fn found_masks_segmented_again_on_a_crop_match_pytorch() {
     let (dir, fx) = fixtures();
-    let engine = engine();
+    let g = grounder();
+    let engine = g.engine();
     let mut refined = 0;
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         let state = engine.encode(&frame, None).unwrap();
         let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
         let mut out = engine.segment(&state, &commands).unwrap();
-        let rects = engine.refine_masks(&frame, &mut out).unwrap();
+        let rects: Vec<_> = out.iter_mut().map(|s| g.refine_mask(&frame, s).unwrap()).collect();
         for ((want, got), rect) in case.segment.iter().zip(&out).zip(&rects) {
             assert_eq!(*rect, want.refined.as_ref().map(|r| r.rect), "{}: the crop", want.command);
             let published = want.refined.as_ref().map_or(&want.mask, |r| &r.mask);
@@ -261,13 +275,12 @@ fn found_masks_segmented_again_on_a_crop_match_pytorch() {
     }
     assert!(refined > 0, "the fixtures exercise the closer segmentation");
     // `--no-mask-refine` publishes the first pass's masks
-    let model =
-        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
-    let off = Engine::load(&EngineConfig { mask_refine: false, ..EngineConfig::new(model) }).unwrap();
+    let off = Grounder::load(&EngineConfig { mask_refine: false, ..EngineConfig::new(model_dir()) }).unwrap();
     let case = &fx.cases[0];
     let frame = load_frame(&dir.join(&case.frame)).unwrap();
-    let mut out = off.segment(&off.encode(&frame, None).unwrap(), &[case.segment[0].command.clone()]).unwrap();
-    assert_eq!(off.refine_masks(&frame, &mut out).unwrap(), vec![None]);
+    let out = off.segment_frame(&frame, &[case.segment[0].command.clone()]).unwrap();
+    assert_eq!(out.refined, vec![None]);
+    let out = out.segments;
     assert!(iou(&dir.join(&case.segment[0].mask), &out[0].mask) >= 0.99);
 }
 
@@ -277,17 +290,15 @@ fn found_masks_segmented_again_on_a_crop_match_pytorch() {
 #[test]
 fn found_objects_checked_against_their_commands_match_pytorch() {
     let (dir, fx) = fixtures();
-    let engine = engine();
-    let min_log_odds = engine.model_info().confirm_found.expect("model.json has confirm_found").min_log_odds;
+    let g = grounder();
+    let min_log_odds = g.engine().model_info().confirm_found.expect("model.json has confirm_found").min_log_odds;
     let (mut checked, mut overruled) = (0, 0);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
-        let state = engine.encode(&frame, None).unwrap();
         let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
-        let mut out = engine.segment(&state, &commands).unwrap();
-        engine.refine_masks(&frame, &mut out).unwrap();
-        let checks = engine.confirm_found(&frame, &commands, &mut out).unwrap();
-        for ((want, got), check) in case.segment.iter().zip(&out).zip(&checks) {
+        // the whole published answer through the seam: first pass, closer segmentation, closer check
+        let out = g.segment_frame(&frame, &commands).unwrap();
+        for ((want, got), check) in case.segment.iter().zip(&out.segments).zip(&out.checks) {
             let at = &want.command;
             assert_eq!(got.found, want.published_found, "{at}: published found");
             let m = iou(&dir.join(&want.published_mask), &got.mask);
@@ -325,16 +336,14 @@ fn found_objects_checked_against_their_commands_match_pytorch() {
         "the fixtures exercise the check ({checked}) and an overruled find ({overruled})"
     );
     // `--no-confirm-found` publishes what the first pass found
-    let model =
-        std::env::var_os("PIXEL_SAIL_PARITY_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("models/tiny"));
-    let off = Engine::load(&EngineConfig { confirm_found: false, ..EngineConfig::new(model) }).unwrap();
+    let off = Grounder::load(&EngineConfig { confirm_found: false, ..EngineConfig::new(model_dir()) }).unwrap();
     let case = &fx.cases[0];
     let frame = load_frame(&dir.join(&case.frame)).unwrap();
     let commands: Vec<String> = case.segment.iter().map(|s| s.command.clone()).collect();
-    let mut out = off.segment(&off.encode(&frame, None).unwrap(), &commands).unwrap();
-    assert!(off.confirm_found(&frame, &commands, &mut out).unwrap().iter().all(Option::is_none));
+    let out = off.segment_frame(&frame, &commands).unwrap();
+    assert!(out.checks.iter().all(Option::is_none));
     assert_eq!(
-        out.iter().map(|s| s.found).collect::<Vec<_>>(),
+        out.segments.iter().map(|s| s.found).collect::<Vec<_>>(),
         case.segment.iter().map(|s| s.found).collect::<Vec<_>>()
     );
 }
@@ -406,10 +415,11 @@ fn the_presence_margin_in_model_json_moves_the_found_decision() {
 #[test]
 fn found_objects_are_described_from_their_masks_as_in_pytorch() {
     let (dir, fx) = fixtures();
-    let engine = engine();
-    let max = engine.model_info().config.max_new_tokens;
+    let g = grounder();
+    let max = g.engine().model_info().config.max_new_tokens;
     let (mut described, mut looks, mut placed) = (0, 0, 0);
-    let place = |text: &str| pixel_sail::inference::description::parse_description(text).map(|d| d.3);
+    let vocab = vocabulary(&g);
+    let place = |text: &str| vocab.parse(text).map(|d| d.place);
     for case in &fx.cases {
         let frame = load_frame(&dir.join(&case.frame)).unwrap();
         for want in &case.describe {
@@ -419,13 +429,13 @@ fn found_objects_are_described_from_their_masks_as_in_pytorch() {
                 assert!(mask.data.iter().all(|&v| v == 0), "{at}: PyTorch found nothing, yet its mask is not empty");
                 continue;
             };
-            let got = engine.describe_object_on(&frame, &std::sync::Arc::new(mask), max).unwrap();
+            let got = g.describe_object(&frame, &std::sync::Arc::new(mask), max).unwrap();
             assert_eq!(got.ids, obj.ids, "{at}: the pass with the mask as the visual prompt");
             match (&got.close_look, &obj.close_look) {
-                (Some(g), Some(w)) => {
-                    assert_eq!((g.rect, &g.ids), (w.rect, &w.ids), "{at}: the closer look");
-                    assert!(g.shape_scores.is_some(), "{at}: model.json's wording weighs both looks' shape");
-                    assert_shape_scores(&at, g.shape_scores.as_ref(), w.shape_scores.as_ref());
+                (Some(c), Some(w)) => {
+                    assert_eq!((c.rect, &c.ids), (w.rect, &w.ids), "{at}: the closer look");
+                    assert!(c.shape_scores.is_some(), "{at}: model.json's wording weighs both looks' shape");
+                    assert_shape_scores(&at, c.shape_scores.as_ref(), w.shape_scores.as_ref());
                     looks += 1;
                 }
                 (None, None) => {}
@@ -518,8 +528,8 @@ print(rw, rh)
 fn the_parity_command_checks_hold_on_cpu() {
     use pixel_sail::cmd::parity::{Tolerance, check};
     let (dir, _) = fixtures();
-    let engine = engine();
-    let report = check(&engine, &dir, Tolerance::FP32, "fp32").unwrap();
+    let g = grounder();
+    let report = check(&g, &dir, Tolerance::FP32, "fp32").unwrap();
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.ok).collect();
     assert!(report.passed, "failed checks: {failed:?}");
     assert!(
@@ -528,6 +538,6 @@ fn the_parity_command_checks_hold_on_cpu() {
         report.checks_total,
         report.words_differ
     );
-    let strict = check(&engine, &dir, Tolerance { min_iou: 1.01, exact_words: true }, "fp32").unwrap();
+    let strict = check(&g, &dir, Tolerance { min_iou: 1.01, exact_words: true }, "fp32").unwrap();
     assert!(!strict.passed && strict.checks_failed > 0);
 }

@@ -65,8 +65,8 @@ fn sample_clip_to_annotated_video_and_jsonl() {
 /// whole node, checked against the masks of the frames the descriptions were made from.
 #[test]
 fn descriptions_name_the_place_of_the_mask_they_were_made_from() {
-    use pixel_sail::inference::description::parse_description;
-    use pixel_sail::inference::wording::place_of_mask;
+    use pixel_sail::grounding::{Vocabulary, place_of_mask};
+    let vocab = Vocabulary::of_model(&repo("models/tiny")).unwrap().expect("the tiny model has a vocabulary");
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("results.jsonl");
     let out = pixel_sail()
@@ -84,14 +84,13 @@ fn descriptions_name_the_place_of_the_mask_they_were_made_from() {
         for r in line["results"].as_array().unwrap() {
             let (Some(text), Some(seq)) = (r["description"].as_str(), r["description_seq"].as_u64()) else { continue };
             let command = r["command"].as_str().unwrap();
-            let (_, _, _, place) =
-                parse_description(text).unwrap_or_else(|| panic!("{command}: {text:?} is not a description"));
+            let place = vocab.parse(text).unwrap_or_else(|| panic!("{command}: {text:?} is not a description")).place;
             let made_from = lines.iter().find(|l| l["seq"] == seq).expect("the described frame is in the JSONL");
             let published = made_from["results"].as_array().unwrap().iter().find(|x| x["command"] == command).unwrap();
             assert_eq!(published["found"], true, "{command}: only found objects are described");
             let rle: pixel_sail::frame::Rle = serde_json::from_value(published["rle"].clone()).unwrap();
             let mask = pixel_sail::decode::rle_decode(&rle).unwrap();
-            assert_eq!(Some(place.as_str()), place_of_mask(&mask), "{command} on frame {seq}: {text}");
+            assert_eq!(Some(place.as_str()), place_of_mask(&mask, &vocab), "{command} on frame {seq}: {text}");
             checked.insert((command.to_string(), seq));
         }
     }

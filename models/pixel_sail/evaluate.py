@@ -11,7 +11,9 @@ per attribute and the share that did not parse as a description at all (what the
 `interval95` each figure's 95 % interval from a bootstrap over the set's scenes. `named_by_grounding` splits the
 named descriptions by what the command's segmentation did first — found the right object (IoU > 0.5), found
 another one, or found nothing — with each part's share and description accuracy: the node describes what the
-mask shows, so a description can only be as right as the grounding under it.
+mask shows, so a description can only be as right as the grounding under it. A named object the node did not
+find gets no description, as on the robot: it counts as a wrong description and, apart, as `not_described`.
+Queries are answered through the reference's three operations under its policy (`ref.policy`).
 """
 
 from __future__ import annotations
@@ -42,14 +44,17 @@ class _DescriptionTally:
     """Exact-match and per-attribute counts for one kind of description query."""
 
     def __init__(self):
-        self.n, self.exact, self.unparsed = 0, 0, 0
+        self.n, self.exact, self.unparsed, self.missing = 0, 0, 0, 0
         self.right = np.zeros(len(ATTRIBUTES), dtype=int)
         self.confused = {a: Counter() for a in ATTRIBUTES}  # "truth → answer" per attribute
 
     def add(self, text, truth) -> bool:
-        """Counts one description; True when it matches the truth exactly."""
-        got, want = parse_description(text), parse_description(truth)
+        """Counts one description (None: none was made, a wrong one); True when it matches the truth exactly."""
         self.n += 1
+        if text is None:
+            self.missing += 1
+            return False
+        got, want = parse_description(text), parse_description(truth)
         if got is None:
             self.unparsed += 1
             return False
@@ -125,10 +130,8 @@ def evaluate(ref, set_dir, limit=None):
                 row[2:4] += (i / u if u else 1.0, 1)
         elif "text" in q:
             seg = ref.segment_frame(img, st, [q["text"]])[0]
-            if seg["found"]:  # as the node does: describe what the command's mask shows (+ a closer look)
-                text = ref.describe_object(img, seg["mask"])["text"]
-            else:  # the node describes only what it found; `infer` answers from the command
-                text, _ = ref.describe(st, [q["text"]])[0]
+            # as the node does: describe what the command's mask shows, nothing when it found nothing
+            text = ref.describe_object(img, seg["mask"])["text"] if seg["found"] else None
             right = named.add(text, q["description"])
             row[6:8] += (right, 1)
             gt = load_mask(set_dir, q["mask"])
@@ -145,7 +148,8 @@ def evaluate(ref, set_dir, limit=None):
         "description_attributes": {"named": named.breakdown(), "vp": vp.breakdown()},
         "description_confusions": {"named": named.confusions(), "vp": vp.confusions()},
         "named_by_grounding": grounding.report(),
-        "counts": {"segment": int(totals[3]), "no_target": int(totals[5]), "describe": named.n, "vp_describe": vp.n},
+        "counts": {"segment": int(totals[3]), "no_target": int(totals[5]), "describe": named.n,
+                   "not_described": named.missing, "vp_describe": vp.n},
         "interval95": scene_bootstrap(rows),
     }
 

@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 from .model import CONFIGS, Config, build
 from . import zoom
 from .tokenizer import token_ids
-from .vocab import TEMPLATES
+from .vocab import TEMPLATES, VOCABULARY
 
 OPSET = 17
 MAX_COMMANDS = 16
@@ -194,6 +194,7 @@ def write_model_json(model, out_dir, meta):
         "mask_refine": zoom.REFINE_DEFAULT,
         "confirm_found": zoom.CONFIRM_DEFAULT,
         "wording": zoom.WORDING_DEFAULT,
+        "vocabulary": VOCABULARY,
         "sha256": hashes,
         "provenance": {"exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        "git_commit": commit, "opset": OPSET, "torch": torch.__version__, **meta.get("provenance", {})},

@@ -68,8 +68,12 @@ class OrtBackend:
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
                  max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None, confirm_found=None,
-                 wording=None):
+                 wording=None, policy="published"):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
+        # Rust's `--policy`: "published" runs what the node publishes around the model (the three operations
+        # below: segment_frame, describe_object, describe_region); "model" is one pass and nothing around it
+        assert policy in ("published", "model"), policy
+        self.policy = policy
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
         self.presence_margin = presence_margin
@@ -145,9 +149,12 @@ class Reference:
         return crop, full > 0.0
 
     def segment_frame(self, img, st, texts):
-        """What the node publishes for these commands on this frame: `segment`, then `refine` each found mask and
-        `confirm` it against the command (an object the closer look contradicts is not found)."""
+        """What the node publishes for these commands on this frame (Rust `Grounder::segment_frame`): `segment`,
+        then under the published policy `refine` each found mask and `confirm` it against the command (an object
+        the closer look contradicts is not found)."""
         out = self.segment(st, texts)
+        if self.policy == "model":
+            return out
         for r, text in zip(out, texts):
             if r["found"]:
                 r["mask"], r["refined"] = self.refine(img, r["mask"])
@@ -258,7 +265,7 @@ class Reference:
         text, ids, rows = self.describe_vp(st)
         seg = self.segment(st, [""], vp=True)[0]
         out = {"text": text, "ids": ids, "seg": seg, "zoom": None}
-        if seg["found"]:
+        if seg["found"] and self.policy == "published":
             out["text"], out["zoom"] = self.word_object(img, seg["mask"], text, ids, rows)
         return out
 
@@ -270,6 +277,8 @@ class Reference:
         mask shows"). Returns the text, the first pass's ids and the zoom (None, or its crop rect, text, ids)."""
         st = self.encode(img, {}, mask)
         text, ids, rows = self.describe_vp(st)
+        if self.policy == "model":
+            return {"text": text, "ids": ids, "first": text, "zoom": None}
         out, look = self.word_object(img, mask, text, ids, rows)
         return {"text": out, "ids": ids, "first": text, "zoom": look}
 
@@ -305,10 +314,14 @@ class Reference:
         return zoom.merge(first, ztext, shape) or first, look
 
 
-def from_model_dir(model_dir, backend=None):
+def from_model_dir(model_dir, backend=None, policy="published"):
+    """The reference for a model folder. A model.json without a `vocabulary` section runs the model alone
+    (policy "model"), as the Rust node does: the policy's passes read and write those words."""
     meta = json.load(open(f"{model_dir}/model.json"))
     backend = backend or OrtBackend(model_dir)
+    if "vocabulary" not in meta:
+        policy = "model"
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
                      meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"),
-                     meta.get("confirm_found"), meta.get("wording"))
+                     meta.get("confirm_found"), meta.get("wording"), policy)

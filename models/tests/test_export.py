@@ -13,6 +13,7 @@ from models.pixel_sail.export import export, verify
 from models.pixel_sail.model import CONFIGS, Config, build
 from models.pixel_sail.reference import from_model_dir
 from models.pixel_sail.tokenizer import token_ids
+from models.pixel_sail.vocab import VOCABULARY
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "models", "tiny")
@@ -33,6 +34,7 @@ def test_export_matches_pytorch(tmp_path, patch):
     assert d["mask_head.iou"] >= 0.99
     meta = json.load(open(tmp_path / "model.json"))
     assert set(meta["tensors"]) == {"vision", "text", "mask_head"}
+    assert meta["vocabulary"] == VOCABULARY  # a re-export keeps the words the grounding policy reads
     assert meta["config"]["patch"] == patch and meta["input"]["pad_multiple"] == patch
     for key, rng in meta["shapes"].items():
         assert all(a <= b <= c for a, b, c in zip(rng["min"], rng["opt"], rng["max"])), key

@@ -1,10 +1,13 @@
-//! What the inference worker needs from a model, as a small trait: the real [`crate::inference::Engine`]
-//! implements it (see `engine_model.rs`), and tests plug in deliberately slow fakes to exercise the
-//! newest-frame and description policies without ONNX Runtime.
+//! What the inference worker needs from a model, as a small trait: the real model is the
+//! [`crate::grounding::Grounder`] (see `engine_model.rs`), and tests plug in deliberately slow fakes to exercise
+//! the newest-frame and description policies without ONNX Runtime. Its operations are the grounding seam's
+//! three: segment a frame, describe a found object (a resumable job), describe a region.
 
 use std::sync::Arc;
 
 use crate::frame::{Frame, Mask, Rle, VisualPrompt};
+use crate::grounding::GroundingError;
+use crate::inference::InferenceError;
 
 /// One command's answer on one frame.
 #[derive(Debug, Clone)]
@@ -17,9 +20,18 @@ pub struct Segment {
 }
 
 /// A model failure on one frame or request; the worker counts it and goes on.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct ModelError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+    #[error(transparent)]
+    Grounding(#[from] GroundingError),
+    #[error("the model returned {masks} masks for {commands} commands")]
+    MaskCount { masks: usize, commands: usize },
+    /// A model outside this crate (a test's fake) that failed, in its words.
+    #[error("{0}")]
+    Other(String),
+}
 
 /// The model as the worker drives it. All calls come from the one worker thread.
 ///
@@ -27,17 +39,13 @@ pub struct ModelError(pub String);
 /// can interleave it with mask frames: each call should take about one vision pass or one decoding step,
 /// and the worker runs at most one between two frames (beyond its time share).
 pub trait FrameModel: Send {
-    /// The image pass's result (KV cache and feature map), reused by every command on the frame.
-    type Image: Send;
     /// An in-progress description.
     type Describing: Send;
 
-    /// One vision pass over the frame, optionally with a visual prompt painted in.
-    fn encode(&mut self, frame: &Frame, prompt: Option<&VisualPrompt>) -> Result<Self::Image, ModelError>;
-
-    /// Masks for every command (same order) on `frame`, whose vision pass `image` is (the real model segments
-    /// found objects again on a crop of `frame`, model.json `mask_refine`).
-    fn segment(&mut self, frame: &Frame, image: &Self::Image, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
+    /// Masks for every command (same order) on `frame`, as the node publishes them: the first pass, then
+    /// whatever the policy runs around it (the real model's extra passes keep the first pass's answer when they
+    /// fail; only a failed first pass is an error).
+    fn segment(&mut self, frame: &Frame, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
 
     /// Begins describing the object `command` found on `frame`, whose mask is `mask`: the real model describes
     /// what the mask covers (a vision pass with it as the visual prompt), so the words and the published
@@ -50,7 +58,8 @@ pub trait FrameModel: Send {
         max_tokens: usize,
     ) -> Result<Self::Describing, ModelError>;
 
-    /// Advances a description; `Some(text)` when it is finished.
+    /// Advances a description by one step (a decoding step, or the closer look at a small object);
+    /// `Some(text)` when it is finished.
     fn step_describe(&mut self, job: &mut Self::Describing) -> Result<Option<String>, ModelError>;
 
     /// "What is this?" for a visual prompt on a frame: the description and the prompted object's mask (the
@@ -61,21 +70,6 @@ pub trait FrameModel: Send {
         prompt: &VisualPrompt,
         max_tokens: usize,
     ) -> Result<(String, Segment), ModelError>;
-
-    /// The words to publish for an object whose first pass `pass` (None when it is gone) described it as
-    /// `first` and whose mask on `frame` is `mask`: the real model takes a closer second look at a small one
-    /// (the region zoom) and settles words across the looks and the mask (model.json `wording`). None: keep
-    /// `first`, as a model without any of that does.
-    fn word_object(
-        &mut self,
-        _frame: &Frame,
-        _mask: &Mask,
-        _first: &str,
-        _pass: Option<&Self::Describing>,
-        _max_tokens: usize,
-    ) -> Result<Option<String>, ModelError> {
-        Ok(None)
-    }
 
     /// Words of `command` the model's vocabulary does not have (reported to the user, never silently read
     /// as "unknown"); a model without a closed vocabulary knows every word.

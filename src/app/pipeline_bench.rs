@@ -105,8 +105,7 @@ fn steady_fps(done: &[Instant]) -> f64 {
 fn bare_loop(model: &mut EngineModel, frames: &[Frame], commands: &[String]) -> anyhow::Result<f64> {
     let mut done = Vec::with_capacity(frames.len());
     for f in frames {
-        let image = model.encode(f, None)?;
-        model.segment(f, &image, commands)?;
+        model.segment(f, commands)?;
         done.push(Instant::now());
     }
     Ok(steady_fps(&done))
@@ -279,8 +278,7 @@ fn throughput(
     let (frames, decode_ms) = decode_frames(&args.clip, args.frames.max(3))?;
     let first = frames[0].clone();
     for _ in 0..2 {
-        let image = model.encode(&first, None)?;
-        model.segment(&first, &image, commands)?;
+        model.segment(&first, commands)?;
     }
     // Alternating rounds (bare, pipeline | pipeline, bare | …) so that neither side always runs on a
     // warmer or busier machine; each round gives one pipeline/bare ratio.

@@ -71,14 +71,10 @@ struct Job<D> {
     /// The frame the round started on and each command's mask on it.
     frame: Arc<Frame>,
     masks: Vec<Arc<Mask>>,
-    /// The finished first passes, in command order (None: that pass failed, the command keeps its last).
+    /// The finished descriptions, in command order (None: that one failed, the command keeps its last).
     texts: Vec<Option<String>>,
-    /// The description being decoded: the command after the finished ones.
+    /// The description in progress: the command after the finished ones.
     decoding: Option<D>,
-    /// The last finished first pass, until its closer look has weighed it.
-    finished: Option<D>,
-    /// How many of `texts` have had their closer look.
-    looked: usize,
     stamp: SystemTime,
     seq: u64,
 }
@@ -245,10 +241,9 @@ impl<M: FrameModel> Worker<M> {
         if self.commands.is_empty() {
             return Ok(Vec::new());
         }
-        let image = self.model.encode(frame, None)?;
-        let segments = self.model.segment(frame, &image, &self.commands)?;
+        let segments = self.model.segment(frame, &self.commands)?;
         if segments.len() != self.commands.len() {
-            return Err(ModelError(format!("{} masks for {} commands", segments.len(), self.commands.len())));
+            return Err(ModelError::MaskCount { masks: segments.len(), commands: self.commands.len() });
         }
         let groundings = self
             .commands
@@ -298,8 +293,6 @@ impl<M: FrameModel> Worker<M> {
             masks,
             texts,
             decoding: None,
-            finished: None,
-            looked: 0,
             stamp: frame.stamp,
             seq: frame.seq,
         });
@@ -326,31 +319,17 @@ impl<M: FrameModel> Worker<M> {
         }
     }
 
-    /// One step of the pending description round, if any: the closer look (the region zoom's second pass,
-    /// for a small object) of the last finished text, else a decoding step, else the next command's first
-    /// pass (a vision pass with its mask as the visual prompt); once every command is done, publish.
+    /// One step of the pending description round, if any: a step of the description in progress (a decoding
+    /// step, or the closer look at a small object), else the next command's first pass (a vision pass with its
+    /// mask as the visual prompt); once every command is done, publish.
     fn step_description(&mut self) {
         let Some(mut job) = self.job.take() else { return };
         let max_tokens = self.cfg.describe.max_tokens;
-        let fault = if job.looked < job.texts.len() {
-            let k = job.looked;
-            job.looked += 1;
-            // a failed closer look keeps the first pass's words
-            let pass = job.finished.take();
-            match job.texts[k]
-                .as_deref()
-                .map(|first| self.model.word_object(&job.frame, &job.masks[k], first, pass.as_ref(), max_tokens))
-            {
-                Some(Ok(Some(better))) => job.texts[k] = Some(better),
-                Some(Err(e)) => return self.fault_and_continue(job, e),
-                _ => {}
-            }
-            None
-        } else if let Some(state) = job.decoding.as_mut() {
+        let fault = if let Some(state) = job.decoding.as_mut() {
             match self.model.step_describe(state) {
                 Ok(Some(text)) => {
                     job.texts.push(Some(text));
-                    job.finished = job.decoding.take();
+                    job.decoding = None;
                     None
                 }
                 Ok(None) => None,
@@ -372,10 +351,9 @@ impl<M: FrameModel> Worker<M> {
             return self.publish_descriptions(job);
         };
         match fault {
-            // the command whose pass failed keeps its last description; the round goes on
+            // the command whose description failed keeps its last one; the round goes on
             Some(e) => {
                 job.texts.push(None);
-                job.looked = job.texts.len();
                 self.fault_and_continue(job, e)
             }
             None => self.job = Some(job),

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::load_frame;
 use crate::cli::BenchArgs;
 use crate::frame::{Frame, Grounding, Location, VisualPrompt};
+use crate::grounding::Grounder;
 use crate::inference::Engine;
 use crate::spatial::{CameraIntrinsics, DepthFeed, DepthImage, DepthStatus, Locator};
 
@@ -46,7 +47,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };
     let frames: Vec<Frame> = images.iter().map(|p| load_frame(p)).collect::<Result<_, _>>()?;
     let cfg = args.engine.to_config()?;
-    let engine = Engine::load(&cfg)?;
+    let grounder = Grounder::load(&cfg)?;
+    let engine = grounder.engine();
     let one = vec![BENCH_COMMANDS[0].to_string()];
     let four: Vec<String> = BENCH_COMMANDS.iter().map(|s| s.to_string()).collect();
     let iters = args.iters.max(1);
@@ -76,23 +78,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let st = engine.encode(f, None)?;
                 let (mut segs, tm) = engine.segment_timed(&st, cmds)?;
                 let total = t.elapsed();
-                let rects = engine.refine_masks(f, &mut segs)?;
+                let mut n_refined = 0;
+                for s in segs.iter_mut() {
+                    n_refined += u32::from(grounder.refine_mask(f, s)?.is_some());
+                }
                 let with_refine = t.elapsed();
-                let n_refined = rects.iter().flatten().count() as u32;
                 if n_refined > 0 {
                     refine_each.push((with_refine - total) / n_refined);
                 }
                 (if n == 1 { &mut refined1 } else { &mut refined4 }).push(with_refine);
-                let checks = engine.confirm_found(f, cmds, &mut segs)?;
+                let mut n_checked = 0;
+                for (s, cmd) in segs.iter_mut().zip(cmds) {
+                    n_checked += u32::from(grounder.confirm_found(f, cmd, s)?.is_some());
+                }
                 let published = t.elapsed();
-                let n_checked = checks.iter().flatten().count() as u32;
                 if n_checked > 0 {
                     check_each.push((published - with_refine) / n_checked);
                 }
                 (if n == 1 { &mut checked1 } else { &mut checked4 }).push(published);
-                for s in segs.iter().filter(|s| s.found) {
+                let vocabulary = grounder.policy().vocabulary.as_ref();
+                for (s, v) in segs.iter().filter(|s| s.found).filter_map(|s| vocabulary.map(|v| (s, v))) {
                     let t = Instant::now();
-                    std::hint::black_box(crate::inference::wording::place_of_mask(&s.mask));
+                    std::hint::black_box(crate::grounding::place_of_mask(&s.mask, v));
                     place_each.push(t.elapsed());
                 }
                 pre.push(st.timings.preprocess);
@@ -134,7 +141,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let (mut took, mut closer) = (Samples::default(), false);
         for _ in 0..desc_iters {
             let t = Instant::now();
-            closer = engine.describe_region_on(&frames[0], &vp, args.max_tokens)?.close_look.is_some();
+            closer = grounder.describe_region(&frames[0], &vp, args.max_tokens)?.close_look.is_some();
             took.push(t.elapsed());
         }
         region.push(json!({ "click": [x, y], "close_look": closer, "ms": took.median() }));
@@ -156,11 +163,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "confirm_per_object_ms": check_each.median(),
         "frame_1_command_published_ms": checked1.median(),
         "frame_4_commands_published_ms": checked4.median(),
+        "ratio_4_vs_1_published": checked4.median() / checked1.median(),
         "place_of_mask_per_object_ms": place_each.median(),
         "describe": desc,
         "region": region,
     });
-    let spatial = match bench_locator(&engine, iters) {
+    let spatial = match bench_locator(engine, iters) {
         Ok(v) => Some(v),
         Err(e) => {
             eprintln!("3-D row skipped: {e:#}");
@@ -168,7 +176,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     };
     let python = if args.no_python { None } else { run_python(args, &images, iters) };
-    print_report(&engine, &frames, iters, &rust, python.as_ref());
+    print_report(&grounder, &frames, iters, &rust, python.as_ref());
     if let Some(s) = spatial {
         print_spatial(&s);
     }
@@ -295,7 +303,8 @@ fn print_spatial(s: &Value) {
     );
 }
 
-fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, python: Option<&Value>) {
+fn print_report(grounder: &Grounder, frames: &[Frame], iters: usize, rust: &Value, python: Option<&Value>) {
+    let engine = grounder.engine();
     let sizes: Vec<String> = frames.iter().map(|f| format!("{}x{}", f.width, f.height)).collect();
     println!(
         "pixel-sail bench: model {} ({} execution provider), {} frame(s) {}, {iters} iterations, medians",
@@ -304,6 +313,7 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
         frames.len(),
         sizes.join(" ")
     );
+    println!("policy as published: {}; model alone: the first pass only", grounder.policy().summary());
     println!("{:<34} {:>12} {:>16}", "stage", "rust (ms)", "python ort (ms)");
     let rows = [
         ("preprocess", "preprocess_ms"),
@@ -313,14 +323,14 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
         ("mask_head.onnx, 1 command", "mask_head_1_ms"),
         ("mask_head.onnx, 4 commands", "mask_head_4_ms"),
         ("mask postprocess, per command", "mask_postprocess_per_command_ms"),
-        ("frame with 1 command (end to end)", "frame_1_command_ms"),
-        ("frame with 4 commands (end to end)", "frame_4_commands_ms"),
+        ("frame, 1 command, model alone", "frame_1_command_ms"),
+        ("frame, 4 commands, model alone", "frame_4_commands_ms"),
         ("closer segmentation, per object", "refine_per_object_ms"),
         ("frame, 1 command, masks refined", "frame_1_command_refined_ms"),
         ("frame, 4 commands, masks refined", "frame_4_commands_refined_ms"),
         ("closer check, per object", "confirm_per_object_ms"),
-        ("frame, 1 command, refined+checked", "frame_1_command_published_ms"),
-        ("frame, 4 commands, refined+checked", "frame_4_commands_published_ms"),
+        ("frame, 1 command, as published", "frame_1_command_published_ms"),
+        ("frame, 4 commands, as published", "frame_4_commands_published_ms"),
         ("place from the mask, per object", "place_of_mask_per_object_ms"),
     ];
     let fmt = |v: Option<&Value>| v.and_then(Value::as_f64).map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
@@ -329,9 +339,15 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
     }
     println!(
         "{:<34} {:>12} {:>16}   (target <= 1.6)",
-        "4 commands / 1 command",
+        "4 / 1 commands, model alone",
         fmt(rust.get("ratio_4_vs_1")),
         fmt(python.and_then(|p| p.get("ratio_4_vs_1")))
+    );
+    println!(
+        "{:<34} {:>12} {:>16}   (target <= 1.6)",
+        "4 / 1 commands, as published",
+        fmt(rust.get("ratio_4_vs_1_published")),
+        fmt(python.and_then(|p| p.get("ratio_4_vs_1_published")))
     );
     let empty = Vec::new();
     let rd = rust.get("describe").and_then(Value::as_array).unwrap_or(&empty);

@@ -11,7 +11,8 @@ use super::load_frame;
 use crate::cli::InferArgs;
 use crate::decode::{OverlayItem, draw_overlay, palette_colour, save_mask_png};
 use crate::frame::{Frame, Placement, VisualPrompt};
-use crate::inference::{Engine, RegionAnswer, SegmentOutput};
+use crate::grounding::{Grounder, RegionAnswer};
+use crate::inference::SegmentOutput;
 use crate::spatial::{CameraIntrinsics, DepthImage, EstimateConfig, RayTable, estimate_placement};
 
 pub fn run(args: &InferArgs) -> anyhow::Result<()> {
@@ -24,15 +25,14 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let cfg = args.engine.to_config()?;
     let frame = load_frame(&args.image)?;
     let depth = load_depth(args, &frame)?;
-    let engine = Engine::load(&cfg)?;
+    let grounder = Grounder::load(&cfg)?;
+    let engine = grounder.engine();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
     let t0 = Instant::now();
 
-    let state = engine.encode(&frame, None)?;
-    let mut segments = engine.segment(&state, &args.prompts)?;
-    engine.refine_masks(&frame, &mut segments)?; // as the node does: found objects segmented again, closer
-    engine.confirm_found(&frame, &args.prompts, &mut segments)?; // and checked against the command, closer
+    // as the node does: the first pass, then the policy's closer segmentation and check of found objects
+    let segments = grounder.segment_frame(&frame, &args.prompts)?.segments;
     let max_tokens = engine.model_info().config.max_new_tokens;
     // as the node does: a found object is described from its mask (and looked at closer when small); one the
     // model says is not there gets no description
@@ -40,7 +40,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if args.describe {
         for seg in &segments {
             descriptions.push(match seg.found {
-                true => Some(engine.describe_object_on(&frame, &seg.mask, max_tokens)?.text),
+                true => Some(grounder.describe_object(&frame, &seg.mask, max_tokens)?.text),
                 false => None,
             });
         }
@@ -51,7 +51,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let region = match &vp {
-        Some(vp) => Some(engine.describe_region_on(&frame, vp, max_tokens)?),
+        Some(vp) => Some(grounder.describe_region(&frame, vp, max_tokens)?),
         None => None,
     };
     let elapsed = t0.elapsed();
@@ -134,6 +134,8 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         "height": frame.height,
         "model": engine.model_dir().display().to_string(),
         "provider": engine.provider(),
+        "policy": grounder.policy().kind.as_str(),
+        "vision_passes": grounder.vision_passes(),
         "commands": commands,
         "region": region_json,
         "milliseconds": elapsed.as_secs_f64() * 1e3,

@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-pub use crate::inference::description::{descriptions_match, parse_description};
-
 #[derive(Debug, Default, Clone)]
 pub struct Accumulator {
     inter: u64,
@@ -14,6 +12,8 @@ pub struct Accumulator {
     no_target_ok: usize,
     desc: usize,
     desc_ok: usize,
+    /// Named objects the node did not find, so did not describe (counted wrong in `desc_ok` too).
+    not_described: usize,
     /// Named descriptions per [`Grounding`]: (how many, how many right).
     named_by: [(usize, usize); 3],
     vp: usize,
@@ -25,6 +25,8 @@ pub struct Counts {
     pub segment: usize,
     pub no_target: usize,
     pub describe: usize,
+    /// Named objects not described because the node did not find them (wrong descriptions in `describe`).
+    pub not_described: usize,
     pub vp_describe: usize,
 }
 
@@ -105,6 +107,12 @@ impl Accumulator {
         }
     }
 
+    /// A named object the node did not find: it says nothing about it, which counts as a wrong description.
+    pub fn add_not_described(&mut self, grounding: Option<Grounding>) {
+        self.not_described += 1;
+        self.add_description(false, grounding);
+    }
+
     pub fn add_vp_description(&mut self, ok: bool) {
         self.vp += 1;
         self.vp_ok += usize::from(ok);
@@ -134,6 +142,7 @@ impl Accumulator {
                 segment: self.g_ious.len(),
                 no_target: self.no_target,
                 describe: self.desc,
+                not_described: self.not_described,
                 vp_describe: self.vp,
             },
         }
@@ -145,11 +154,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn big_and_large_are_synonyms_and_junk_does_not_parse() {
-        assert!(descriptions_match("a big red star on the left", "a large red star on the left"));
-        assert!(!descriptions_match("a small red star on the left", "a large red star on the left"));
-        assert!(!descriptions_match("a large red star", "a large red star"));
-        assert_eq!(parse_description("A Large blue ring in the center").unwrap().3, "in the center");
+    fn a_named_object_not_found_is_a_wrong_description_counted_apart() {
+        let mut a = Accumulator::default();
+        a.add_description(true, Some(Grounding::RightObject));
+        a.add_not_described(Some(Grounding::NotFound));
+        let m = a.metrics();
+        assert!((m.description_acc - 0.5).abs() < 1e-12);
+        assert_eq!((m.counts.describe, m.counts.not_described), (2, 1));
+        assert_eq!(m.named_by_grounding.not_found.description_acc, Some(0.0));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::cli::ParityArgs;
 use crate::config::ProviderKind;
 use crate::decode::{load_mask_png, mask_iou};
 use crate::frame::{Mask, VisualPrompt};
-use crate::inference::Engine;
+use crate::grounding::Grounder;
 
 /// The fields of cases.json these checks read (the file holds more; tests/parity.rs reads it all).
 #[derive(Deserialize)]
@@ -121,9 +121,10 @@ impl Checker {
     }
 }
 
-/// Run every case of `fixtures_dir/cases.json` on `engine`.
+/// Run every case of `fixtures_dir/cases.json` on `grounder` (its engine for masks and words, its
+/// `describe_region` for visual prompts, as the node answers them).
 pub fn check(
-    engine: &Engine,
+    grounder: &Grounder,
     fixtures_dir: &Path,
     tol: Tolerance,
     precision: &'static str,
@@ -133,6 +134,7 @@ pub fn check(
     let fx: Fixtures =
         serde_json::from_str(&text).with_context(|| format!("{} is not parity fixtures", path.display()))?;
     let mut c = Checker { tol, checks: Vec::new(), min_iou: 1.0, words_differ: 0 };
+    let engine = grounder.engine();
     let max = engine.model_info().config.max_new_tokens;
     for case in &fx.cases {
         let frame = load_frame(&fixtures_dir.join(&case.frame))?;
@@ -157,7 +159,7 @@ pub fn check(
         for want in &case.visual_prompts {
             let at = format!("{} point {:?}", case.frame, want.point);
             let got =
-                engine.describe_region_on(&frame, &VisualPrompt::Point { x: want.point[0], y: want.point[1] }, max)?;
+                grounder.describe_region(&frame, &VisualPrompt::Point { x: want.point[0], y: want.point[1] }, max)?;
             c.words(format!("{at} description"), &got.ids, &want.ids, &got.text, &want.text);
             let found = got.segment.found == want.found;
             c.push(format!("{at} found"), found, format!("ours {}, PyTorch {}", got.segment.found, want.found));
@@ -180,11 +182,12 @@ pub fn check(
 
 pub fn run(args: &ParityArgs) -> anyhow::Result<()> {
     let cfg = args.engine.to_config()?;
-    let engine = Engine::load(&cfg)?;
+    let grounder = Grounder::load(&cfg)?;
+    let engine = grounder.engine();
     let fp16 = engine.provider() == ProviderKind::TensorRt.as_str() && cfg.tensorrt.fp16;
     let (tol, precision) = if fp16 { (Tolerance::FP16, "fp16") } else { (Tolerance::FP32, "fp32") };
     let dir: PathBuf = args.fixtures.clone();
-    let report = check(&engine, &dir, tol, precision)?;
+    let report = check(&grounder, &dir, tol, precision)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

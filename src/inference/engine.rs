@@ -6,7 +6,7 @@
 //! engine.segment(&state, &commands)          all commands in ONE text.onnx call, then mask_head.onnx
 //! engine.describe(&state, &commands, n)      batched greedy decoding with the KV cache
 //! engine.describe_region(&state)             describe + segment the visual prompt `<vp_1>`
-//! engine.describe_region_on(&frame, &vp, n)  the same from a frame, with a closer second pass for small objects
+//! engine.segment_visual_prompt(&state)      segment the visual prompt `<vp_1>` alone
 //! ```
 //! Methods take `&self`; each session sits behind its own mutex, so a description can decode on another
 //! thread while masks keep flowing (they interleave per text.onnx call).
@@ -111,10 +111,6 @@ pub struct Engine {
     params: PreprocessParams,
     max_commands: usize,
     mask_threshold: f32,
-    /// model.json's `mask_refine`, unless the configuration turned it off.
-    pub(crate) mask_refine: Option<super::RegionZoom>,
-    /// model.json's `confirm_found`, unless the configuration turned it off.
-    pub(crate) confirm_found: Option<super::model_info::ConfirmFound>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,8 +148,6 @@ impl Engine {
         Ok(Engine {
             params: info.preprocess_params(),
             mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
-            mask_refine: info.mask_refine.filter(|_| cfg.mask_refine),
-            confirm_found: info.confirm_found.filter(|_| cfg.confirm_found),
             info,
             model_dir: cfg.model_dir.clone(),
             tokenizer,
@@ -192,6 +186,22 @@ impl Engine {
     /// Words of `command` outside the model's vocabulary (the model reads each as "unknown").
     pub fn unknown_words(&self, command: &str) -> Vec<String> {
         self.tokenizer.unknown_words(command)
+    }
+
+    /// The token id of one word of the model's vocabulary, None when the tokenizer does not have it.
+    pub fn token_id(&self, word: &str) -> Option<i64> {
+        self.tokenizer.token_id(word)
+    }
+
+    /// Segment the visual prompt this state was encoded with (`segment <vp_1>`).
+    pub fn segment_visual_prompt(&self, state: &ImageState) -> Result<SegmentOutput, InferenceError> {
+        let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
+        let (mut out, _) = self.segment_prompts(state, &[ids])?;
+        out.pop().ok_or(InferenceError::Output {
+            graph: "mask_head",
+            name: "mask_logits",
+            reason: "no mask returned".into(),
+        })
     }
 
     /// The execution provider actually in use (`tensorrt`, `cuda` or `cpu`).

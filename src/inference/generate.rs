@@ -7,9 +7,9 @@ use std::time::Instant;
 use ort::value::DynValue;
 
 use super::InferenceError;
+use super::described::Described;
 use super::engine::{DescribeTimings, Engine, ImageState, SegmentOutput, lock, owned};
 use super::tensors::{argmax, output_f32, run_err, take, tile_batch, view};
-use super::wording::Described;
 
 const G: &str = "text";
 

@@ -1,30 +1,23 @@
-//! ONNX Runtime inference: library loading, sessions and their contract check, the tokenizer, and the
-//! [`Engine`] that runs one vision pass per frame and batches every command through the text graph.
+//! The model on ONNX Runtime: library loading, sessions and their contract check, the tokenizer, and the
+//! [`Engine`] (load, encode, segment, generate). What the node does around the model — closer passes, checks,
+//! wording — is the grounding policy's (`crate::grounding`), not the engine's.
 
-mod confirm;
 mod contract;
-pub mod description;
+mod described;
 mod engine;
 mod generate;
 pub mod model_info;
-mod objects;
 pub mod providers;
-mod refine;
 pub mod runtime;
 pub mod sessions;
 mod tensors;
 pub mod tokenizer;
-pub mod wording;
-pub mod zoom;
 
-pub use confirm::Confirmation;
+pub use described::Described;
 pub use engine::{DescribeTimings, EncodeTimings, Engine, ImageState, SegmentOutput, SegmentTimings};
-pub use generate::DescribeJob;
-pub use model_info::ModelInfo;
-pub use objects::ObjectAnswer;
+pub use generate::{DescribeJob, KEPT_STEPS};
+pub use model_info::{ConfirmFound, ModelInfo, RegionZoom, VocabularySpec, Wording};
 pub use sessions::{LoadAction, LoadStep};
-pub use wording::Described;
-pub use zoom::{CloseLook, RegionAnswer, RegionZoom};
 
 use std::path::PathBuf;
 

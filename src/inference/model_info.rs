@@ -7,8 +7,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::InferenceError;
-use super::wording::Wording;
-use super::zoom::RegionZoom;
 use crate::preprocess::PreprocessParams;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,11 +35,60 @@ pub struct ModelInfo {
     /// Which words of a found object's description are settled across looks (absent: none).
     #[serde(default)]
     pub wording: Wording,
+    /// The words the grounding policy parses and writes (absent: the model runs alone, policy `model`).
+    #[serde(default)]
+    pub vocabulary: Option<VocabularySpec>,
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
 
-/// model.json `confirm_found`: how sure the closer look must be to overrule the command (src/inference/confirm.rs).
+/// model.json `region_zoom` and `mask_refine`: when and how far to zoom (src/grounding/zoom.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RegionZoom {
+    /// Share of the crop's width the object's extent should fill (a large object fills 0.14–0.22 of a frame).
+    pub object_fraction: f64,
+    /// The crop is never narrower than this share of the frame (bounds the upscaling).
+    pub min_crop_fraction: f64,
+    /// No zoom when the crop would be wider than this share of the frame: the object is big enough already.
+    pub max_crop_fraction: f64,
+}
+
+impl RegionZoom {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let ok = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
+        if ok(self.object_fraction) && ok(self.min_crop_fraction) && ok(self.max_crop_fraction) {
+            Ok(())
+        } else {
+            Err(format!("`region_zoom` fractions must lie in (0, 1], found {self:?}"))
+        }
+    }
+}
+
+/// model.json `wording`: which words the node settles across looks (absent: each look's words as they are).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Wording {
+    pub joint_shape: bool,
+    pub place_from_mask: bool,
+}
+
+/// model.json `vocabulary`, as written: the domain words the grounding policy reads (src/grounding/vocabulary.rs
+/// checks and interprets it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VocabularySpec {
+    pub sizes: Vec<String>,
+    pub colours: Vec<String>,
+    pub shapes: Vec<String>,
+    /// The 3×3 grid's place phrases, row by row from the top left (DESIGN.md §4).
+    pub places: Vec<String>,
+    /// Words read as another: `{"big": "large"}`.
+    #[serde(default)]
+    pub synonyms: BTreeMap<String, String>,
+    /// The description's words, e.g. `"a {size} {colour} {shape} {place}"`.
+    pub description: String,
+}
+
+/// model.json `confirm_found`: how sure the closer look must be to overrule the command (src/grounding/confirm.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfirmFound {
     /// A found object is dropped when, at its colour or shape word, the closer look's choice beats the command's

@@ -99,6 +99,7 @@ pub struct FakeImage {
 pub struct FakeDescribing {
     left: u32,
     text: String,
+    seq: u64,
 }
 
 fn square(width: u32, height: u32) -> Segment {
@@ -116,16 +117,18 @@ fn not_found(width: u32, height: u32) -> Segment {
     Segment { found: false, score: 0.1, bbox: bbox_of(&mask), rle: rle_encode(&mask), mask: Arc::new(mask) }
 }
 
+impl SlowModel {
+    fn encode(&mut self, frame: &Frame) -> FakeImage {
+        std::thread::sleep(self.encode);
+        FakeImage { width: frame.width, height: frame.height, seq: frame.seq }
+    }
+}
+
 impl FrameModel for SlowModel {
-    type Image = FakeImage;
     type Describing = FakeDescribing;
 
-    fn encode(&mut self, frame: &Frame, _prompt: Option<&VisualPrompt>) -> Result<FakeImage, ModelError> {
-        std::thread::sleep(self.encode);
-        Ok(FakeImage { width: frame.width, height: frame.height, seq: frame.seq })
-    }
-
-    fn segment(&mut self, _frame: &Frame, image: &FakeImage, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+    fn segment(&mut self, frame: &Frame, commands: &[String]) -> Result<Vec<Segment>, ModelError> {
+        let image = self.encode(frame);
         std::thread::sleep(self.segment);
         Ok(commands
             .iter()
@@ -146,26 +149,19 @@ impl FrameModel for SlowModel {
         _max: usize,
     ) -> Result<FakeDescribing, ModelError> {
         std::thread::sleep(self.encode);
-        Ok(FakeDescribing { left: self.steps, text: format!("{command} seen on frame {}", frame.seq) })
+        Ok(FakeDescribing { left: self.steps, text: format!("{command} seen on frame {}", frame.seq), seq: frame.seq })
     }
 
+    /// Decoding steps, then the closer look: a second vision pass's worth of time that says which frame it
+    /// looked at.
     fn step_describe(&mut self, job: &mut FakeDescribing) -> Result<Option<String>, ModelError> {
-        std::thread::sleep(self.step);
-        job.left = job.left.saturating_sub(1);
-        Ok((job.left == 0).then(|| job.text.clone()))
-    }
-
-    /// A second vision pass's worth of time; says which frame it looked at.
-    fn word_object(
-        &mut self,
-        frame: &Frame,
-        _mask: &Mask,
-        first: &str,
-        _pass: Option<&FakeDescribing>,
-        _max: usize,
-    ) -> Result<Option<String>, ModelError> {
+        if job.left > 0 {
+            std::thread::sleep(self.step);
+            job.left -= 1;
+            return Ok(None);
+        }
         std::thread::sleep(self.encode);
-        Ok(Some(format!("{first}, looked at closely on frame {}", frame.seq)))
+        Ok(Some(format!("{}, looked at closely on frame {}", job.text, job.seq)))
     }
 
     fn describe_region(
@@ -174,7 +170,8 @@ impl FrameModel for SlowModel {
         prompt: &VisualPrompt,
         _max: usize,
     ) -> Result<(String, Segment), ModelError> {
-        let image = self.encode(frame, Some(prompt))?;
+        let _ = prompt;
+        let image = self.encode(frame);
         Ok((format!("a thing on frame {}", image.seq), square(image.width, image.height)))
     }
 }

@@ -1,42 +1,9 @@
-//! A second, closer look at small described objects, clicked or named (Python: `models/pixel_sail/zoom.py`).
-//!
-//! The model sees a 640×480 frame at 320×240, so a small object covers one or two 16-px patches and its
-//! shape is half-guessed (on the 1,000-scene test split 22 % of small-object shapes were wrong against 7 % of
-//! large ones). The object's mask says where to look: crop the frame around it so the object fills about the
-//! share of the view a large object does, encode the crop with the mask as the visual prompt, and take the
-//! object's colour and shape from that pass. Size and place are relative to the whole frame, so they stay
-//! the first pass's words. The numbers are model.json's `region_zoom`; without it there is one pass.
+//! Where the closer passes look: the mask's largest piece and a crop around it that makes a small object about
+//! as large in the view as a large one is in the frame (zoom.py's geometry, step for step). The closer
+//! segmentation (refine.rs), the closer check (confirm.rs) and the closer look (zoom.rs) all start here.
 
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
-
-use super::description::merge_close_look;
-use super::wording::{Described, joint_shape, shape_scores};
-use super::{Engine, InferenceError, SegmentOutput};
-use crate::frame::{Frame, Mask, VisualPrompt};
-
-/// model.json `region_zoom`: when and how far to zoom.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RegionZoom {
-    /// Share of the crop's width the object's extent should fill (a large object fills 0.14–0.22 of a frame).
-    pub object_fraction: f64,
-    /// The crop is never narrower than this share of the frame (bounds the upscaling).
-    pub min_crop_fraction: f64,
-    /// No zoom when the crop would be wider than this share of the frame: the object is big enough already.
-    pub max_crop_fraction: f64,
-}
-
-impl RegionZoom {
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        let ok = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
-        if ok(self.object_fraction) && ok(self.min_crop_fraction) && ok(self.max_crop_fraction) {
-            Ok(())
-        } else {
-            Err(format!("`region_zoom` fractions must lie in (0, 1], found {self:?}"))
-        }
-    }
-}
+use crate::frame::{Frame, Mask};
+use crate::inference::RegionZoom;
 
 /// The mask's largest 4-connected piece (the first in raster order on a tie) and its end-exclusive bbox, or
 /// None for an empty mask: stray pixels on another object would otherwise stretch the box and hide how
@@ -126,28 +93,6 @@ pub fn crop_mask(mask: &Mask, rect: [u32; 4]) -> Mask {
     Mask { width: (x1 - x0) as u32, height: (y1 - y0) as u32, data }
 }
 
-/// The second pass, when one ran: where it looked and what it said.
-#[derive(Debug, Clone)]
-pub struct CloseLook {
-    pub rect: [u32; 4],
-    pub text: String,
-    pub ids: Vec<i64>,
-    /// With model.json `wording.joint_shape`: both looks' summed log-probabilities per shape word (wording.rs).
-    pub shape_scores: Option<Vec<f64>>,
-}
-
-/// The answer to "what is this?" for a visual prompt on a frame.
-#[derive(Debug, Clone)]
-pub struct RegionAnswer {
-    /// The description the node publishes (the merged one when a close look ran and both passes parse).
-    pub text: String,
-    /// The first pass's generated token ids.
-    pub ids: Vec<i64>,
-    /// The prompted object's mask on the whole frame.
-    pub segment: SegmentOutput,
-    pub close_look: Option<CloseLook>,
-}
-
 /// The crop of `frame` around the largest piece of `mask` (a mask of that frame) and the piece, or None when
 /// the mask is empty, of another size, or its object is big enough already. Both second passes start here:
 /// the closer look (descriptions) and the closer segmentation (refine.rs). zoom.py's `crop_around`.
@@ -157,53 +102,6 @@ pub fn crop_around(mask: &Mask, frame: &Frame, params: &RegionZoom) -> Option<(M
     }
     let (piece, bbox) = largest_component(mask)?;
     crop_rect(bbox, frame.width, frame.height, params).map(|rect| (piece, rect))
-}
-
-impl Engine {
-    /// Describe and segment what `prompt` points at on `frame`: one vision pass with the prompt painted in,
-    /// then [`Engine::word_object_or_first`] at the mask it found.
-    pub fn describe_region_on(
-        &self,
-        frame: &Frame,
-        prompt: &VisualPrompt,
-        max_tokens: usize,
-    ) -> Result<RegionAnswer, InferenceError> {
-        let state = self.encode(frame, Some(prompt))?;
-        let (first, segment) = self.describe_region_tokens(&state, max_tokens)?;
-        let mut answer = RegionAnswer { text: first.text.clone(), ids: first.ids.clone(), segment, close_look: None };
-        if !answer.segment.found {
-            return Ok(answer);
-        }
-        (answer.text, answer.close_look) = self.word_object_or_first(frame, &answer.segment.mask, &first, max_tokens);
-        Ok(answer)
-    }
-
-    /// The second, closer pass for an object described as `first` whose mask on `frame` is `mask`: when
-    /// model.json has `region_zoom` and the mask's main piece is small, encode a crop around that piece with
-    /// it as the visual prompt and return the description with that pass's colour and shape — the shape both
-    /// passes are surer of with `wording.joint_shape` (wording.rs) — (`first` when either text is not a
-    /// description) and where it looked. None: no second pass was due.
-    pub fn look_closer(
-        &self,
-        frame: &Frame,
-        mask: &Mask,
-        first: &Described,
-        max_tokens: usize,
-    ) -> Result<Option<(String, CloseLook)>, InferenceError> {
-        let Some(zoom) = self.info.region_zoom else { return Ok(None) };
-        let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
-        let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
-        let close = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
-        let look = self.describe_visual_prompt(&close, max_tokens)?;
-        let scores = if self.info.wording.joint_shape {
-            self.shape_ids().and_then(|ids| shape_scores(first, &look, &ids))
-        } else {
-            None
-        };
-        let shape = scores.as_deref().and_then(joint_shape);
-        let merged = merge_close_look(&first.text, &look.text, shape).unwrap_or_else(|| first.text.clone());
-        Ok(Some((merged, CloseLook { rect, text: look.text, ids: look.ids, shape_scores: scores })))
-    }
 }
 
 #[cfg(test)]

@@ -3,37 +3,30 @@
 //! stride 4 of that, so a mask edge is good to about 8 frame pixels; on a crop that puts the object at about a
 //! quarter of the view's width the same grid is two to three times finer on it. The crop is encoded with the
 //! first mask as the visual prompt and `segment <vp_1>` gives the mask inside the crop, which replaces the
-//! first one there. It costs one vision pass per found object that is not already large (models/README.md,
-//! "Masks: a second, closer segmentation"); the found decision and the score stay the first pass's.
+//! first one there. It costs one vision pass per found object that is not already large; the found decision
+//! and the score stay the first pass's.
 
 use std::sync::Arc;
 
-use super::zoom::{crop_around, crop_frame, crop_mask};
-use super::{Engine, InferenceError, SegmentOutput};
+use super::Grounder;
+use super::crop::{crop_around, crop_frame, crop_mask};
 use crate::decode::{bbox_of, rle_encode};
 use crate::frame::{Frame, Mask, VisualPrompt};
+use crate::inference::{InferenceError, SegmentOutput};
 
-impl Engine {
-    /// Refines every found mask in `segments` (masks of `frame`); returns each one's crop, None where none ran.
-    pub fn refine_masks(
-        &self,
-        frame: &Frame,
-        segments: &mut [SegmentOutput],
-    ) -> Result<Vec<Option<[u32; 4]>>, InferenceError> {
-        segments.iter_mut().map(|s| self.refine_mask(frame, s)).collect()
-    }
-
+impl Grounder {
     /// Segments one found object again on a crop around its mask's largest piece and pastes the crop's mask in
-    /// (bbox and RLE follow). None, and `seg` untouched: model.json has no `mask_refine`, the object is not
+    /// (bbox and RLE follow). None, and `seg` untouched: the policy has no `mask_refine`, the object is not
     /// found or already large, or the crop's pass does not find it.
     pub fn refine_mask(&self, frame: &Frame, seg: &mut SegmentOutput) -> Result<Option<[u32; 4]>, InferenceError> {
-        let Some(params) = self.mask_refine.filter(|_| seg.found) else { return Ok(None) };
+        let Some(params) = self.policy.mask_refine.filter(|_| seg.found) else { return Ok(None) };
         let Some((_, rect)) = crop_around(&seg.mask, frame, &params) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&seg.mask, rect)));
         let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
-        let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
-        let (mut close, _) = self.segment_prompts(&state, &[ids])?;
-        let Some(close) = close.pop().filter(|c| c.found) else { return Ok(None) };
+        let close = self.engine.segment_visual_prompt(&state)?;
+        if !close.found {
+            return Ok(None);
+        }
         let mut mask = Mask::clone(&seg.mask);
         paste(&mut mask, &close.mask, rect);
         seg.bbox = bbox_of(&mask);

@@ -1,0 +1,115 @@
+//! A found object checked against the command by a closer look (model.json `confirm_found`; Python
+//! `Reference.confirm`, step for step). At 320×240 a small object covers one or two patches and the model
+//! tells a star from a cross poorly, so "the star" sometimes grounds on a cross; on a crop that makes the
+//! object a large one it names shapes far better. The crop is encoded with the mask as the visual prompt, the
+//! description is decoded up to its colour and shape words (the vocabulary's template says which), and where
+//! the command names a colour or a shape, the closer look's word must not beat it by more than
+//! `min_log_odds`: otherwise the object is not the one asked for and the node answers "not found". Finds
+//! scored at least `max_score` are not checked: the first pass is rarely wrong when that sure.
+
+use std::sync::Arc;
+
+use super::Grounder;
+use super::crop::{crop_around, crop_frame, crop_mask};
+use crate::decode::{bbox_of, rle_encode};
+use crate::frame::{Frame, Mask, VisualPrompt};
+use crate::inference::{InferenceError, SegmentOutput};
+
+/// What the closer look said about a found object, against the command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    /// The crop `[x0, y0, x1, y1)` it looked at, in frame pixels.
+    pub rect: [u32; 4],
+    /// Its first words, e.g. "a large red cross".
+    pub text: String,
+    /// Per word the command names (colour, then shape): how many log-odds the closer look's own word beats it
+    /// by (0 when they are the same word).
+    pub against: Vec<(String, f32)>,
+}
+
+impl Confirmation {
+    /// The closer look contradicts the command: one of its words beats the command's by more than `min_log_odds`.
+    pub fn contradicts(&self, min_log_odds: f32) -> bool {
+        self.against.iter().any(|(_, v)| *v > min_log_odds)
+    }
+}
+
+impl Grounder {
+    /// Checks one found object (`seg`, a mask of `frame`) that the first pass scored below
+    /// `confirm_found.max_score` with [`Grounder::confirm`]; one the closer look contradicts becomes not found
+    /// (empty mask, no box; the score stays the first pass's). Returns the check, None where none ran.
+    pub fn confirm_found(
+        &self,
+        frame: &Frame,
+        command: &str,
+        seg: &mut SegmentOutput,
+    ) -> Result<Option<Confirmation>, InferenceError> {
+        let Some(params) = self.policy.confirm_found else { return Ok(None) };
+        // a find the first pass is sure of is not checked (confirm_found.max_score)
+        if !seg.found || seg.score >= params.max_score {
+            return Ok(None);
+        }
+        let check = self.confirm(frame, &seg.mask, command)?;
+        if check.as_ref().is_some_and(|c| c.contradicts(params.min_log_odds)) {
+            let empty = Mask { width: seg.mask.width, height: seg.mask.height, data: vec![0; seg.mask.data.len()] };
+            seg.found = false;
+            seg.bbox = bbox_of(&empty);
+            seg.rle = rle_encode(&empty);
+            seg.mask = Arc::new(empty);
+        }
+        Ok(check)
+    }
+
+    /// The closer look at a found object against `command`. None when the policy has no `confirm_found`, the
+    /// command names neither a colour nor a shape, the object is already large (no crop), or the look ended
+    /// before its colour and shape words.
+    pub fn confirm(&self, frame: &Frame, mask: &Mask, command: &str) -> Result<Option<Confirmation>, InferenceError> {
+        let (Some(_), Some(vocab), Some(zoom)) =
+            (self.policy.confirm_found, self.policy.vocabulary.as_ref(), self.policy.region_zoom)
+        else {
+            return Ok(None);
+        };
+        let (colour, shape) = vocab.stated(command);
+        if colour.is_none() && shape.is_none() {
+            return Ok(None);
+        }
+        let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
+        let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
+        let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
+        let words = vocab.attribute_words();
+        let look = self.engine.describe_visual_prompt(&state, words)?;
+        if look.ids.len() < words {
+            return Ok(None);
+        }
+        let mut against = Vec::new();
+        for (step, word) in [(vocab.colour_step(), colour), (vocab.shape_step(), shape)] {
+            let (Some(word), Some(row)) = (word, look.logits.get(step)) else { continue };
+            let Some(id) =
+                self.engine.token_id(word).and_then(|id| usize::try_from(id).ok()).filter(|&id| id < row.len())
+            else {
+                continue;
+            };
+            let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            against.push((word.to_string(), best - row[id]));
+        }
+        Ok(Some(Confirmation { rect, text: look.text, against }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_surer_word_overrules_the_command() {
+        let look = |against: Vec<(&str, f32)>| Confirmation {
+            rect: [0, 0, 4, 3],
+            text: "a small red cross".into(),
+            against: against.into_iter().map(|(w, v)| (w.to_string(), v)).collect(),
+        };
+        assert!(look(vec![("red", 0.0), ("star", 2.5)]).contradicts(2.0));
+        assert!(!look(vec![("red", 0.0), ("star", 1.9)]).contradicts(2.0), "a close call keeps the command's object");
+        assert!(look(vec![("blue", 3.0)]).contradicts(2.0));
+        assert!(!look(vec![]).contradicts(0.0), "nothing stated, nothing contradicted");
+    }
+}

@@ -8,9 +8,14 @@ same seed numbers, but scenes of its own, not the main renderer's redrawn (seed 
 here and four different ones there). The queries are made by the same code from the same per-scene random
 stream, over those scenes, so both the scenes and their queries differ from the main renderer's set.
 
-Splits are disjoint seed ranges: train 1,000,000+, val 2,000,000+, test 3,000,000+ (the tokenizer's corpus
-uses 10,000,000+). Per scene: two segment commands (the target drawn uniformly, ~10 % no-target), one
-description of a named object, and one visual-prompt description (a point or a box on the object).
+Splits are disjoint seed ranges: train 1,000,000+, val 2,000,000+, test 3,000,000+, crowded_val 4,000,000+,
+crowded_test 5,000,000+ (the tokenizer's corpus uses 10,000,000+). Per scene: two segment commands (the target
+drawn uniformly, ~10 % no-target), one description of a named object, and one visual-prompt description (a point
+or a box on the object). The crowded splits (crowded.py) hold 4–6 look-alike objects per scene and one command
+(fewest words, size and position words where needed; ~30 % absent: a colour and a shape both in view, never
+together), one named-object description and one visual prompt:
+
+    python -m models.pixel_sail.write_set --split crowded_test --out /tmp/crowded-test
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ import numpy as np
 from PIL import Image
 
 from .expressions import describe_object, no_target_expression, referring_expression, visual_prompt, wrap
-from . import renderer_b, tabletop
+from . import crowded, renderer_b, tabletop
 
-SPLITS = {"train": 1_000_000, "val": 2_000_000, "test": 3_000_000}
+SPLITS = {"train": 1_000_000, "val": 2_000_000, "test": 3_000_000, **crowded.SPLITS}
 # 1,000 test scenes (4,000 queries): on 200 a figure's 95 % interval was ±0.04–0.05, and the shipped model's
 # first 200 scored 0.03–0.08 above its next 800 (models/README.md, "how precise")
-DEFAULT_SCENES = {"train": 2000, "val": 100, "test": 1000}
+DEFAULT_SCENES = {"train": 2000, "val": 100, "test": 1000, "crowded_val": 500, "crowded_test": 500}
 
 
 def scene_queries(scene, labels, rng, mask_path):
@@ -61,6 +66,11 @@ RENDERERS = {"tabletop": tabletop, "b": renderer_b}  # modules with sample_scene
 
 def write(split: str, out: str, n_scenes: int | None = None, width=640, height=480, renderer="tabletop"):
     sample_scene, render = RENDERERS[renderer].sample_scene, RENDERERS[renderer].render
+    queries_of = scene_queries
+    if split in crowded.SPLITS:
+        if renderer != "tabletop":
+            raise ValueError(f"--split {split} is drawn by the main renderer only, not --renderer {renderer}")
+        sample_scene, queries_of = crowded.sample_scene, crowded.scene_queries
     base = SPLITS[split]
     n = n_scenes or DEFAULT_SCENES[split]
     os.makedirs(f"{out}/scenes", exist_ok=True)
@@ -79,7 +89,7 @@ def write(split: str, out: str, n_scenes: int | None = None, width=640, height=4
                 Image.fromarray(((labels == k + 1) * 255).astype(np.uint8)).save(f"{out}/{p}")
             return p
 
-        for q in scene_queries(scene, labels, rng, mask_path):
+        for q in queries_of(scene, labels, rng, mask_path):
             lines.append({"image": name, **q})
     with open(f"{out}/set.jsonl", "w") as f:
         for q in lines:

@@ -14,7 +14,7 @@ pub mod frame;
 pub mod inference;
 pub mod install;
 pub mod preprocess;
-pub mod publish;
+pub mod ros;
 pub mod sink;
 pub mod spatial;
 pub mod telemetry;

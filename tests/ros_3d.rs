@@ -17,7 +17,7 @@ use pixel_sail::app::{CommandsAck, DescribeRequest, SetCommands};
 use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::decode::{bbox_of, rle_encode};
 use pixel_sail::frame::{Frame, FrameResult, Grounding, Location, Mask};
-use pixel_sail::publish::{PipelineLink, PipelineStats};
+use pixel_sail::ros::{PipelineLink, PipelineStats};
 use pixel_sail::spatial::{DepthFeed, Locator};
 use tokio::sync::{broadcast, mpsc};
 

@@ -18,7 +18,7 @@ use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::frame::{
     Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription, Rle, VisualPrompt,
 };
-use pixel_sail::publish::{PipelineLink, PipelineStats};
+use pixel_sail::ros::{PipelineLink, PipelineStats};
 use tokio::sync::{broadcast, mpsc};
 
 const W: u32 = 640;

@@ -20,9 +20,9 @@ use crate::cli::RunArgs;
 use crate::config::EngineConfig;
 use crate::frame::FrameResult;
 use crate::inference::Engine;
-use crate::publish::lifecycle::{self, Outcome, Step};
-use crate::publish::lifecycle_node::LifecycleCall;
-use crate::publish::{PipelineLink, PipelineStats, RosPlan};
+use crate::ros::lifecycle::{self, Outcome, Step};
+use crate::ros::lifecycle_node::LifecycleCall;
+use crate::ros::{PipelineLink, PipelineStats, RosPlan};
 
 /// Time for the last `change_state` answer and transition event to leave before the node goes.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);

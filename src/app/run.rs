@@ -28,7 +28,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     // The ROS node's parameters (params files, `-p`, remapping `image`) override the flags first.
-    let ros = if args.no_ros { None } else { Some(crate::publish::RosPlan::prepare(&mut args)?) };
+    let ros = if args.no_ros { None } else { Some(crate::ros::RosPlan::prepare(&mut args)?) };
     let ros = match ros {
         Some(plan) if plan.settings().managed => return super::managed::run_managed(args, plan).await,
         other => other,

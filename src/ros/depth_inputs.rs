@@ -100,7 +100,7 @@ pub async fn camera_info(input: In<CameraInfo>, feed: DepthFeed, shared: Arc<Sha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::msgs_std::{Header, Time};
+    use crate::ros::msgs_std::{Header, Time};
 
     fn depth_msg(encoding: &str, step: u32, data: Vec<u8>) -> Image {
         let header = Header { stamp: Time { sec: 100, nanosec: 5 }, frame_id: "cam".into() };

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod frame;
 pub mod inference;
 pub mod install;
+pub mod link;
 pub mod preprocess;
 pub mod ros;
 pub mod sink;

@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use pixel_sail::app::{CommandLimits, validate_commands};
 use pixel_sail::decode::{bbox_of, rle_decode, rle_encode};
 use pixel_sail::frame::{Frame, Grounding, Location, Mask, Rle};
 use pixel_sail::inference::ModelInfo;
 use pixel_sail::inference::tokenizer::PromptTokenizer;
+use pixel_sail::link::{CommandLimits, validate_commands};
 use pixel_sail::ros::images::frame_from_image;
 use pixel_sail::ros::msgs_std::Image;
 use pixel_sail::ros::params::read_params_file;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tracing::{debug, warn};
 
+use super::endpoints::{In, Shared};
 use super::msgs_std::{CameraInfo, Image};
-use super::node::{In, Shared};
 use crate::spatial::{CameraIntrinsics, DepthFeed, DepthImage};
 
 /// At most one warning per input per this long (per-message faults repeat at the camera's rate).

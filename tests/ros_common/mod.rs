@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pixel_sail::ros::{NodeSettings, PipelineLink, configure};
+use pixel_sail::link::PipelineLink;
+use pixel_sail::ros::{NodeSettings, configure};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

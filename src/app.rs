@@ -16,18 +16,17 @@
 
 mod args;
 mod command_input;
-mod control;
 mod depth_stream;
 mod engine_model;
 mod frame_slot;
 mod managed;
 mod managed_routes;
 mod model;
-pub mod pipeline_bench;
 mod progress;
 mod run;
 mod sinks;
-mod stats;
+mod start;
+mod stop;
 mod worker;
 
 use std::sync::Arc;
@@ -37,19 +36,17 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::PipelineArgs;
 pub use command_input::{parse_command_file, parse_command_line, read_command_file};
-pub use control::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};
 pub use depth_stream::DepthStream;
 pub use engine_model::EngineModel;
 pub use frame_slot::{FrameSlot, SlotMode, Taken};
 pub use model::{FrameModel, ModelError, Segment};
 pub use progress::format_progress;
 pub use run::run;
-pub use stats::{ModelState, Stats, StatsSnapshot, quantile};
 pub use worker::{DescribePolicy, WorkerConfig};
 
 use crate::capture::{CaptureConfig, CaptureEnd, CaptureError, CaptureRunner, FrameOutlet, SourceKind, SourceSpec};
-use crate::frame::FrameResult;
-use crate::spatial::DepthFeed;
+
+use crate::link::{Handles, ModelState, Stats};
 
 /// Results kept for a subscriber that is behind (each holds a frame, ~1 MB at 640×480).
 const RESULTS_CAPACITY: usize = 4;
@@ -62,44 +59,6 @@ pub enum AppError {
     Sink(#[from] crate::sink::SinkError),
     #[error("{0}")]
     Setup(String),
-}
-
-/// The live pipeline's public API. Cheap to clone; holding it does not keep the pipeline alive.
-///
-/// - `commands_tx`: replace the active commands ([`SetCommands`], optional [`CommandsAck`] reply);
-///   an empty list clears, too many are refused with a reason, over-long ones are truncated.
-/// - `describe_tx`: "what is this?" for a point/box/mask on the latest processed frame; the reply
-///   carries the description, mask, box and that frame's stamp.
-/// - [`Handles::subscribe_results`]: every processed frame ([`FrameResult`]: one [`crate::frame::Grounding`]
-///   per active command, each with its latest description and that description's own source stamp).
-///   A slow subscriber loses the oldest results (`RecvError::Lagged`), never slows the worker.
-/// - `latest`: the newest result only (for pull-style consumers such as a 1 Hz diagnostics task).
-/// - [`Handles::subscribe_descriptions`]: each new description as it is generated.
-/// - `stats`: counters and latency percentiles (frames in/out, drops, errors, restarts, depth matching).
-/// - `depth`: the [`DepthFeed`] the worker locates objects with, for inputs to push depth and
-///   camera intrinsics into (None when started without one).
-#[derive(Clone)]
-pub struct Handles {
-    pub commands_tx: mpsc::Sender<SetCommands>,
-    pub describe_tx: mpsc::Sender<DescribeRequest>,
-    pub latest: watch::Receiver<Option<Arc<FrameResult>>>,
-    pub stats: Arc<Stats>,
-    /// Where depth images and camera intrinsics go (None: the pipeline was started without depth).
-    pub depth: Option<DepthFeed>,
-    results: Arc<broadcast::Receiver<Arc<FrameResult>>>,
-    descriptions: Arc<broadcast::Receiver<DescriptionEvent>>,
-}
-
-impl Handles {
-    /// A receiver of every result from now on; it ends (`Closed`) when the pipeline stops.
-    pub fn subscribe_results(&self) -> broadcast::Receiver<Arc<FrameResult>> {
-        self.results.resubscribe()
-    }
-
-    /// A receiver of every new description from now on.
-    pub fn subscribe_descriptions(&self) -> broadcast::Receiver<DescriptionEvent> {
-        self.descriptions.resubscribe()
-    }
 }
 
 /// Everything [`Pipeline::start`] needs besides the model.
@@ -215,15 +174,7 @@ impl Pipeline {
                 let _ = finished_tx.send(true);
             })
             .map_err(|e| AppError::Setup(format!("cannot spawn the inference thread: {e}")))?;
-        let handles = Handles {
-            commands_tx,
-            describe_tx,
-            latest,
-            stats,
-            depth,
-            results: Arc::new(results_rx),
-            descriptions: Arc::new(descriptions_rx),
-        };
+        let handles = Handles::new(commands_tx, describe_tx, latest, stats, depth, results_rx, descriptions_rx);
         Ok(Self { handles, slot, capture, worker: Some(worker), finished })
     }
 

@@ -239,9 +239,44 @@ pub struct BenchArgs {
     /// Python interpreter for the comparison (default: the project's .venv).
     #[arg(long)]
     pub python: Option<PathBuf>,
-    /// The live-pipeline benchmarks (`--pipeline`): see `app::pipeline_bench`.
+    /// The live-pipeline benchmarks (`--pipeline`): see `cmd::pipeline_bench`.
     #[command(flatten)]
-    pub pipeline: crate::app::pipeline_bench::PipelineBenchArgs,
+    pub pipeline: PipelineBenchArgs,
+}
+
+/// `bench --pipeline`: the live pipeline's own benchmarks ([`crate::cmd::pipeline_bench`]).
+#[derive(Debug, Clone, Args)]
+pub struct PipelineBenchArgs {
+    /// Run the live-pipeline benchmarks instead of the per-stage ones.
+    #[arg(long)]
+    pub pipeline: bool,
+    /// Clip for the throughput comparison.
+    #[arg(long, default_value = "models/sample/tabletop.webm")]
+    pub clip: PathBuf,
+    /// Command list used throughout.
+    #[arg(long, default_value = "models/sample/commands.txt")]
+    pub commands_file: PathBuf,
+    /// Frames timed per throughput run.
+    #[arg(long, default_value_t = 30)]
+    pub frames: usize,
+    /// Rounds in the throughput comparison (alternating bare/pipeline) and the mask-rate runs.
+    #[arg(long, default_value_t = 4)]
+    pub rounds: usize,
+    /// Live source for the latency, memory and mask-rate runs.
+    #[arg(long, default_value = "test:640x480@30")]
+    pub live_source: String,
+    /// Length of the live latency + memory run, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub live_secs: f64,
+    /// Length of each mask-rate run, in seconds (`--rounds` runs per policy).
+    #[arg(long, default_value_t = 10.0)]
+    pub rate_secs: f64,
+    /// Sections to run, comma-separated: throughput, live, rate.
+    #[arg(long, default_value = "throughput,live,rate")]
+    pub sections: String,
+    /// Also write the figures as one JSON object here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

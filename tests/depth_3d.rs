@@ -9,11 +9,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use pixel_sail::app::{CommandLimits, DescribePolicy, EngineModel, Pipeline, SetCommands, WorkerConfig};
+use pixel_sail::app::{DescribePolicy, EngineModel, Pipeline, WorkerConfig};
 use pixel_sail::capture::CapturedFrame;
 use pixel_sail::config::EngineConfig;
 use pixel_sail::decode::{bbox_of, rle_encode};
 use pixel_sail::frame::{Frame, FrameResult, Grounding, Location, Mask};
+use pixel_sail::link::{CommandLimits, SetCommands};
 use pixel_sail::spatial::{CameraIntrinsics, DepthFeed, DepthImage, DepthStatus, Locator};
 use serde_json::Value;
 

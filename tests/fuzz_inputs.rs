@@ -5,15 +5,15 @@
 
 use std::path::PathBuf;
 
-use pixel_sail::app::{CommandLimits, validate_commands};
 use pixel_sail::decode::{bbox_of, rle_decode, rle_encode};
 use pixel_sail::frame::{Frame, Grounding, Location, Mask, Rle};
 use pixel_sail::inference::ModelInfo;
 use pixel_sail::inference::tokenizer::PromptTokenizer;
-use pixel_sail::publish::images::frame_from_image;
-use pixel_sail::publish::msgs_std::Image;
-use pixel_sail::publish::params::read_params_file;
-use pixel_sail::publish::ros_args::{parse, parse_param_value, split};
+use pixel_sail::link::{CommandLimits, validate_commands};
+use pixel_sail::ros::images::frame_from_image;
+use pixel_sail::ros::msgs_std::Image;
+use pixel_sail::ros::params::read_params_file;
+use pixel_sail::ros::ros_args::{parse, parse_param_value, split};
 use pixel_sail::spatial::{CameraIntrinsics, DepthFeed, DepthImage, Locator, RayTable};
 
 /// xorshift64*: small, seeded, good enough to spread cases.
@@ -220,8 +220,8 @@ fn describe_requests_of_any_shape_reach_the_model_safely() {
     use pixel_sail::app::{EngineModel, FrameModel};
     use pixel_sail::config::EngineConfig;
     use pixel_sail::frame::Frame;
-    use pixel_sail::publish::msgs_pixel_sail::DescribeRequest;
-    use pixel_sail::publish::services::prompt_of;
+    use pixel_sail::ros::msgs_pixel_sail::DescribeRequest;
+    use pixel_sail::ros::services::prompt_of;
 
     let mut model =
         EngineModel::load(&EngineConfig::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/tiny"))).unwrap();

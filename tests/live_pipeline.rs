@@ -9,11 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{SlowModel, blinking_seen};
-use pixel_sail::app::{
-    CommandLimits, DescribePolicy, DescribeRequest, Pipeline, PipelineConfig, SetCommands, WorkerConfig,
-};
+use pixel_sail::app::{DescribePolicy, Pipeline, PipelineConfig, WorkerConfig};
 use pixel_sail::capture::CaptureConfig;
 use pixel_sail::frame::{FrameResult, VisualPrompt};
+use pixel_sail::link::{CommandLimits, DescribeRequest, SetCommands};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 

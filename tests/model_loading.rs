@@ -9,10 +9,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pixel_sail::app::{CommandLimits, DescribePolicy, EngineModel, ModelState, Pipeline, PipelineConfig, WorkerConfig};
+use pixel_sail::app::{DescribePolicy, EngineModel, Pipeline, PipelineConfig, WorkerConfig};
 use pixel_sail::capture::CaptureConfig;
 use pixel_sail::config::EngineConfig;
 use pixel_sail::inference::sessions::SLOW_LOAD_ENV;
+use pixel_sail::link::{CommandLimits, ModelState};
 
 const DELAY_MS: &str = "400";
 

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pixel_sail::app::{CommandsAck, DescribeRequest, SetCommands};
 use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::decode::{bbox_of, rle_encode};
 use pixel_sail::frame::{Frame, FrameResult, Grounding, Location, Mask};
-use pixel_sail::publish::{PipelineLink, PipelineStats};
+use pixel_sail::link::{CommandsAck, DescribeRequest, SetCommands};
+use pixel_sail::link::{PipelineLink, PipelineStats};
 use pixel_sail::spatial::{DepthFeed, Locator};
 use tokio::sync::{broadcast, mpsc};
 

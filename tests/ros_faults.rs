@@ -48,7 +48,7 @@ fn node_survives_a_vanished_client_and_a_camera_that_changes_resolution() {
         // each peer it drops when that peer's lease runs out.
         .env(
             "RUST_LOG",
-            "info,ort=warn,rustdds=warn,mio=warn,tokenizers=warn,pixel_sail::publish::services=debug,\
+            "info,ort=warn,rustdds=warn,mio=warn,tokenizers=warn,pixel_sail::ros::services=debug,\
              rustdds::discovery::discovery_db=info",
         )
         .stdout(Stdio::null())

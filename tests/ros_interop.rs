@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use pixel_sail::app::{CommandsAck, DescribeRequest, SetCommands};
 use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::frame::{
     Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription, Rle, VisualPrompt,
 };
-use pixel_sail::publish::{PipelineLink, PipelineStats};
+use pixel_sail::link::{CommandsAck, DescribeRequest, SetCommands};
+use pixel_sail::link::{PipelineLink, PipelineStats};
 use tokio::sync::{broadcast, mpsc};
 
 const W: u32 = 640;

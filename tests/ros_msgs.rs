@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use byteorder::LittleEndian;
-use pixel_sail::publish::msg_schema::{Field, mirror_fields, parse_msg, parse_srv};
-use pixel_sail::publish::msgs_lifecycle::{self as lc, *};
-use pixel_sail::publish::msgs_pixel_sail::*;
-use pixel_sail::publish::msgs_std::*;
-use pixel_sail::publish::msgs_vision::*;
-use pixel_sail::publish::{msgs_pixel_sail, msgs_vision};
+use pixel_sail::ros::msg_schema::{Field, mirror_fields, parse_msg, parse_srv};
+use pixel_sail::ros::msgs_lifecycle::{self as lc, *};
+use pixel_sail::ros::msgs_pixel_sail::*;
+use pixel_sail::ros::msgs_std::*;
+use pixel_sail::ros::msgs_vision::*;
+use pixel_sail::ros::{msgs_pixel_sail, msgs_vision};
 use ros2_client::dds::rustdds::cdr_encoding;
 use serde::Serialize;
 

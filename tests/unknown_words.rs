@@ -5,11 +5,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pixel_sail::app::{
-    CommandLimits, DescribePolicy, EngineModel, Pipeline, PipelineConfig, SetCommands, WorkerConfig,
-};
+use pixel_sail::app::{DescribePolicy, EngineModel, Pipeline, PipelineConfig, WorkerConfig};
 use pixel_sail::capture::CaptureConfig;
 use pixel_sail::config::EngineConfig;
+use pixel_sail::link::{CommandLimits, SetCommands};
 use tokio::sync::oneshot;
 
 fn repo(p: &str) -> PathBuf {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
-use super::control::SetCommands;
+use crate::link::SetCommands;
 
 /// One command per line; blank lines and `#` comments are ignored.
 pub fn parse_command_file(text: &str) -> Vec<String> {

@@ -14,15 +14,16 @@ use tracing::info;
 use super::command_input::{read_stdin_commands, watch_command_file};
 use super::managed_routes::{RoutedFrames, Routes, forward_results, route_commands, route_describe};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
-use super::{AppError, CommandLimits, EngineModel, ModelState, Pipeline, PipelineConfig, Stats, WorkerConfig};
+use super::{AppError, EngineModel, Pipeline, PipelineConfig, WorkerConfig};
 use crate::capture::FrameOutlet;
 use crate::cli::RunArgs;
 use crate::config::EngineConfig;
 use crate::frame::FrameResult;
 use crate::inference::Engine;
-use crate::publish::lifecycle::{self, Outcome, Step};
-use crate::publish::lifecycle_node::LifecycleCall;
-use crate::publish::{PipelineLink, PipelineStats, RosPlan};
+use crate::link::CommandLimits;
+use crate::link::{LifecycleCall, ModelState, Outcome, PipelineLink, PipelineStats, Stats, Step};
+use crate::ros::RosPlan;
+use crate::ros::lifecycle;
 
 /// Time for the last `change_state` answer and transition event to leave before the node goes.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -31,7 +32,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
 pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     let p = &args.pipeline;
-    let (source, commands, mut engine_cfg) = super::run::start_inputs(&args)?;
+    let (source, commands, mut engine_cfg) = super::start::start_inputs(&args)?;
     ros.adjust_engine(&mut engine_cfg);
     let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     // As the plain run: a ROS camera's depth comes on `depth` and `camera_info`, otherwise --depth/--camera-info.
@@ -118,7 +119,7 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
             }
             _ => "lifecycle shutdown",
         },
-        signal = super::run::stop_signal() => signal,
+        signal = super::stop::stop_signal() => signal,
         ended = &mut node.task => {
             node_error = Some(match ended {
                 Ok(Ok(())) => anyhow::anyhow!("the ROS 2 node stopped"),

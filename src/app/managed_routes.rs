@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::control::{CommandLimits, CommandsAck, DescribeRequest, SetCommands, validate_commands};
 use crate::capture::{CapturedFrame, FrameOutlet};
 use crate::frame::FrameResult;
+use crate::link::{CommandLimits, CommandsAck, DescribeRequest, Handles, SetCommands, validate_commands};
 
 /// Where requests go now: the active pipeline's channels, or none while inactive.
 #[derive(Default)]
@@ -26,7 +26,7 @@ impl Routes {
     }
 
     /// Points every route at a pipeline (`Some`) or at nothing (`None`, inactive).
-    pub fn attach(&self, to: Option<(&super::Handles, Option<Arc<dyn FrameOutlet>>)>) {
+    pub fn attach(&self, to: Option<(&Handles, Option<Arc<dyn FrameOutlet>>)>) {
         let (commands, describe, frames) = match to {
             Some((h, frames)) => (Some(h.commands_tx.clone()), Some(h.describe_tx.clone()), frames),
             None => (None, None, None),

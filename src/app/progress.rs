@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::stats::{Stats, StatsSnapshot};
 use crate::frame::{FrameResult, Location};
+use crate::link::{Stats, StatsSnapshot};
 
 fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.0}", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "-".into())

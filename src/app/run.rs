@@ -2,16 +2,17 @@
 //! (command file / stdin, JSONL, annotated video, progress line), and shut down in order on
 //! Ctrl-C or SIGTERM, end of file, `--max-frames` or `--duration-secs`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::command_input::{read_command_file, read_stdin_commands, watch_command_file};
+use super::command_input::{read_stdin_commands, watch_command_file};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
+use super::start::start_inputs;
+use super::stop::{stop_condition, stop_signal};
 use super::{AppError, EngineModel, ModelLoader, Pipeline, PipelineConfig, WorkerConfig, progress};
 use crate::capture::CaptureEnd;
 use crate::cli::RunArgs;
-use crate::config::EngineConfig;
 use crate::inference::Engine;
+use crate::link::CommandLimits;
 
 /// Runs the live node until the source ends or the user stops it.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -28,7 +29,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     // The ROS node's parameters (params files, `-p`, remapping `image`) override the flags first.
-    let ros = if args.no_ros { None } else { Some(crate::publish::RosPlan::prepare(&mut args)?) };
+    let ros = if args.no_ros { None } else { Some(crate::ros::RosPlan::prepare(&mut args)?) };
     let ros = match ros {
         Some(plan) if plan.settings().managed => return super::managed::run_managed(args, plan).await,
         other => other,
@@ -51,7 +52,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Ok(model)
     });
 
-    let limits = super::CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
     // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
     let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
     let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
@@ -175,69 +176,5 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     match first_error {
         Some(e) => Err(e.into()),
         None => Ok(()),
-    }
-}
-
-/// What every run reads before it starts, managed or not: the source, the initial commands (flags, then the
-/// command file) and the engine's configuration; a `--record` path is checked here so a bad one stops the start.
-pub(super) fn start_inputs(args: &RunArgs) -> anyhow::Result<(String, Vec<String>, EngineConfig)> {
-    let source =
-        args.source.clone().ok_or_else(|| AppError::Setup("--source is required (e.g. --source test)".into()))?;
-    let mut commands = args.prompts.clone();
-    if let Some(path) = &args.pipeline.prompts_file {
-        let from_file = read_command_file(path)
-            .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
-        commands.extend(from_file);
-    }
-    if let Some(path) = &args.record {
-        crate::sink::VideoWriter::check_path(path)?;
-    }
-    Ok((source, commands, args.engine.to_config()?))
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what launch systems and `docker stop` send), naming it. A signal
-/// that cannot be watched never resolves, so the run goes on rather than stopping at once.
-pub(super) async fn stop_signal() -> &'static str {
-    let interrupt = async {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => "interrupted",
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-                "terminated"
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<&'static str>();
-    tokio::select! {
-        s = interrupt => s,
-        s = terminate => s,
-    }
-}
-
-/// Resolves when `--max-frames` results were produced or `--duration-secs` passed (never if neither).
-async fn stop_condition(handles: &super::Handles, max_frames: Option<u64>, duration_secs: Option<f64>) {
-    let deadline = duration_secs.filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64);
-    let started = tokio::time::Instant::now();
-    let stats: Arc<super::Stats> = handles.stats.clone();
-    if max_frames.is_none() && deadline.is_none() {
-        std::future::pending::<()>().await;
-    }
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        tick.tick().await;
-        if max_frames.is_some_and(|n| stats.processed.load(std::sync::atomic::Ordering::Relaxed) >= n) {
-            return;
-        }
-        if deadline.is_some_and(|d| started.elapsed() >= d) {
-            return;
-        }
     }
 }

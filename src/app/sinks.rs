@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::stats::Stats;
 use crate::frame::FrameResult;
+use crate::link::Stats;
 use crate::sink::{AnnotatedRecorder, JsonlWriter, SinkError};
 
 /// What each sink thread reports when it ends: its name, results written, and its error if any.

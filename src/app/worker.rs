@@ -12,12 +12,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::control::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};
 use super::frame_slot::{FrameSlot, Taken};
 use super::model::{FrameModel, ModelError};
-use super::stats::Stats;
 use crate::capture::CapturedFrame;
 use crate::frame::{Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription};
+use crate::link::{
+    CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, Stats, validate_commands,
+};
 use crate::spatial::{DepthFeed, Locator};
 
 /// No frame for this long is worth a warning.

@@ -41,7 +41,7 @@ impl Samples {
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.pipeline.pipeline {
-        return crate::app::pipeline_bench::run(&args.engine, &args.pipeline);
+        return super::pipeline_bench::run(&args.engine, &args.pipeline);
     }
     let images: Vec<PathBuf> =
         if args.image.is_empty() { vec![PathBuf::from(BUNDLED_FRAME)] } else { args.image.clone() };

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod infer;
 pub mod metrics;
 pub mod parity;
+pub mod pipeline_bench;
 
 use std::path::Path;
 

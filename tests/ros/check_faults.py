@@ -267,7 +267,7 @@ def main():
     ap.add_argument("--sizes", default="640x480,320x240,640x480")
     ap.add_argument("--role", default="checker", choices=["checker", "camera", "doomed-client"])
     ap.add_argument("--size", default="640x480")
-    ap.add_argument("--node-log", default="", help="the node's log (RUST_LOG with pixel_sail::publish::services=debug)")
+    ap.add_argument("--node-log", default="", help="the node's log (RUST_LOG with pixel_sail::ros::services=debug)")
     a = ap.parse_args()
     a.base = f"{a.ns.rstrip('/')}/{a.node}"
     rclpy.init()

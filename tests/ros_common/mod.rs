@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pixel_sail::publish::{NodeSettings, PipelineLink, configure};
+use pixel_sail::link::PipelineLink;
+use pixel_sail::ros::{NodeSettings, configure};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,7 +66,7 @@ pub fn run_checker(
         startup.domain_id = domain;
         let link = start();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let node = tokio::spawn(pixel_sail::publish::run(startup, link, async move {
+        let node = tokio::spawn(pixel_sail::ros::run(startup, link, async move {
             let _ = stop_rx.await;
         }));
         let site = msgs.join("lib/python3.11/site-packages");

@@ -1,13 +1,14 @@
-//! What the ROS node needs from the live pipeline (`app::Handles`), and the glue that builds it.
-//! The node never touches the model: commands and region requests go over the pipeline's
-//! channels, results come back on its broadcast.
+//! What a front end such as the ROS node holds of the live pipeline ([`PipelineLink`]), the counters it
+//! reports ([`PipelineStats`]), and the ask-and-wait helpers for its requests. A front end never touches the
+//! model: commands and region requests go over the pipeline's channels, results come back on its broadcast.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::app::{DescribeRequest, SetCommands};
+use super::lifecycle::LifecycleCall;
+use super::requests::{DescribeRequest, SetCommands};
 use crate::capture::FrameOutlet;
 use crate::frame::{FrameResult, RegionDescription, VisualPrompt};
 use crate::spatial::DepthFeed;
@@ -57,7 +58,7 @@ pub struct PipelineLink {
     /// pipeline's newest-frame slot).
     pub frames: Option<Arc<dyn FrameOutlet>>,
     /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
-    pub lifecycle: Option<mpsc::Sender<super::lifecycle_node::LifecycleCall>>,
+    pub lifecycle: Option<mpsc::Sender<LifecycleCall>>,
     /// The pipeline's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
     /// and pushes what they deliver here.
     pub depth: Option<DepthFeed>,

@@ -9,13 +9,13 @@ use ros2_client::{Message, Node, ParameterValue, Server};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::link::{describe as ask, set_commands};
+use super::endpoints::{SettingsRx, Shared};
 use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsRequest, SetPromptsResponse, describe_kind};
 use super::msgs_std::{Header, Time};
-use super::node::{SettingsRx, Shared};
-use crate::app::{DescribeRequest as RegionRequest, SetCommands};
 use crate::decode::{rle_decode, rle_encode};
 use crate::frame::{Mask, Rle, VisualPrompt};
+use crate::link::{DescribeRequest as RegionRequest, SetCommands};
+use crate::link::{describe as ask, set_commands};
 
 /// Where command sets from `~/prompt` and `~/set_prompts` go.
 #[derive(Clone)]

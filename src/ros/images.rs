@@ -104,7 +104,7 @@ pub fn frame_from_image(img: &Image, seq: u64, frame_id_override: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::msgs_std::{Header, Time};
+    use crate::ros::msgs_std::{Header, Time};
 
     fn image(encoding: &str, w: u32, h: u32, step: u32, data: Vec<u8>) -> Image {
         Image {

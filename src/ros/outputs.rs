@@ -12,10 +12,10 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{debug, warn};
 
+use super::endpoints::{Endpoints, SettingsRx, Shared};
 use super::images::{encode_jpeg_rgb8, encode_png_mono8, label_image};
 use super::msgs_pixel_sail::{Grounding as GroundingMsg, GroundingArray};
 use super::msgs_std::{CompressedImage, Header, Image, StringMsg, Time};
-use super::node::{Endpoints, SettingsRx, Shared};
 use super::vision_outputs;
 use crate::frame::FrameResult;
 

@@ -3,6 +3,7 @@
 //! I/O: [`super::lifecycle_node`] serves it over ROS and runs each transition's work.
 
 use super::msgs_lifecycle::{State as StateMsg, Transition as TransitionMsg, TransitionDescription};
+use crate::link::{Outcome, Step};
 
 /// lifecycle_msgs/State ids.
 pub mod state {
@@ -144,28 +145,6 @@ pub fn available(state: u8) -> Vec<TransitionDescription> {
 /// Every transition (`~/get_transition_graph`).
 pub fn graph() -> Vec<TransitionDescription> {
     TRANSITIONS.iter().map(describe).collect()
-}
-
-/// The work a transition state does, run by the node's owner (the pipeline and the model).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Configure,
-    Cleanup,
-    Activate,
-    Deactivate,
-    Shutdown,
-    /// Error processing: undo whatever is set up so the node can return to unconfigured.
-    Error,
-}
-
-/// How a step ended: the callback return codes of rclcpp_lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    /// The step did not happen; the node goes back to the state it started from.
-    Failure(String),
-    /// Something broke half-way; the node goes to error processing.
-    Error(String),
 }
 
 /// A requested primary transition, once accepted: the transition state it enters and its work.

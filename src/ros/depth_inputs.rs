@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
+use super::endpoints::{In, Shared};
 use super::msgs_std::{CameraInfo, Image};
-use super::node::{In, Shared};
 use super::undecodable::RateLimit;
 use crate::spatial::{CameraIntrinsics, DepthFeed, DepthImage};
 
@@ -83,7 +83,7 @@ pub async fn camera_info(input: In<CameraInfo>, feed: DepthFeed, shared: Arc<Sha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::msgs_std::{Header, Time};
+    use crate::ros::msgs_std::{Header, Time};
 
     fn depth_msg(encoding: &str, step: u32, data: Vec<u8>) -> Image {
         let header = Header { stamp: Time { sec: 100, nanosec: 5 }, frame_id: "cam".into() };

@@ -7,9 +7,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::link::PipelineStats;
 use super::msgs_std::{DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time, level};
 use super::qos::{Direction, QosSpec};
+use crate::link::PipelineStats;
 
 /// Capture-to-publish latencies of the last few seconds.
 #[derive(Debug, Default)]

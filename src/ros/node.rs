@@ -1,106 +1,30 @@
 //! The ROS 2 node on ros2-client: creates every endpoint of DESIGN §5 under the resolved names,
 //! declares the parameters, and runs the tasks (outputs, inputs, services, diagnostics) until
 //! shutdown. Publishers/subscriptions are shared through [`Endpoints`] so diagnostics can read
-//! their match counts.
+//! their match counts; the per-endpoint logic lives in the task files it spawns.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ros2_client::{
-    Context, ContextOptions, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Server,
-    ServiceMapping, ServiceTypeName, Subscription,
+    Context, ContextOptions, MessageTypeName, Name, Node, NodeName, NodeOptions, QosProfile, Server, ServiceMapping,
+    ServiceTypeName,
 };
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::diagnostics::LatencyWindow;
 use super::diagnostics_task::{InputTopics, diagnostics_loop, match_count};
+use super::endpoints::{Endpoints, In, Out, Shared};
 use super::error::PublishError;
-use super::link::PipelineLink;
-use super::msgs_pixel_sail::{
-    DescribeRequest, DescribeResponse, GroundingArray, SetPromptsRequest, SetPromptsResponse,
-};
-use super::msgs_std::{CameraInfo, CompressedImage, DiagnosticArray, Image, PointStamped, StringMsg};
-use super::msgs_vision::{Detection2DArray, Detection3DArray, MarkerArray, TFMessage};
+use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsRequest, SetPromptsResponse};
+use super::msgs_std::{CameraInfo, Image, PointStamped, StringMsg};
 use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
 use super::{depth_inputs, inputs, lifecycle_node, outputs, services};
+use crate::link::{PipelineLink, SetCommands};
 use crate::spatial::DepthFeed;
-
-/// One publisher and what diagnostics needs to know about it.
-pub struct Out<M: serde::Serialize> {
-    pub publisher: Publisher<M>,
-    pub topic: String,
-    pub qos: QosSpec,
-    /// Set once a subscriber has matched: before that, ros2-client's match count logs an error
-    /// on every call, so it is not asked.
-    pub ever_matched: Arc<AtomicBool>,
-}
-
-impl<M: serde::Serialize> Out<M> {
-    /// QoS-compatible subscribers matched now.
-    pub fn matched(&self, node: &Node) -> usize {
-        if self.ever_matched.load(Ordering::Relaxed) { self.publisher.get_subscription_count(node) } else { 0 }
-    }
-}
-
-/// One subscription and what diagnostics needs to know about it.
-pub struct In<M> {
-    pub subscription: Arc<Subscription<M>>,
-    pub topic: String,
-    pub qos: QosSpec,
-    pub ever_matched: Arc<AtomicBool>,
-    /// Messages that arrived but did not decode ([`super::undecodable`]).
-    pub undecodable: Arc<AtomicU64>,
-}
-
-impl<M> In<M> {
-    /// The counter that drops this input's undecodable messages.
-    pub fn drop_counter(&self) -> super::undecodable::Undecodable {
-        super::undecodable::Undecodable::new(&self.topic, self.undecodable.clone())
-    }
-}
-
-/// Every topic endpoint of the node.
-pub struct Endpoints {
-    pub detections: Out<GroundingArray>,
-    pub mask: Out<Image>,
-    pub mask_compressed: Out<CompressedImage>,
-    pub overlay: Out<Image>,
-    pub overlay_compressed: Out<CompressedImage>,
-    pub description: Out<StringMsg>,
-    pub diagnostics: Out<DiagnosticArray>,
-    pub detections_2d: Out<Detection2DArray>,
-    pub detections_3d: Out<Detection3DArray>,
-    pub markers: Out<MarkerArray>,
-    pub tf: Out<TFMessage>,
-    /// The node's fully qualified name (the TF child frames live under it).
-    pub fqn: String,
-}
-
-/// Counters and state shared by the node's tasks.
-#[derive(Default)]
-pub struct Shared {
-    pub frames_published: AtomicU64,
-    pub input_frames: AtomicU64,
-    pub input_errors: AtomicU64,
-    pub latency: Mutex<LatencyWindow>,
-    pub active_commands: AtomicU64,
-    /// ROS input frames skipped to honour `max_rate`.
-    pub rate_skipped: AtomicU64,
-    /// The commands the worker last accepted.
-    pub commands: Mutex<Vec<String>>,
-    /// `depth` images taken in / refused; `camera_info` messages refused / whether one was taken.
-    pub depth_frames: AtomicU64,
-    pub depth_refused: AtomicU64,
-    pub camera_info_refused: AtomicU64,
-    pub camera_info_received: AtomicBool,
-}
-
-/// The settings as they change at run time (parameter sets).
-pub type SettingsRx = watch::Receiver<NodeSettings>;
 
 /// Runs the node until `shutdown` resolves.
 pub async fn run(
@@ -135,7 +59,7 @@ pub async fn run(
                 services::check_count(s.prompts.len(), s.max_prompts)?;
                 // The worker answers on the log; parameter sets cannot wait for it.
                 commands
-                    .try_send(crate::app::SetCommands::new(s.prompts.clone()))
+                    .try_send(SetCommands::new(s.prompts.clone()))
                     .map_err(|_| "the pipeline is busy; try again".to_owned())?;
                 if let Ok(mut c) = shared.commands.lock() {
                     c.clone_from(&s.prompts);

@@ -13,17 +13,12 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::error::PublishError;
-use super::lifecycle::{self, Outcome, Step, state};
+use super::lifecycle::{self, state};
 use super::msgs_lifecycle::*;
 use super::names::NameResolver;
 use super::qos::QosSpec;
 use super::services::serve;
-
-/// One transition's work, asked of the pipeline owner; it answers on `reply`.
-pub struct LifecycleCall {
-    pub step: Step,
-    pub reply: oneshot::Sender<Outcome>,
-}
+use crate::link::{LifecycleCall, Outcome, Step};
 
 /// The lifecycle services and the event publisher.
 pub struct LifecycleEndpoints {

@@ -10,14 +10,14 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::endpoints::{Endpoints, In, SettingsRx, Shared};
 use super::images::frame_from_image;
-use super::link::describe as ask;
 use super::msgs_std::{Image, PointStamped, StringMsg};
-use super::node::{Endpoints, In, SettingsRx, Shared};
 use super::services::Commands;
-use crate::app::DescribeRequest;
 use crate::capture::{CapturedFrame, FrameOutlet};
 use crate::frame::VisualPrompt;
+use crate::link::DescribeRequest;
+use crate::link::describe as ask;
 
 pub async fn prompts(input: In<StringMsg>, commands_tx: Commands) {
     let stream = input.subscription.async_stream();

@@ -9,13 +9,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::error::PublishError;
-use super::link::{PipelineLink, PipelineStats};
 use super::params::NodeSettings;
 use super::startup::{RosStartup, configure};
-use crate::app::{Handles, ModelState, Stats};
 use crate::capture::FrameOutlet;
 use crate::cli::RunArgs;
 use crate::config::EngineConfig;
+use crate::link::{Handles, ModelState, Stats};
+use crate::link::{PipelineLink, PipelineStats};
 use crate::spatial::DepthFeed;
 
 /// The node, configured and waiting for the pipeline's handles.

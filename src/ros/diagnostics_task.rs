@@ -9,10 +9,10 @@ use ros2_client::Node;
 use tracing::warn;
 
 use super::diagnostics::{self, DepthInputStats, DiagnosticsInput, EndpointState};
-use super::link::PipelineStats;
+use super::endpoints::{Endpoints, In, Out, SettingsRx, Shared};
 use super::msgs_std::Time;
-use super::node::{Endpoints, In, Out, SettingsRx, Shared};
 use super::qos::{self, QosSpec};
+use crate::link::PipelineStats;
 
 /// Input topics as diagnostics sees them: name, QoS, a matched-publisher counter and the count of
 /// messages that did not decode.

@@ -1,5 +1,6 @@
 //! Requests into the inference worker: replace the active commands, or describe a region on the
 //! latest frame. Both carry an optional/required oneshot reply so a ROS service can answer its caller.
+//! The limits every command set is held to live here too, so each front end refuses the same sets.
 
 use tokio::sync::oneshot;
 

@@ -3,7 +3,7 @@
 //! shutdown. Publishers/subscriptions are shared through [`Endpoints`] so diagnostics can read
 //! their match counts; the per-endpoint logic lives in the task files it spawns.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -46,7 +46,8 @@ fn permissive_runs_unsecured_and_says_so_once() {
 /// names. A ros2-client peer (`examples/secure_listener.rs`; the PyPI rclpy wheels have no DDS Security
 /// plugins) holding keys of the same keystore receives `~/detections`; one whose keys come from another
 /// keystore (its own CAs), and one without security, receive nothing. Keys are made for the test by
-/// `tests/ros/make_keystore.sh` (openssl CLI, sros2's layout).
+/// `tests/ros/make_keystore.sh` (openssl CLI, sros2's layout). The peer is built first:
+/// `cargo build --features security --example secure_listener`.
 #[cfg(feature = "security")]
 mod dds_security {
     use std::path::Path;
@@ -70,7 +71,9 @@ mod dds_security {
         if let Some(e) = enclave {
             cmd.arg(e);
         }
-        cmd.spawn().unwrap_or_else(|e| panic!("{}: {e} (built by cargo test --features security)", bin.display()))
+        cmd.spawn().unwrap_or_else(|e| {
+            panic!("{}: {e} (cargo build --features security --example secure_listener)", bin.display())
+        })
     }
 
     fn received(child: Child) -> (u64, String) {

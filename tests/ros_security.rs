@@ -1,6 +1,8 @@
 //! ROS 2 security from the environment, end to end through `pixel-sail run`: under
-//! `ROS_SECURITY_STRATEGY=Enforce` the node refuses to start with one line (it has no DDS Security, so it
-//! would publish in the clear); under `Permissive` it starts, says once that it runs unsecured, and works.
+//! `ROS_SECURITY_STRATEGY=Enforce` without usable keys (the default build has no DDS Security; a `security`
+//! build needs every file of the enclave) the node refuses to start with one line, rather than publish in the
+//! clear; under `Permissive` it starts, says once that it runs unsecured, and works. With `--features security`,
+//! `dds_security` shows who receives the node's detections.
 
 use std::process::Command;
 
@@ -38,4 +40,88 @@ fn permissive_runs_unsecured_and_says_so_once() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("running UNSECURED").count(), 1, "{stderr}");
+}
+
+/// Built with `--features security`: the node joins with DDS Security from the enclave the environment
+/// names. A ros2-client peer (`examples/secure_listener.rs`; the PyPI rclpy wheels have no DDS Security
+/// plugins) holding keys of the same keystore receives `~/detections`; one whose keys come from another
+/// keystore (its own CAs), and one without security, receive nothing. Keys are made for the test by
+/// `tests/ros/make_keystore.sh` (openssl CLI, sros2's layout). The peer is built first:
+/// `cargo build --features security --example secure_listener`.
+#[cfg(feature = "security")]
+mod dds_security {
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    fn keystore(dir: &Path, enclaves: &[&str]) {
+        let status = Command::new("tests/ros/make_keystore.sh")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg(dir)
+            .args(enclaves)
+            .status()
+            .unwrap();
+        assert!(status.success(), "make_keystore.sh failed");
+    }
+
+    fn listener(domain: &str, topic: &str, enclave: Option<&Path>) -> Child {
+        let bin = Path::new(env!("CARGO_BIN_EXE_pixel-sail")).with_file_name("examples").join("secure_listener");
+        let mut cmd = Command::new(&bin);
+        cmd.args([topic, "15"]).env("ROS_DOMAIN_ID", domain).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if let Some(e) = enclave {
+            cmd.arg(e);
+        }
+        cmd.spawn().unwrap_or_else(|e| {
+            panic!("{}: {e} (cargo build --features security --example secure_listener)", bin.display())
+        })
+    }
+
+    fn received(child: Child) -> (u64, String) {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let n = stdout.trim().strip_prefix("received ").and_then(|n| n.parse().ok());
+        let log = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        (n.unwrap_or_else(|| panic!("listener said: {log}")), log)
+    }
+
+    #[test]
+    fn only_a_peer_holding_the_keystores_keys_receives_detections() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ks, stranger) = (tmp.path().join("keystore"), tmp.path().join("stranger"));
+        keystore(&ks, &["pixel_sail", "listener"]);
+        keystore(&stranger, &["listener"]);
+        let domain = (100 + std::process::id() % 40).to_string();
+        let log_path = tmp.path().join("node.log");
+        let mut node = Command::new(env!("CARGO_BIN_EXE_pixel-sail"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--no-progress", "--model", "models/tiny", "--source", "test:160x120@30"])
+            .args(["--prompt", "find the red circle", "--duration-secs", "40", "--ros-args", "-r", "__node:=sec_node"])
+            .env("ROS_DOMAIN_ID", &domain)
+            .env("ROS_SECURITY_ENABLE", "true")
+            .env("ROS_SECURITY_STRATEGY", "Enforce")
+            .env("ROS_SECURITY_KEYSTORE", &ks)
+            .env("ROS_SECURITY_ENCLAVE_OVERRIDE", "/pixel_sail")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        let topic = "/sec_node/detections";
+        let member = listener(&domain, topic, Some(&ks.join("enclaves/listener")));
+        let outsider = listener(&domain, topic, Some(&stranger.join("enclaves/listener")));
+        let unsecured = listener(&domain, topic, None);
+        let (member, member_log) = received(member);
+        let (outsider, outsider_log) = received(outsider);
+        let (unsecured, unsecured_log) = received(unsecured);
+        let _ = Command::new("kill").args(["-INT", &node.id().to_string()]).status();
+        let _ = node.wait();
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        eprintln!(
+            "detections received: keystore peer {member}, another keystore's peer {outsider}, unsecured {unsecured}"
+        );
+        assert!(log.contains("DDS Security on"), "{log}");
+        assert!(member > 0, "the keystore's own peer got nothing: {member_log}\nnode: {log}");
+        assert_eq!(outsider, 0, "a peer of another keystore got detections: {outsider_log}");
+        assert_eq!(unsecured, 0, "an unsecured peer got detections: {unsecured_log}");
+    }
 }

@@ -32,9 +32,9 @@ pub async fn run(
     link: PipelineLink,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), PublishError> {
-    let RosStartup { names, settings, domain_id, ros_source } = startup;
+    let RosStartup { names, settings, domain_id, ros_source, security } = startup;
     let fqn = names.fully_qualified_node();
-    let ctx = Context::with_options(ContextOptions::new().domain_id(domain_id))
+    let ctx = Context::with_options(context_options(domain_id, &security))
         .map_err(|e| PublishError::dds(format!("joining DDS domain {domain_id}"), e))?;
 
     // Parameters: declared with their start values; the validator refuses bad/read-only values with a
@@ -195,6 +195,20 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(2), spin_task).await;
     drop(ctx);
     Ok(())
+}
+
+/// The DDS participant's options: the domain, and DDS Security with the enclave's files when asked for.
+fn context_options(domain_id: u16, security: &super::security::Security) -> ContextOptions {
+    let options = ContextOptions::new().domain_id(domain_id);
+    #[cfg(feature = "security")]
+    if let super::security::Security::Enclave(dir) = security {
+        info!(enclave = %dir.display(), "DDS Security on: authenticated, access-controlled, encrypted");
+        // sros2 writes the private key unencrypted: no password.
+        return options.enable_security(dir, String::new());
+    }
+    #[cfg(not(feature = "security"))]
+    let _ = security;
+    options
 }
 
 /// An input's "has matched once" flag and the future that resolves on its first match.

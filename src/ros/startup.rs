@@ -6,7 +6,7 @@ use super::error::PublishError;
 use super::names::NameResolver;
 use super::params::{NodeSettings, read_params_file};
 use super::ros_args;
-use super::security::{self, SecurityRequest};
+use super::security::{self, Security};
 
 pub const DEFAULT_NODE_NAME: &str = "pixel_sail";
 
@@ -18,6 +18,8 @@ pub struct RosStartup {
     pub domain_id: u16,
     /// True when frames come from the ROS `image` topic (`source: ros`, or `image` remapped).
     pub ros_source: bool,
+    /// DDS Security from `ROS_SECURITY_*` ([`security`]).
+    pub security: Security,
 }
 
 /// `ros_args`: the raw `--ros-args …` block (marker included, as `cli::RunArgs::ros_args` holds it).
@@ -44,10 +46,11 @@ pub fn configure(ros_args_block: &[String], base: NodeSettings) -> Result<RosSta
         settings.source = "ros".to_owned();
     }
     let domain_id = domain_id_from_env(std::env::var("ROS_DOMAIN_ID").ok().as_deref())?;
-    if let Some(warning) = security::check(SecurityRequest::from_env(|k| std::env::var(k).ok()).as_ref())? {
+    let security = security::from_env()?;
+    if let Security::Unsecured(warning) = &security {
         tracing::warn!("{warning}");
     }
-    Ok(RosStartup { names, settings, domain_id, ros_source })
+    Ok(RosStartup { names, settings, domain_id, ros_source, security })
 }
 
 /// `ROS_DOMAIN_ID` as rcl reads it: unset or empty → 0.

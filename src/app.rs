@@ -14,7 +14,6 @@
 //! closes the slot, the worker finishes its frame and drops the results sender, and every sink then
 //! drains, flushes and finalises its file.
 
-mod args;
 mod command_input;
 mod depth_stream;
 mod engine_model;
@@ -34,7 +33,6 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use args::PipelineArgs;
 pub use command_input::{parse_command_file, parse_command_line, read_command_file};
 pub use depth_stream::DepthStream;
 pub use engine_model::EngineModel;

@@ -1,6 +1,10 @@
-//! Engine configuration: where the model and ONNX Runtime live, which execution providers to try, and
-//! the TensorRT options. Deserialisable (YAML/JSON keys = field names) so the node's parameter file
-//! and the CLI flags fill the same struct.
+//! Configuration, resolved in one place. This file: the engine's (where the model and ONNX Runtime live, which
+//! execution providers to try, the TensorRT options). [`params`]: the run's named parameters and their one
+//! resolver; [`params_file`]: ROS params files; [`run`]: everything `pixel-sail run` runs with.
+
+pub mod params;
+pub mod params_file;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

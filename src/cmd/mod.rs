@@ -1,5 +1,6 @@
-//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench`, `parity`, `build-engines`); `run`
-//! lives in `app`.
+//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench` with its `--pipeline` benchmarks,
+//! `parity`, `build-engines`); `run` turns its flags into a [`crate::config::run::RunConfig`] and hands it to
+//! `app`.
 
 pub mod bench;
 pub mod engines;

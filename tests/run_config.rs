@@ -9,7 +9,7 @@ use pixel_sail::ros::RosPlan;
 fn run_config(argv: &[&str]) -> RunConfig {
     let cli = Cli::parse_from_with_ros_args(argv.iter().map(|s| s.to_string()));
     match cli.command {
-        Command::Run(args) => args.to_config(),
+        Command::Run(args) => args.to_config().unwrap(),
         other => panic!("parsed {other:?}"),
     }
 }
@@ -84,14 +84,27 @@ fn defaults_then_flags_then_params_files_then_dash_p() {
 
 #[test]
 fn without_ros_the_flags_are_the_configuration() {
-    let config =
-        run_config(&["pixel-sail", "run", "--no-ros", "--source", "test", "--no-describe", "--max-commands", "2"]);
+    let config = run_config(&[
+        "pixel-sail",
+        "run",
+        "--no-ros",
+        "--source",
+        "test",
+        "--no-describe",
+        "--max-commands",
+        "2",
+        "--threads",
+        "2",
+        "--no-mask-refine",
+    ]);
     assert!(config.no_ros);
     assert!(!config.describe_enabled());
     assert_eq!(config.frame_id(), "camera");
     let engine = config.engine_config().unwrap();
     assert_eq!(engine.max_commands, 2);
     assert_eq!(engine.mask_threshold, None, "model.json's threshold without the node");
+    assert_eq!(engine.intra_threads, Some(2), "engine flags without a parameter reach the engine");
+    assert!(!engine.mask_refine);
 }
 
 #[test]

@@ -115,6 +115,12 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Every engine option these flags set, for `run`: its model folder, providers and command limit come from
+    /// its parameters instead (`model_dir`, `execution_providers`, `max_prompts`), so `--ep` is not checked here.
+    pub fn run_options(&self) -> Result<EngineConfig, ConfigError> {
+        EngineArgs { ep: "cpu".into(), max_commands: 1, ..self.clone() }.to_config()
+    }
+
     pub fn to_config(&self) -> Result<EngineConfig, ConfigError> {
         let providers: Vec<ProviderKind> = parse_provider_list(&self.ep)?;
         let cfg = EngineConfig {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::EngineArgs;
+use crate::config::ConfigError;
 use crate::config::params::NodeSettings;
 use crate::config::run::{RunConfig, RunOptions};
 
@@ -118,7 +119,8 @@ pub struct PipelineArgs {
 impl RunArgs {
     /// The run's configuration as the flags give it. A flag that is also a node parameter fills that parameter
     /// (README's table); `--frame-id camera` (the default) means "not given", so a ROS source keeps its own.
-    pub fn to_config(&self) -> RunConfig {
+    /// A flag that cannot work (`--threads 0`) is refused here with its reason.
+    pub fn to_config(&self) -> Result<RunConfig, ConfigError> {
         let (p, e) = (&self.pipeline, &self.engine);
         let d = NodeSettings::default();
         let (policy, period) = if p.no_describe {
@@ -166,14 +168,8 @@ impl RunArgs {
             no_progress: p.no_progress,
             depth: p.depth.clone(),
             camera_info: p.camera_info.clone(),
-            ort_library: e.ort_lib.clone(),
-            intra_threads: e.threads,
-            spin_wait: e.spin,
-            trt_cache: e.trt_cache.clone(),
-            trt_fp16: !e.trt_fp32,
-            mask_refine: !e.no_mask_refine,
-            confirm_found: !e.no_confirm_found,
+            engine: e.run_options()?,
         };
-        RunConfig { params, options, no_ros: self.no_ros, ros_args: self.ros_args.clone() }
+        Ok(RunConfig { params, options, no_ros: self.no_ros, ros_args: self.ros_args.clone() })
     }
 }

@@ -19,7 +19,7 @@ use crate::frame::Frame;
 
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(args) => crate::app::run(args.to_config()),
+        Command::Run(args) => crate::app::run(args.to_config()?),
         Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),

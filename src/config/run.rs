@@ -9,7 +9,7 @@ use ros2_client::parameters::ParameterValue as P;
 
 use super::params::{NodeSettings, ParamError};
 use super::params_file::read_params_file;
-use super::{ConfigError, EngineConfig, TensorRtOptions, parse_provider_list};
+use super::{ConfigError, EngineConfig, parse_provider_list};
 
 /// Options of `pixel-sail run` that only flags set (no node parameter carries them).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +33,9 @@ pub struct RunOptions {
     pub no_progress: bool,
     pub depth: Option<String>,
     pub camera_info: Option<PathBuf>,
-    pub ort_library: Option<PathBuf>,
-    pub intra_threads: Option<usize>,
-    pub spin_wait: bool,
-    pub trt_cache: Option<PathBuf>,
-    pub trt_fp16: bool,
-    pub mask_refine: bool,
-    pub confirm_found: bool,
+    /// The engine options the flags set; its `model_dir`, `providers`, `max_commands` and `mask_threshold` are
+    /// not read: those come from [`RunConfig::params`].
+    pub engine: EngineConfig,
 }
 
 impl Default for RunOptions {
@@ -64,13 +60,7 @@ impl Default for RunOptions {
             no_progress: false,
             depth: None,
             camera_info: None,
-            ort_library: None,
-            intra_threads: None,
-            spin_wait: false,
-            trt_cache: None,
-            trt_fp16: true,
-            mask_refine: true,
-            confirm_found: true,
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -91,7 +81,6 @@ impl RunConfig {
     /// The engine's configuration. The mask threshold is the node's `mask_threshold` parameter (a probability,
     /// turned into a logit) when the node runs, else model.json's.
     pub fn engine_config(&self) -> Result<EngineConfig, ConfigError> {
-        let o = &self.options;
         let p = &self.params;
         let mask_threshold = (!self.no_ros).then(|| {
             let t = p.mask_threshold.clamp(1e-6, 1.0 - 1e-6);
@@ -100,18 +89,9 @@ impl RunConfig {
         let cfg = EngineConfig {
             model_dir: crate::install::resolve_data_path(std::path::Path::new(&p.model_dir)),
             providers: parse_provider_list(&self.providers())?,
-            tensorrt: TensorRtOptions {
-                fp16: o.trt_fp16,
-                cache_dir: o.trt_cache.clone(),
-                ..TensorRtOptions::default()
-            },
-            ort_library: o.ort_library.clone(),
-            intra_threads: o.intra_threads,
-            spin_wait: o.spin_wait,
             max_commands: self.max_commands(),
             mask_threshold,
-            mask_refine: o.mask_refine,
-            confirm_found: o.confirm_found,
+            ..self.options.engine.clone()
         };
         cfg.validate()?;
         Ok(cfg)

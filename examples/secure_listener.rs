@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use pixel_sail::publish::msgs_pixel_sail::GroundingArray;
-use pixel_sail::publish::qos::QosSpec;
+use pixel_sail::ros::msgs_pixel_sail::GroundingArray;
+use pixel_sail::ros::qos::QosSpec;
 use ros2_client::{Context, ContextOptions, MessageTypeName, Name, NodeName, NodeOptions};
 
 fn main() -> anyhow::Result<()> {

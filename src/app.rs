@@ -9,12 +9,12 @@
 //!                                                        video thread ◀────────┘   (ROS publishers)
 //! ```
 //!
-//! [`Pipeline::start`] builds this around any [`FrameModel`] and returns [`Handles`], the small public
-//! API other front ends (the ROS node) plug into. Shutdown runs in stream order: capture stops and
+//! [`Pipeline::start`] builds this around any [`FrameModel`] and returns [`Handles`] (in [`crate::link`], the
+//! layer the ROS node talks to the pipeline through). `app/` is wiring only: it takes a resolved
+//! [`crate::config::run::RunConfig`], never clap structs. Shutdown runs in stream order: capture stops and
 //! closes the slot, the worker finishes its frame and drops the results sender, and every sink then
 //! drains, flushes and finalises its file.
 
-mod args;
 mod command_input;
 mod depth_stream;
 mod engine_model;
@@ -34,7 +34,6 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use args::PipelineArgs;
 pub use command_input::{parse_command_file, parse_command_line, read_command_file};
 pub use depth_stream::DepthStream;
 pub use engine_model::EngineModel;

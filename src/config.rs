@@ -1,6 +1,10 @@
-//! Engine configuration: where the model and ONNX Runtime live, which execution providers to try, and
-//! the TensorRT options. Deserialisable (YAML/JSON keys = field names) so the node's parameter file
-//! and the CLI flags fill the same struct.
+//! Configuration, resolved in one place. This file: the engine's (where the model and ONNX Runtime live, which
+//! execution providers to try, the TensorRT options). [`params`]: the run's named parameters; [`params_file`]: ROS
+//! params files; [`run`]: everything `pixel-sail run` runs with, and the one resolver of its parameters.
+
+pub mod params;
+pub mod params_file;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -102,7 +106,7 @@ pub fn parse_provider_list(s: &str) -> Result<Vec<ProviderKind>, ConfigError> {
 
 /// TensorRT execution-provider options. Engines are cached under `cache_dir/<graph>-<key>/`, where the key
 /// hashes the ONNX file, the TensorRT version and the shape ranges, so a valid engine is never rebuilt.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TensorRtOptions {
     pub fp16: bool,
@@ -134,7 +138,7 @@ impl TensorRtOptions {
 }
 
 /// Everything [`crate::inference::Engine::load`] needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
     /// Folder holding model.json, tokenizer.json and the three ONNX graphs.

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use pixel_sail::config::params_file::read_params_file;
 use pixel_sail::decode::{bbox_of, rle_decode, rle_encode};
 use pixel_sail::frame::{Frame, Grounding, Location, Mask, Rle};
 use pixel_sail::inference::ModelInfo;
@@ -12,7 +13,6 @@ use pixel_sail::inference::tokenizer::PromptTokenizer;
 use pixel_sail::link::{CommandLimits, validate_commands};
 use pixel_sail::ros::images::frame_from_image;
 use pixel_sail::ros::msgs_std::Image;
-use pixel_sail::ros::params::read_params_file;
 use pixel_sail::ros::ros_args::{parse, parse_param_value, split};
 use pixel_sail::spatial::{CameraIntrinsics, DepthFeed, DepthImage, Locator, RayTable};
 

@@ -14,10 +14,11 @@ use tracing::info;
 use super::command_input::{read_stdin_commands, watch_command_file};
 use super::managed_routes::{RoutedFrames, Routes, forward_results, route_commands, route_describe};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
+use super::start::{capture_config, depth_feed, describe_policy, start_inputs};
 use super::{AppError, EngineModel, Pipeline, PipelineConfig, WorkerConfig};
 use crate::capture::FrameOutlet;
-use crate::cli::RunArgs;
 use crate::config::EngineConfig;
+use crate::config::run::RunConfig;
 use crate::frame::FrameResult;
 use crate::inference::Engine;
 use crate::link::CommandLimits;
@@ -30,19 +31,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs the managed node until `shutdown` (or Ctrl-C / SIGTERM), then finalises the sinks. `--max-frames` and
 /// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
-pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
-    let p = &args.pipeline;
-    let (source, commands, mut engine_cfg) = super::start::start_inputs(&args)?;
-    ros.adjust_engine(&mut engine_cfg);
-    let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+pub async fn run_managed(run_cfg: RunConfig, ros: RosPlan) -> anyhow::Result<()> {
+    let o = &run_cfg.options;
+    let (source, commands, engine_cfg) = start_inputs(&run_cfg)?;
+    let limits = CommandLimits { max_commands: run_cfg.max_commands(), max_chars: o.max_command_chars };
     // As the plain run: a ROS camera's depth comes on `depth` and `camera_info`, otherwise --depth/--camera-info.
     // One feed serves every activation.
     let ros_depth = ros.depth_feed();
-    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { depth_feed(&run_cfg)? };
     let config = PipelineConfig {
-        capture: p.capture_config(&source),
+        capture: capture_config(&run_cfg, &source),
         worker: WorkerConfig {
-            describe: p.describe_policy(),
+            describe: describe_policy(&run_cfg),
             limits,
             initial_commands: Vec::new(),
             latency_from_stamp: true,
@@ -54,10 +54,10 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
     stats.set_model_state(ModelState::Loading(UNCONFIGURED.into()));
     let (results_tx, results_rx) = broadcast::channel(super::RESULTS_CAPACITY);
     let mut sinks: Vec<SinkThread> = Vec::new();
-    if let Some(path) = &args.jsonl {
+    if let Some(path) = &o.jsonl {
         sinks.push(spawn_jsonl(path.clone(), results_tx.subscribe(), stats.clone())?);
     }
-    if let Some(path) = &args.record {
+    if let Some(path) = &o.record {
         sinks.push(spawn_video(path.clone(), results_tx.subscribe(), stats.clone())?);
     }
     let routes = Arc::new(Routes::new(commands));
@@ -68,17 +68,17 @@ pub async fn run_managed(args: RunArgs, ros: RosPlan) -> anyhow::Result<()> {
         tokio::spawn(route_commands(commands_rx, routes.clone(), limits)),
         tokio::spawn(route_describe(describe_rx, routes.clone())),
     ];
-    if let Some(path) = p.prompts_file.clone() {
-        tasks.push(tokio::spawn(watch_command_file(path, args.prompts.clone(), commands_tx.clone())));
+    if let Some(path) = o.prompts_file.clone() {
+        tasks.push(tokio::spawn(watch_command_file(path, run_cfg.params.prompts.clone(), commands_tx.clone())));
     }
-    if p.stdin {
+    if o.stdin {
         tasks.push(tokio::spawn(read_stdin_commands(commands_tx.clone())));
     }
-    if !p.no_progress {
+    if !o.no_progress {
         tasks.push(tokio::spawn(super::progress::report_progress(stats.clone())));
     }
     let ros_source = ros.ros_source();
-    let model_name = format!("{} on {}", engine_cfg.model_dir.display(), args.engine.ep);
+    let model_name = format!("{} on {}", engine_cfg.model_dir.display(), run_cfg.providers());
     let state = Arc::new(Mutex::new(lifecycle::state_label(lifecycle::state::UNCONFIGURED)));
     let view = ros.stats_view(stats.clone(), model_name);
     let shown = state.clone();

@@ -6,45 +6,47 @@ use std::time::Instant;
 
 use super::command_input::{read_stdin_commands, watch_command_file};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
-use super::start::start_inputs;
+use super::start::{capture_config, depth_feed, describe_policy, start_depth_stream, start_inputs};
 use super::stop::{stop_condition, stop_signal};
 use super::{AppError, EngineModel, ModelLoader, Pipeline, PipelineConfig, WorkerConfig, progress};
 use crate::capture::CaptureEnd;
-use crate::cli::RunArgs;
+use crate::config::run::RunConfig;
 use crate::inference::Engine;
 use crate::link::CommandLimits;
 
 /// Runs the live node until the source ends or the user stops it.
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
+pub fn run(run_cfg: RunConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .thread_name("pixel-sail-rt")
         .build()?;
-    let outcome = runtime.block_on(run_async(args));
+    let outcome = runtime.block_on(run_async(run_cfg));
     // A blocking stdin read (`--stdin`) cannot be cancelled; do not wait for it.
     runtime.shutdown_background();
     outcome
 }
 
-async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
-    // The ROS node's parameters (params files, `-p`, remapping `image`) override the flags first.
-    let ros = if args.no_ros { None } else { Some(crate::ros::RosPlan::prepare(&mut args)?) };
+async fn run_async(run_cfg: RunConfig) -> anyhow::Result<()> {
+    // The ROS node's parameters (params files, `-p`, remapping `image`) resolve the configuration first.
+    let (run_cfg, ros) = if run_cfg.no_ros {
+        (run_cfg, None)
+    } else {
+        let (run_cfg, plan) = crate::ros::RosPlan::prepare(run_cfg)?;
+        (run_cfg, Some(plan))
+    };
     let ros = match ros {
-        Some(plan) if plan.settings().managed => return super::managed::run_managed(args, plan).await,
+        Some(plan) if run_cfg.params.managed => return super::managed::run_managed(run_cfg, plan).await,
         other => other,
     };
     let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
-    let p = &args.pipeline;
-    let (source, commands, mut engine_cfg) = start_inputs(&args)?;
-    if let Some(ros) = &ros {
-        ros.adjust_engine(&mut engine_cfg);
-    }
+    let o = &run_cfg.options;
+    let (source, commands, engine_cfg) = start_inputs(&run_cfg)?;
     // The quick start-up faults (model.json, the ONNX Runtime library) stop us here; the sessions (a TensorRT
     // engine build can take minutes) load on the worker thread while capture and the ROS node already run.
     let prepare_cfg = engine_cfg.clone();
     tokio::task::spawn_blocking(move || Engine::prepare(&prepare_cfg)).await??;
-    let model_name = format!("{} on {}", engine_cfg.model_dir.display(), args.engine.ep);
+    let model_name = format!("{} on {}", engine_cfg.model_dir.display(), run_cfg.providers());
     let load: ModelLoader<EngineModel> = Box::new(move |status: &dyn Fn(String)| {
         let started = Instant::now();
         let model = EngineModel::load_reporting(&engine_cfg, status).map_err(|e| e.to_string())?;
@@ -52,14 +54,14 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
         Ok(model)
     });
 
-    let limits = CommandLimits { max_commands: args.engine.max_commands, max_chars: p.max_command_chars };
+    let limits = CommandLimits { max_commands: run_cfg.max_commands(), max_chars: o.max_command_chars };
     // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
     let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
-    let depth = if ros_depth.is_some() { ros_depth.clone() } else { p.depth_feed()? };
+    let depth = if ros_depth.is_some() { ros_depth.clone() } else { depth_feed(&run_cfg)? };
     let config = PipelineConfig {
-        capture: p.capture_config(&source),
+        capture: capture_config(&run_cfg, &source),
         worker: WorkerConfig {
-            describe: p.describe_policy(),
+            describe: describe_policy(&run_cfg),
             limits,
             initial_commands: commands,
             latency_from_stamp: true,
@@ -68,7 +70,7 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     };
     // A GStreamer depth source pushes into the worker's feed from its own thread.
     let depth_stream = match &config.worker.depth {
-        Some(feed) => p.start_depth_stream(feed)?,
+        Some(feed) => start_depth_stream(&run_cfg, feed)?,
         None => None,
     };
     let pipeline = if ros_source {
@@ -80,24 +82,24 @@ async fn run_async(mut args: RunArgs) -> anyhow::Result<()> {
     let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), ros_depth, model_name));
 
     let mut sinks: Vec<SinkThread> = Vec::new();
-    if let Some(path) = &args.jsonl {
+    if let Some(path) = &o.jsonl {
         sinks.push(spawn_jsonl(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
     }
-    if let Some(path) = &args.record {
+    if let Some(path) = &o.record {
         sinks.push(spawn_video(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
     }
     let mut tasks = Vec::new();
-    if let Some(path) = p.prompts_file.clone() {
-        tasks.push(tokio::spawn(watch_command_file(path, args.prompts.clone(), handles.commands_tx.clone())));
+    if let Some(path) = o.prompts_file.clone() {
+        tasks.push(tokio::spawn(watch_command_file(path, run_cfg.params.prompts.clone(), handles.commands_tx.clone())));
     }
-    if p.stdin {
+    if o.stdin {
         tasks.push(tokio::spawn(read_stdin_commands(handles.commands_tx.clone())));
     }
-    if !p.no_progress {
+    if !o.no_progress {
         tasks.push(tokio::spawn(progress::report_progress(handles.stats.clone())));
     }
 
-    let limit = stop_condition(&handles, p.max_frames, p.duration_secs);
+    let limit = stop_condition(&handles, o.max_frames, o.duration_secs);
     let ros_ended = async {
         match ros.as_mut() {
             Some(r) => Some((&mut r.task).await),

@@ -1,5 +1,6 @@
-//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench`, `parity`, `build-engines`); `run`
-//! lives in `app`.
+//! Subcommand implementations behind the CLI (`infer`, `eval`, `bench` with its `--pipeline` benchmarks,
+//! `parity`, `build-engines`); `run` turns its flags into a [`crate::config::run::RunConfig`] and hands it to
+//! `app`.
 
 pub mod bench;
 pub mod engines;
@@ -18,7 +19,7 @@ use crate::frame::Frame;
 
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(args) => crate::app::run(args),
+        Command::Run(args) => crate::app::run(args.to_config()?),
         Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -1,6 +1,6 @@
-//! How `pixel-sail run` starts the ROS node on the pipeline: the CLI flags become the parameters'
-//! start values, `--ros-args` (params files, `-p`, remaps) override them, and the result is
-//! written back into the run arguments before the model and the pipeline start.
+//! How `pixel-sail run` starts the ROS node on the pipeline: [`RosPlan::prepare`] resolves the run's
+//! configuration against `--ros-args` (params files, `-p`, remaps) before the model and the pipeline start,
+//! and [`RosPlan::spawn`] starts the node on the pipeline's [`Handles`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::error::PublishError;
-use super::params::NodeSettings;
 use super::startup::{RosStartup, configure};
 use crate::capture::FrameOutlet;
-use crate::cli::RunArgs;
-use crate::config::EngineConfig;
+use crate::config::params::{NodeSettings, ParamError};
+use crate::config::run::RunConfig;
 use crate::link::{Handles, ModelState, Stats};
 use crate::link::{PipelineLink, PipelineStats};
 use crate::spatial::DepthFeed;
@@ -30,17 +29,18 @@ pub struct RosRunning {
 }
 
 impl RosPlan {
-    /// Reads `--ros-args` on top of the CLI flags and writes the outcome back into `args`.
-    pub fn prepare(args: &mut RunArgs) -> Result<Self, PublishError> {
-        let startup = configure(&args.ros_args, base_settings(args))?;
+    /// Resolves `config`'s parameters against `--ros-args` (the flags' values < params files < `-p`) and
+    /// returns the resolved configuration the run goes on with.
+    pub fn prepare(config: RunConfig) -> Result<(RunConfig, Self), PublishError> {
+        let startup = configure(&config.ros_args, config.params.clone())?;
         if startup.settings.source.trim().is_empty() {
-            return Err(PublishError::Param(super::params::ParamError::Invalid {
+            return Err(PublishError::Param(ParamError::Invalid {
                 name: "source".into(),
                 reason: "no source: pass --source, `-p source:=…`, or remap `image` to a camera topic".into(),
             }));
         }
-        apply_to_run_args(&startup.settings, args);
-        Ok(Self { startup })
+        let config = RunConfig { params: startup.settings.clone(), ..config };
+        Ok((config, Self { startup }))
     }
 
     /// Frames come from the ROS `image` topic instead of a capture source.
@@ -50,12 +50,6 @@ impl RosPlan {
 
     pub fn settings(&self) -> &NodeSettings {
         &self.startup.settings
-    }
-
-    /// The engine options only parameters carry (the mask threshold, as a logit).
-    pub fn adjust_engine(&self, cfg: &mut EngineConfig) {
-        let p = self.startup.settings.mask_threshold.clamp(1e-6, 1.0 - 1e-6);
-        cfg.mask_threshold = Some((p / (1.0 - p)).ln() as f32);
     }
 
     /// The depth feed the node fills from `depth` and `camera_info` when `ros_source()` (the worker
@@ -120,50 +114,4 @@ impl RosPlan {
         }));
         RosRunning { stop, task }
     }
-}
-
-/// The parameters' start values implied by the CLI flags.
-pub fn base_settings(args: &RunArgs) -> NodeSettings {
-    let p = &args.pipeline;
-    let d = NodeSettings::default();
-    let (policy, period) = if p.no_describe {
-        ("off", d.description_period)
-    } else if p.describe_every_secs > 0.0 {
-        ("periodic", p.describe_every_secs)
-    } else {
-        ("on_new_command", d.description_period)
-    };
-    NodeSettings {
-        model_dir: args.engine.model.display().to_string(),
-        source: args.source.clone().unwrap_or_default(),
-        // The CLI's default frame_id means "not given": a ROS source keeps the camera's own.
-        frame_id: if p.frame_id == "camera" { String::new() } else { p.frame_id.clone() },
-        execution_providers: args.engine.ep.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
-        description_policy: policy.into(),
-        description_period: period,
-        max_description_tokens: p.max_description_tokens as i64,
-        prompts: args.prompts.clone(),
-        max_prompts: args.engine.max_commands as i64,
-        managed: args.lifecycle,
-        depth_tolerance_ms: if p.depth_tolerance_ms.is_finite() { p.depth_tolerance_ms } else { d.depth_tolerance_ms },
-        ..d
-    }
-}
-
-/// Writes the start-up parameters back into the run arguments the pipeline is built from.
-pub fn apply_to_run_args(s: &NodeSettings, args: &mut RunArgs) {
-    args.engine.model = s.model_dir.clone().into();
-    args.engine.ep = s.execution_providers.join(",");
-    args.engine.max_commands = usize::try_from(s.max_prompts).unwrap_or(args.engine.max_commands);
-    args.source = Some(s.source.clone());
-    args.prompts = s.prompts.clone();
-    args.lifecycle = s.managed;
-    let p = &mut args.pipeline;
-    if !s.frame_id.is_empty() {
-        p.frame_id = s.frame_id.clone();
-    }
-    p.no_describe = s.description_policy == "off";
-    p.describe_every_secs = if s.description_policy == "periodic" { s.description_period } else { 0.0 };
-    p.max_description_tokens = usize::try_from(s.max_description_tokens).unwrap_or(16);
-    p.depth_tolerance_ms = s.depth_tolerance_ms;
 }

@@ -12,8 +12,8 @@ use super::diagnostics::LatencyWindow;
 use super::msgs_pixel_sail::GroundingArray;
 use super::msgs_std::{CompressedImage, DiagnosticArray, Image, StringMsg};
 use super::msgs_vision::{Detection2DArray, Detection3DArray, MarkerArray, TFMessage};
-use super::params::NodeSettings;
 use super::qos::QosSpec;
+use crate::config::params::NodeSettings;
 
 /// One publisher and what diagnostics needs to know about it.
 pub struct Out<M: serde::Serialize> {

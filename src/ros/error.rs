@@ -1,8 +1,8 @@
 //! Errors of the ROS stage.
 
 use super::names::NameError;
-use super::params::ParamError;
 use super::ros_args::RosArgsError;
+use crate::config::params::ParamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -19,10 +19,10 @@ use super::endpoints::{Endpoints, In, Out, Shared};
 use super::error::PublishError;
 use super::msgs_pixel_sail::{DescribeRequest, DescribeResponse, SetPromptsRequest, SetPromptsResponse};
 use super::msgs_std::{CameraInfo, Image, PointStamped, StringMsg};
-use super::params::{NodeSettings, runtime_validator};
 use super::qos::{self, Endpoint, QosSpec};
 use super::startup::RosStartup;
 use super::{depth_inputs, inputs, lifecycle_node, outputs, services};
+use crate::config::params::{NodeSettings, runtime_validator};
 use crate::link::{PipelineLink, SetCommands};
 use crate::spatial::DepthFeed;
 
@@ -277,7 +277,7 @@ impl EndpointFactory<'_> {
         ty: (&str, &str),
     ) -> Result<(ros2_client::dds::rustdds::Topic, String, QosSpec), PublishError> {
         let resolved = self.names.resolve(ep.name)?;
-        let spec = self.settings.qos_for(&resolved, ep);
+        let spec = qos::spec_for(self.settings, &resolved, ep);
         let name = Name::parse(&resolved).map_err(|e| PublishError::dds(format!("naming {resolved}"), e))?;
         let topic = self
             .node

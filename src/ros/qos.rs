@@ -4,6 +4,8 @@
 use ros2_client::QosProfile;
 use ros2_client::qos::{Durability, History, WhenFull};
 
+use crate::config::params::NodeSettings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Publisher,
@@ -124,20 +126,15 @@ pub fn override_keys(topic: &str, direction: Direction) -> [String; 3] {
     [format!("{p}.reliability"), format!("{p}.depth"), format!("{p}.durability")]
 }
 
-/// Checks one override value; the reason names the allowed values.
-pub fn validate_override(key: &str, value: &ros2_client::parameters::ParameterValue) -> Result<(), String> {
-    use ros2_client::parameters::ParameterValue as P;
-    match (key.rsplit('.').next().unwrap_or(""), value) {
-        ("reliability", P::String(s)) if matches!(s.as_str(), "reliable" | "best_effort" | "system_default") => Ok(()),
-        ("reliability", _) => Err(format!("{key} must be 'reliable' or 'best_effort'")),
-        ("durability", P::String(s)) if matches!(s.as_str(), "volatile" | "transient_local" | "system_default") => {
-            Ok(())
+/// The QoS of an endpoint after the start-up overrides (`qos_overrides.<topic>.<direction>.<policy>`).
+pub fn spec_for(settings: &NodeSettings, resolved_topic: &str, ep: &Endpoint) -> QosSpec {
+    let mut spec = ep.default;
+    for key in override_keys(resolved_topic, ep.direction) {
+        if let Some(v) = settings.qos_overrides.get(&key) {
+            apply_override(&mut spec, &key, v);
         }
-        ("durability", _) => Err(format!("{key} must be 'volatile' or 'transient_local'")),
-        ("depth", P::Integer(d)) if (1..=1000).contains(d) => Ok(()),
-        ("depth", _) => Err(format!("{key} must be an integer in 1..=1000")),
-        _ => Err(format!("{key}: unknown QoS policy (known: reliability, depth, durability)")),
     }
+    spec
 }
 
 /// Applies one (already validated) override to a spec.

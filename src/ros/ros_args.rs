@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use ros2_client::parameters::ParameterValue;
 
+use crate::config::params_file::yaml_to_param;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum RosArgsError {
     #[error("--ros-args: `{0}` needs a value")]
@@ -122,35 +124,6 @@ pub fn parse_param_value(raw: &str) -> ParameterValue {
         Ok(v) => yaml_to_param(&v).unwrap_or_else(|| ParameterValue::String(raw.to_owned())),
         Err(_) => ParameterValue::String(raw.to_owned()),
     }
-}
-
-/// Converts a YAML scalar or homogeneous list to a ROS parameter value (None for maps/mixed lists).
-pub fn yaml_to_param(v: &serde_yaml::Value) -> Option<ParameterValue> {
-    use serde_yaml::Value as Y;
-    Some(match v {
-        Y::Bool(b) => ParameterValue::Boolean(*b),
-        Y::Number(n) if n.is_i64() => ParameterValue::Integer(n.as_i64()?),
-        Y::Number(n) => ParameterValue::Double(n.as_f64()?),
-        Y::String(s) => ParameterValue::String(s.clone()),
-        Y::Sequence(items) => seq_to_param(items)?,
-        Y::Null | Y::Mapping(_) | Y::Tagged(_) => return None,
-    })
-}
-
-fn seq_to_param(items: &[serde_yaml::Value]) -> Option<ParameterValue> {
-    use serde_yaml::Value as Y;
-    let first = items.first()?;
-    Some(match first {
-        Y::Bool(_) => ParameterValue::BooleanArray(items.iter().map(Y::as_bool).collect::<Option<_>>()?),
-        Y::Number(n) if n.is_i64() && items.iter().all(|i| i.as_i64().is_some()) => {
-            ParameterValue::IntegerArray(items.iter().map(Y::as_i64).collect::<Option<_>>()?)
-        }
-        Y::Number(_) => ParameterValue::DoubleArray(items.iter().map(Y::as_f64).collect::<Option<_>>()?),
-        Y::String(_) => {
-            ParameterValue::StringArray(items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>()?)
-        }
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
-//! Start-up configuration of the node: `--ros-args` (names, remaps, `-p`, `--params-file`), the
-//! CLI's own values as the base, and `ROS_DOMAIN_ID` and `ROS_SECURITY_*` from the environment (ros2-client
-//! reads none).
+//! Start-up configuration of the node: `--ros-args` read into names, remaps and the parameter layers
+//! (`--params-file`, `-p`) that [`crate::config::run::resolve`] applies over the CLI's values, and
+//! `ROS_DOMAIN_ID` and `ROS_SECURITY_*` from the environment (ros2-client reads none).
 
 use super::error::PublishError;
 use super::names::NameResolver;
-use super::params::{NodeSettings, read_params_file};
 use super::ros_args;
 use super::security::{self, Security};
+use crate::config::params::NodeSettings;
+use crate::config::run::{ParamLayers, resolve};
 
 pub const DEFAULT_NODE_NAME: &str = "pixel_sail";
 
@@ -32,15 +33,8 @@ pub fn configure(ros_args_block: &[String], base: NodeSettings) -> Result<RosSta
     let names = NameResolver::new(&ns, &node, &args.remaps)?;
     let fqn = names.fully_qualified_node();
 
-    let mut settings = base;
-    for file in &args.params_files {
-        for (k, v) in read_params_file(file, &fqn)? {
-            settings.apply(&k, &v)?;
-        }
-    }
-    for (k, v) in &args.params {
-        settings.apply(k, v)?;
-    }
+    let layers = ParamLayers { files: args.params_files.clone(), set: args.params.clone() };
+    let mut settings = resolve(base, &fqn, &layers)?;
     let ros_source = settings.source == "ros" || names.is_remapped("image");
     if ros_source {
         settings.source = "ros".to_owned();

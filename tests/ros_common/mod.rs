@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use pixel_sail::config::params::NodeSettings;
 use pixel_sail::link::PipelineLink;
-use pixel_sail::ros::{NodeSettings, configure};
+use pixel_sail::ros::configure;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

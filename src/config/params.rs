@@ -1,14 +1,11 @@
-//! The node's ROS parameters (DESIGN §5): their defaults, the validator that refuses bad values
-//! with a reason, the `ros__parameters` YAML reader, and [`NodeSettings`], the typed view the
-//! rest of the node reads. Start-up order: CLI flags < `--params-file` (in order) < `-p`.
+//! The run's named parameters (DESIGN §5, README's table) as the ROS node declares them: their defaults, the
+//! validator that refuses bad values with a reason, and [`NodeSettings`], the typed view the pipeline and the
+//! node read. [`super::run::resolve`] is the one place they are resolved: defaults < CLI flags < `--params-file`
+//! (in order) < `-p` (in order).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use ros2_client::parameters::ParameterValue as P;
-
-use super::qos;
-use super::ros_args::yaml_to_param;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParamError {
@@ -148,17 +145,6 @@ impl NodeSettings {
         }
         Ok(())
     }
-
-    /// The QoS of an endpoint after the start-up overrides.
-    pub fn qos_for(&self, resolved_topic: &str, ep: &qos::Endpoint) -> qos::QosSpec {
-        let mut spec = ep.default;
-        for key in qos::override_keys(resolved_topic, ep.direction) {
-            if let Some(v) = self.qos_overrides.get(&key) {
-                qos::apply_override(&mut spec, &key, v);
-            }
-        }
-        spec
-    }
 }
 
 fn as_f64(v: &P) -> Option<f64> {
@@ -221,7 +207,7 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
             P::Integer(i) if (1..=64).contains(i) => Ok(()),
             _ => Err(format!("max_prompts must be an integer in 1..=64, got {value:?}")),
         },
-        k if k.starts_with("qos_overrides.") => qos::validate_override(k, value),
+        k if k.starts_with("qos_overrides.") => validate_qos_override(k, value),
         _ => Err(format!("unknown parameter `{name}`")),
     }
 }
@@ -243,48 +229,18 @@ pub fn runtime_validator(start: &NodeSettings) -> impl Fn(&str, &P) -> Result<()
     }
 }
 
-/// Reads the parameters for node `fqn` (e.g. `/robot1/pixel_sail`) from a ROS params YAML:
-/// sections keyed `/**`, the node name, or its fully-qualified name (with or without the leading
-/// slash), each holding `ros__parameters`; nested maps flatten with dots (`qos_overrides./x...`).
-pub fn read_params_file(path: &Path, fqn: &str) -> Result<Vec<(String, P)>, ParamError> {
-    let err = |reason: String| ParamError::File { path: path.display().to_string(), reason };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?;
-    let map = doc.as_mapping().ok_or_else(|| err("top level must be a map of node names".into()))?;
-    let base = fqn.rsplit('/').next().unwrap_or(fqn);
-    let mut out = Vec::new();
-    for (key, section) in map {
-        let key = key.as_str().unwrap_or("");
-        let matches = key == "/**"
-            || key == fqn
-            || key == fqn.trim_start_matches('/')
-            || key == base
-            || key == format!("/**/{base}");
-        if !matches {
-            continue;
-        }
-        let params =
-            section.get("ros__parameters").ok_or_else(|| err(format!("section `{key}` has no ros__parameters")))?;
-        flatten("", params, &mut out).map_err(err)?;
-    }
-    Ok(out)
-}
-
-fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Vec<(String, P)>) -> Result<(), String> {
-    match v {
-        serde_yaml::Value::Mapping(m) => {
-            for (k, child) in m {
-                let k = k.as_str().ok_or_else(|| format!("non-string key under `{prefix}`"))?;
-                let name = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
-                flatten(&name, child, out)?;
-            }
+/// Checks one `qos_overrides.<topic>.<direction>.<policy>` value; the reason names the allowed values.
+fn validate_qos_override(key: &str, value: &P) -> Result<(), String> {
+    match (key.rsplit('.').next().unwrap_or(""), value) {
+        ("reliability", P::String(s)) if matches!(s.as_str(), "reliable" | "best_effort" | "system_default") => Ok(()),
+        ("reliability", _) => Err(format!("{key} must be 'reliable' or 'best_effort'")),
+        ("durability", P::String(s)) if matches!(s.as_str(), "volatile" | "transient_local" | "system_default") => {
             Ok(())
         }
-        other => {
-            let p = yaml_to_param(other).ok_or_else(|| format!("`{prefix}`: unsupported value {other:?}"))?;
-            out.push((prefix.to_owned(), p));
-            Ok(())
-        }
+        ("durability", _) => Err(format!("{key} must be 'volatile' or 'transient_local'")),
+        ("depth", P::Integer(d)) if (1..=1000).contains(d) => Ok(()),
+        ("depth", _) => Err(format!("{key} must be an integer in 1..=1000")),
+        _ => Err(format!("{key}: unknown QoS policy (known: reliability, depth, durability)")),
     }
 }
 
@@ -311,25 +267,5 @@ mod tests {
         assert!(v("publish_tf", &P::String("yes".into())).unwrap_err().contains("true or false"));
         assert!(v("depth_tolerance_ms", &P::Double(-1.0)).unwrap_err().contains("out of range"));
         assert!(v("depth_tolerance_ms", &P::Double(30.0)).unwrap_err().contains("read-only"));
-    }
-
-    #[test]
-    fn reads_ros_parameters_yaml_for_this_node() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p.yaml");
-        std::fs::write(&f, "/**:\n  ros__parameters:\n    overlay: false\n    prompts: [red cup]\n\
-            /robot1/seg:\n  ros__parameters:\n    mask_threshold: 0.4\n    qos_overrides:\n      /robot1/seg/mask:\n        publisher:\n          reliability: reliable\n\
-            other:\n  ros__parameters:\n    max_rate: 3.0\n").unwrap();
-        let p = read_params_file(&f, "/robot1/seg").unwrap();
-        let mut s = NodeSettings::default();
-        for (k, v) in &p {
-            s.apply(k, v).unwrap();
-        }
-        assert!(!s.overlay);
-        assert_eq!(s.prompts, vec!["red cup"]);
-        assert_eq!(s.mask_threshold, 0.4);
-        assert_eq!(s.max_rate, 0.0);
-        let spec = s.qos_for("/robot1/seg/mask", &qos::MASK);
-        assert!(spec.reliable);
     }
 }

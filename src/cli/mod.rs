@@ -1,5 +1,11 @@
 //! Command line: `pixel-sail run | infer | eval | bench | parity | build-engines`. Flags shared by every subcommand that loads the
-//! model live in [`EngineArgs`] (flattened), so `--model`/`--ep` mean the same thing everywhere.
+//! model live in [`EngineArgs`] (flattened), so `--model`/`--ep` mean the same thing everywhere. The clap structs
+//! live here and nowhere else; `run`'s flags ([`run`]) become a [`crate::config::run::RunConfig`], never read
+//! again after that.
+
+mod run;
+
+pub use run::{PipelineArgs, RunArgs};
 
 use std::path::PathBuf;
 
@@ -114,6 +120,12 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Every engine option these flags set, for `run`: its model folder, providers and command limit come from
+    /// its parameters instead (`model_dir`, `execution_providers`, `max_prompts`), so `--ep` is not checked here.
+    pub fn run_options(&self) -> Result<EngineConfig, ConfigError> {
+        EngineArgs { ep: "cpu".into(), max_commands: 1, ..self.clone() }.to_config()
+    }
+
     pub fn to_config(&self) -> Result<EngineConfig, ConfigError> {
         let providers: Vec<ProviderKind> = parse_provider_list(&self.ep)?;
         let cfg = EngineConfig {
@@ -136,38 +148,6 @@ impl EngineArgs {
         cfg.validate()?;
         Ok(cfg)
     }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// Video source: /dev/videoN, rtsp:// or http:// URI, file path or file:// URI, `test`, or a GStreamer
-    /// launch description ending in an appsink.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// A command such as "pick up the red cup" (repeatable).
-    #[arg(long = "prompt")]
-    pub prompts: Vec<String>,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// Write an annotated video here.
-    #[arg(long)]
-    pub record: Option<PathBuf>,
-    /// Write per-frame results as JSON lines here.
-    #[arg(long)]
-    pub jsonl: Option<PathBuf>,
-    /// Standalone: no ROS 2 node.
-    #[arg(long)]
-    pub no_ros: bool,
-    /// A managed (lifecycle) node: start unconfigured and load, start and stop on `~/change_state`
-    /// (`ros2 lifecycle set NODE configure|activate|...`). Also the parameter `managed`.
-    #[arg(long, conflicts_with = "no_ros")]
-    pub lifecycle: bool,
-    /// Pipeline options (capture, descriptions, command inputs, limits): see `app::PipelineArgs`.
-    #[command(flatten)]
-    pub pipeline: crate::app::PipelineArgs,
-    /// The raw trailing ROS block, `--ros-args` marker included (filled by [`Cli::parse_with_ros_args`]).
-    #[arg(skip)]
-    pub ros_args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,9 +22,18 @@ from tokenizers import Tokenizer
 from .model import CONFIGS, Config, build
 from . import zoom
 from .tokenizer import token_ids
-from .vocab import TEMPLATES, VOCABULARY
+from .vocab import COLOURS, PLACES, SHAPES, SIZES, TEMPLATES
 
 OPSET = 17
+# model.json's "vocabulary": the words the node's grounding policy reads (src/grounding/vocabulary.rs)
+VOCABULARY = {
+    "sizes": SIZES,
+    "colours": COLOURS,
+    "shapes": SHAPES,
+    "places": [p for row in PLACES for p in row],
+    "synonyms": {"big": "large"},
+    "description": "a {size} {colour} {shape} {place}",
+}
 MAX_COMMANDS = 16
 MAX_PROMPT_TOKENS = 32
 MAX_NEW_TOKENS = 16

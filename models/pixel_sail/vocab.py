@@ -25,17 +25,6 @@ TEMPLATES = {
 }
 
 
-# model.json's "vocabulary": the words the node's grounding policy reads (src/grounding/vocabulary.rs).
-VOCABULARY = {
-    "sizes": SIZES,
-    "colours": COLOURS,
-    "shapes": SHAPES,
-    "places": [p for row in PLACES for p in row],
-    "synonyms": {"big": "large"},
-    "description": "a {size} {colour} {shape} {place}",
-}
-
-
 def description(size: str, colour: str, shape: str, place: str) -> str:
     return f"a {size} {colour} {shape} {place}"
 

@@ -23,12 +23,45 @@ def test_description_tally_counts_exact_attributes_and_unparsed():
     assert t.confusions() == {"shape": {"ring → circle": 1}, "place": {"at the bottom → on the left": 1}}
 
 
+def test_a_named_object_not_found_is_not_described_and_counts_wrong():
+    t = _DescriptionTally()
+    t.add("a small red ring at the bottom", "a small red ring at the bottom")
+    assert t.add(None, "a large blue star on the left") is False  # the node said nothing about it
+    assert t.accuracy() == 0.5 and t.missing == 1
+    assert t.breakdown()["unparsed"] == 0.0  # no words, not bad words
+
+
+def test_the_reference_policy_switch_runs_the_model_alone(tmp_path):
+    from PIL import Image
+    from models.pixel_sail.reference import from_model_dir
+    img = np.asarray(Image.open(f"{ROOT}/tests/fixtures/tabletop_640x480.jpg").convert("RGB"))
+    commands = ["pick up the green triangle", "find the red square"]
+    published, alone = from_model_dir(f"{ROOT}/models/tiny"), from_model_dir(f"{ROOT}/models/tiny", policy="model")
+    st = alone.encode(img)
+    first = alone.segment(st, commands)
+    got = alone.segment_frame(img, st, commands)
+    assert all("refined" not in r and "confirm" not in r for r in got)
+    assert [r["found"] for r in got] == [r["found"] for r in first]
+    assert any("refined" in r for r in published.segment_frame(img, st, commands))
+    small = next(r for r in got if r["found"])["mask"]
+    assert alone.describe_object(img, small)["zoom"] is None
+    assert alone.describe_region(img, {"point": [337, 332]})["zoom"] is None  # the small red square
+    assert published.describe_region(img, {"point": [337, 332]})["zoom"] is not None
+    # a model.json without a vocabulary runs the model alone, as the node does
+    for f in ("vision.onnx", "text.onnx", "mask_head.onnx", "tokenizer.json"):
+        (tmp_path / f).symlink_to(f"{ROOT}/models/tiny/{f}")
+    meta = json.load(open(f"{ROOT}/models/tiny/model.json"))
+    del meta["vocabulary"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    assert from_model_dir(str(tmp_path)).policy == "model"
+
+
 def test_named_descriptions_are_split_by_the_grounding_under_them():
     g = _GroundingTally()
     g.add(True, 0.9, True)
     g.add(True, 0.8, False)
     g.add(True, 0.5, False)   # half the union is not the object: another one, or mostly not it
-    g.add(False, 0.0, True)   # not found: `evaluate` answered from the command's words
+    g.add(False, 0.0, True)   # not found (the tally itself takes any verdict)
     r = g.report()
     assert r["right_object"] == {"share": 0.5, "description_acc": 0.5}
     assert r["wrong_object"] == {"share": 0.25, "description_acc": 0.0}

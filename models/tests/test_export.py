@@ -9,11 +9,10 @@ import torch
 from PIL import Image
 from tokenizers import Tokenizer
 
-from models.pixel_sail.export import export, verify
+from models.pixel_sail.export import VOCABULARY, export, verify
 from models.pixel_sail.model import CONFIGS, Config, build
 from models.pixel_sail.reference import from_model_dir
 from models.pixel_sail.tokenizer import token_ids
-from models.pixel_sail.vocab import VOCABULARY
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "models", "tiny")

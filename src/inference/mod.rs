@@ -1,6 +1,7 @@
 //! ONNX Runtime inference: library loading, sessions and their contract check, the tokenizer, and the
 //! [`Engine`] that runs one vision pass per frame and batches every command through the text graph.
 
+mod batch;
 mod confirm;
 mod contract;
 pub mod description;

@@ -14,13 +14,38 @@ use crate::decode::{bbox_of, rle_encode};
 use crate::frame::{Frame, Mask, VisualPrompt};
 
 impl Engine {
-    /// Refines every found mask in `segments` (masks of `frame`); returns each one's crop, None where none ran.
+    /// Refines every found mask in `segments` (masks of `frame`) as [`Engine::refine_mask`] does one, with
+    /// every crop in one batched vision call and one batched text call; returns each one's crop, None where
+    /// none ran.
     pub fn refine_masks(
         &self,
         frame: &Frame,
         segments: &mut [SegmentOutput],
     ) -> Result<Vec<Option<[u32; 4]>>, InferenceError> {
-        segments.iter_mut().map(|s| self.refine_mask(frame, s)).collect()
+        let mut rects = vec![None; segments.len()];
+        let Some(params) = self.mask_refine else { return Ok(rects) };
+        let mut due = Vec::new();
+        for (i, seg) in segments.iter().enumerate().filter(|(_, s)| s.found) {
+            if let Some((_, rect)) = crop_around(&seg.mask, frame, &params) {
+                let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&seg.mask, rect)));
+                due.push((i, rect, crop_frame(frame, rect), prompt));
+            }
+        }
+        if due.is_empty() {
+            return Ok(rects);
+        }
+        let images: Vec<_> = due.iter().map(|(_, _, crop, prompt)| (crop, Some(prompt))).collect();
+        let states = self.encode_batch(&images)?;
+        let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
+        let rows: Vec<_> = states.iter().map(|s| (s, ids.as_slice())).collect();
+        let closer = self.segment_batch(&rows)?;
+        for ((i, rect, _, _), close) in due.into_iter().zip(closer) {
+            if close.found {
+                paste_into(&mut segments[i], &close, rect);
+                rects[i] = Some(rect);
+            }
+        }
+        Ok(rects)
     }
 
     /// Segments one found object again on a crop around its mask's largest piece and pastes the crop's mask in
@@ -34,13 +59,18 @@ impl Engine {
         let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
         let (mut close, _) = self.segment_prompts(&state, &[ids])?;
         let Some(close) = close.pop().filter(|c| c.found) else { return Ok(None) };
-        let mut mask = Mask::clone(&seg.mask);
-        paste(&mut mask, &close.mask, rect);
-        seg.bbox = bbox_of(&mask);
-        seg.rle = rle_encode(&mask);
-        seg.mask = Arc::new(mask);
+        paste_into(seg, &close, rect);
         Ok(Some(rect))
     }
+}
+
+/// The crop's mask replaces the first one inside `rect`; bbox and RLE follow.
+fn paste_into(seg: &mut SegmentOutput, close: &SegmentOutput, rect: [u32; 4]) {
+    let mut mask = Mask::clone(&seg.mask);
+    paste(&mut mask, &close.mask, rect);
+    seg.bbox = bbox_of(&mask);
+    seg.rle = rle_encode(&mask);
+    seg.mask = Arc::new(mask);
 }
 
 /// Writes `part` (the crop's size) over `mask` at `rect`.

@@ -106,6 +106,10 @@ pub struct EngineArgs {
     /// closer look (model.json `confirm_found`), which costs one vision pass per small found object.
     #[arg(long)]
     pub no_confirm_found: bool,
+    /// Encode the crops of the closer segmentation and the closer check with this long side (pixels)
+    /// instead of model.json's `input.long_side`: fewer patches per crop, coarser masks on it.
+    #[arg(long, value_name = "PX")]
+    pub crop_long_side: Option<usize>,
 }
 
 impl EngineArgs {
@@ -126,6 +130,7 @@ impl EngineArgs {
             mask_threshold: None,
             mask_refine: !self.no_mask_refine,
             confirm_found: !self.no_confirm_found,
+            crop_long_side: self.crop_long_side,
         };
         cfg.validate()?;
         Ok(cfg)

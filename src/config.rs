@@ -134,6 +134,9 @@ pub struct EngineConfig {
     /// Check found objects against the command's colour and shape with the closer look when model.json has
     /// `confirm_found` (one more vision pass and four decoding steps per found object that is small).
     pub confirm_found: bool,
+    /// Long side of the model input the extra passes' crops are encoded at (closer segmentation, closer
+    /// check); None: model.json's `input.long_side`, as for frames. Smaller crops cost fewer patches.
+    pub crop_long_side: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -149,6 +152,7 @@ impl Default for EngineConfig {
             mask_threshold: None,
             mask_refine: true,
             confirm_found: true,
+            crop_long_side: None,
         }
     }
 }
@@ -168,6 +172,13 @@ impl EngineConfig {
                 what: "max_commands",
                 value: "0".into(),
                 reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(n @ 0..16) = self.crop_long_side {
+            return Err(ConfigError::Invalid {
+                what: "crop_long_side",
+                value: n.to_string(),
+                reason: "must be at least 16 pixels (one patch)".into(),
             });
         }
         if let Some(0) = self.intra_threads {

@@ -141,3 +141,23 @@ fn a_graph_declared_with_batch_one_gets_one_call_per_image() {
         assert!(same_mask(&a.mask, &b.mask));
     }
 }
+
+#[test]
+fn crops_encoded_smaller_still_find_the_objects_in_the_same_crops() {
+    let (frame, commands) = scene();
+    let full = engine_at(root().join("models/tiny"));
+    let small =
+        Engine::load(&EngineConfig { crop_long_side: Some(160), ..EngineConfig::new(root().join("models/tiny")) })
+            .expect("the model loads");
+    let mut a = first_pass(&full, &frame, &commands);
+    let mut b = a.clone();
+    let rects = full.refine_masks(&frame, &mut a).unwrap();
+    assert_eq!(small.refine_masks(&frame, &mut b).unwrap(), rects, "the crops are chosen on the frame, as before");
+    for (x, y) in a.iter().zip(&b).filter(|(x, _)| x.found) {
+        let (i, u) = mask_iou(&x.mask, &y.mask).unwrap();
+        assert!(i as f64 / u as f64 >= 0.8, "a 160-px crop's mask is coarser, not elsewhere: IoU {i}/{u}");
+    }
+    let bad = Engine::load(&EngineConfig { crop_long_side: Some(8), ..EngineConfig::new(root().join("models/tiny")) });
+    let msg = bad.err().expect("below one patch is refused").to_string();
+    assert!(msg.contains("crop_long_side") && msg.contains("at least 16"), "{msg}");
+}

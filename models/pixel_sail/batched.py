@@ -19,12 +19,13 @@ def _groups(keys):
     return list(out.values())
 
 
-def encode_batch(ref, items):
-    """[(img, prompt, prompt_mask)] → one state each, as `ref.encode(img, prompt, prompt_mask)`."""
+def encode_batch(ref, items, long_side=None):
+    """[(img, prompt, prompt_mask)] → one state each, as `ref.encode(img, prompt, prompt_mask)`; `long_side`
+    (the engine's `--crop-long-side`) encodes them smaller than frames."""
     prepared = []
     for img, prompt, prompt_mask in items:
         h, w = img.shape[:2]
-        pixels, (rw, rh) = preprocess(img, ref.long_side, ref.patch)
+        pixels, (rw, rh) = preprocess(img, long_side or ref.long_side, ref.patch)
         gh, gw = pixels.shape[2] // ref.patch, pixels.shape[3] // ref.patch
         vpm = np.zeros((1, 1, gh, gw), np.float32)
         if prompt is not None:
@@ -77,14 +78,14 @@ def _crop(img, rect, mask):
     return np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(mask[y0:y1, x0:x1])
 
 
-def refine_batch(ref, img, masks):
+def refine_batch(ref, img, masks, crop_long_side=None):
     """`ref.refine(img, mask)` for each mask, every crop in one batch."""
     out = [(m, None) for m in masks]
     crops = [(i, zoom.crop_around(m, ref.mask_refine)) for i, m in enumerate(masks)] if ref.mask_refine else []
     due = [(i, c[0]) for i, c in crops if c is not None]
     if not due:
         return out
-    states = encode_batch(ref, [_crop(img, rect, masks[i]) for i, rect in due])
+    states = encode_batch(ref, [_crop(img, rect, masks[i]) for i, rect in due], crop_long_side)
     for (i, rect), close in zip(due, segment_vp_batch(ref, states)):
         if close["found"]:
             x0, y0, x1, y1 = rect
@@ -94,7 +95,7 @@ def refine_batch(ref, img, masks):
     return out
 
 
-def confirm_batch(ref, img, masks, commands):
+def confirm_batch(ref, img, masks, commands, crop_long_side=None):
     """`ref.confirm(img, mask, command)` for each pair, every crop in one batch."""
     out = [(True, None)] * len(masks)
     if ref.confirm_found is None:
@@ -107,23 +108,24 @@ def confirm_batch(ref, img, masks, commands):
             due.append((i, crop[0], crop[1], colour, shape))
     if not due:
         return out
-    states = encode_batch(ref, [_crop(img, rect, piece) for _, rect, piece, _, _ in due])
+    states = encode_batch(ref, [_crop(img, rect, piece) for _, rect, piece, _, _ in due], crop_long_side)
     for (i, rect, _, colour, shape), look in zip(due, describe_vp_batch(ref, states, 4)):
         out[i] = ref.weigh(rect, *look, colour, shape)
     return out
 
 
-def segment_frame(ref, img, st, texts):
+def segment_frame(ref, img, st, texts, crop_long_side=None):
     """`ref.segment_frame` with the closer segmentations in one batch, then the closer checks in one batch."""
     out = ref.segment(st, texts)
     found = [i for i, r in enumerate(out) if r["found"]]
     for i in found:
         out[i]["confirm"] = None
-    for i, (mask, rect) in zip(found, refine_batch(ref, img, [out[i]["mask"] for i in found])):
+    for i, (mask, rect) in zip(found, refine_batch(ref, img, [out[i]["mask"] for i in found], crop_long_side)):
         out[i]["mask"], out[i]["refined"] = mask, rect
     due = [i for i in found if ref.confirm_found is not None
            and out[i]["score"] < ref.confirm_found.get("max_score", float("inf"))]
-    for i, (ok, look) in zip(due, confirm_batch(ref, img, [out[i]["mask"] for i in due], [texts[i] for i in due])):
+    masks, commands = [out[i]["mask"] for i in due], [texts[i] for i in due]
+    for i, (ok, look) in zip(due, confirm_batch(ref, img, masks, commands, crop_long_side)):
         out[i]["confirm"] = look
         if not ok:
             out[i]["found"], out[i]["mask"] = False, np.zeros_like(out[i]["mask"])

@@ -57,3 +57,11 @@ def test_a_frame_with_every_crop_in_one_batch_publishes_what_one_by_one_does():
             assert la["rect"] == lb["rect"] and la["text"] == lb["text"]
             for w, v in la["against"].items():
                 assert abs(v - lb["against"][w]) < 1e-3
+
+
+def test_crops_encoded_at_a_smaller_long_side_get_a_smaller_grid():
+    ref = from_model_dir(MODEL)
+    img, _ = _scene()
+    crop = np.ascontiguousarray(img[0:240, 0:320])
+    (st,) = batched.encode_batch(ref, [(crop, None, None)], long_side=160)
+    assert st["grid"] == (8, 10) and st["resized"] == (160, 120)

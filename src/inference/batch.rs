@@ -61,11 +61,27 @@ impl Engine {
     /// input size, up to [`Engine::vision_batch_limit`] images each. States come back in input order; each
     /// one's `timings.vision` is its share of its call.
     pub fn encode_batch(&self, images: &[(&Frame, Option<&VisualPrompt>)]) -> Result<Vec<ImageState>, InferenceError> {
+        self.encode_batch_at(images, &self.params)
+    }
+
+    /// [`Engine::encode_batch`] at the extra passes' crop input size (`EngineConfig::crop_long_side`).
+    pub(crate) fn encode_crops(
+        &self,
+        images: &[(&Frame, Option<&VisualPrompt>)],
+    ) -> Result<Vec<ImageState>, InferenceError> {
+        self.encode_batch_at(images, &self.crop_params)
+    }
+
+    fn encode_batch_at(
+        &self,
+        images: &[(&Frame, Option<&VisualPrompt>)],
+        params: &crate::preprocess::PreprocessParams,
+    ) -> Result<Vec<ImageState>, InferenceError> {
         let patch = self.info.config.patch;
         let mut inputs: Vec<(ModelInput, Vec<f32>, std::time::Duration)> = Vec::with_capacity(images.len());
         for (frame, vp) in images {
             let t0 = Instant::now();
-            let input = preprocess(frame, &self.params)?;
+            let input = preprocess(frame, params)?;
             let g = input.geometry;
             let vp_mask = match vp {
                 Some(v) => rasterize_visual_prompt(v, &g, patch)?,

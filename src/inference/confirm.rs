@@ -96,7 +96,7 @@ impl Engine {
             return Ok(out);
         }
         let images: Vec<_> = due.iter().map(|(_, _, crop, prompt, _, _)| (crop, Some(prompt))).collect();
-        let states = self.encode_batch(&images)?;
+        let states = self.encode_crops(&images)?;
         let ids = self.tokenizer.prompt(&self.info.templates.describe_vp, "", &[])?.ids;
         let rows: Vec<_> = states.iter().map(|s| (s, ids.as_slice())).collect();
         let looks = self.describe_batch(&rows, WORDS)?;

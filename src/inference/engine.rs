@@ -109,6 +109,8 @@ pub struct Engine {
     mask_head: Mutex<Session>,
     providers: Vec<ProviderKind>,
     pub(crate) params: PreprocessParams,
+    /// `params` with the long side the extra passes' crops are encoded at (`crop_long_side`).
+    pub(crate) crop_params: PreprocessParams,
     max_commands: usize,
     mask_threshold: f32,
     /// model.json's `mask_refine`, unless the configuration turned it off.
@@ -151,6 +153,10 @@ impl Engine {
         );
         Ok(Engine {
             params: info.preprocess_params(),
+            crop_params: PreprocessParams {
+                long_side: cfg.crop_long_side.unwrap_or(info.input.long_side),
+                ..info.preprocess_params()
+            },
             mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
             mask_refine: info.mask_refine.filter(|_| cfg.mask_refine),
             confirm_found: info.confirm_found.filter(|_| cfg.confirm_found),

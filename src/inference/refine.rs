@@ -35,7 +35,7 @@ impl Engine {
             return Ok(rects);
         }
         let images: Vec<_> = due.iter().map(|(_, _, crop, prompt)| (crop, Some(prompt))).collect();
-        let states = self.encode_batch(&images)?;
+        let states = self.encode_crops(&images)?;
         let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
         let rows: Vec<_> = states.iter().map(|s| (s, ids.as_slice())).collect();
         let closer = self.segment_batch(&rows)?;
@@ -55,7 +55,8 @@ impl Engine {
         let Some(params) = self.mask_refine.filter(|_| seg.found) else { return Ok(None) };
         let Some((_, rect)) = crop_around(&seg.mask, frame, &params) else { return Ok(None) };
         let prompt = VisualPrompt::Mask(Arc::new(crop_mask(&seg.mask, rect)));
-        let state = self.encode(&crop_frame(frame, rect), Some(&prompt))?;
+        let mut states = self.encode_crops(&[(&crop_frame(frame, rect), Some(&prompt))])?;
+        let Some(state) = states.pop() else { return Ok(None) };
         let ids = self.tokenizer.prompt(&self.info.templates.segment_vp, "", &[self.info.tokens.seg])?.ids;
         let (mut close, _) = self.segment_prompts(&state, &[ids])?;
         let Some(close) = close.pop().filter(|c| c.found) else { return Ok(None) };

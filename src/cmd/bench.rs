@@ -156,6 +156,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "confirm_per_object_ms": check_each.median(),
         "frame_1_command_published_ms": checked1.median(),
         "frame_4_commands_published_ms": checked4.median(),
+        "ratio_4_vs_1_published": checked4.median() / checked1.median(),
         "place_of_mask_per_object_ms": place_each.median(),
         "describe": desc,
         "region": region,
@@ -327,9 +328,16 @@ fn print_report(engine: &Engine, frames: &[Frame], iters: usize, rust: &Value, p
     for (label, key) in rows {
         println!("{:<34} {:>12} {:>16}", label, fmt(rust.get(key)), fmt(python.and_then(|p| p.get(key))));
     }
+    // The node publishes after the extra passes: that ratio is the one with a target.
     println!(
         "{:<34} {:>12} {:>16}   (target <= 1.6)",
-        "4 commands / 1 command",
+        "4 / 1 commands, as published",
+        fmt(rust.get("ratio_4_vs_1_published")),
+        "-"
+    );
+    println!(
+        "{:<34} {:>12} {:>16}",
+        "4 / 1 commands, first pass only",
         fmt(rust.get("ratio_4_vs_1")),
         fmt(python.and_then(|p| p.get("ratio_4_vs_1")))
     );

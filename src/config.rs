@@ -165,6 +165,9 @@ pub struct EngineConfig {
     pub confirm_found: bool,
     /// The grounding policy (`--policy`); `mask_refine` and `confirm_found` are parts of `published`.
     pub policy: PolicyKind,
+    /// Long side of the model input the extra passes' crops are encoded at (closer segmentation, closer
+    /// check); None: model.json's `input.long_side`, as for frames. Smaller crops cost fewer patches.
+    pub crop_long_side: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -181,6 +184,7 @@ impl Default for EngineConfig {
             mask_refine: true,
             confirm_found: true,
             policy: PolicyKind::Published,
+            crop_long_side: None,
         }
     }
 }
@@ -200,6 +204,13 @@ impl EngineConfig {
                 what: "max_commands",
                 value: "0".into(),
                 reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(n @ 0..16) = self.crop_long_side {
+            return Err(ConfigError::Invalid {
+                what: "crop_long_side",
+                value: n.to_string(),
+                reason: "must be at least 16 pixels (one patch)".into(),
             });
         }
         if let Some(0) = self.intra_threads {

@@ -46,6 +46,22 @@ fn swapped_graph_names_expected_and_found() {
 }
 
 #[test]
+fn an_axis_the_graph_fixes_cannot_be_declared_dynamic() {
+    // A vision graph exported before its batch axis `N` (fixed at 1) under a model.json that batches crops
+    // would fail on the first batch; the same holds for any axis, here the text graph's layer axis.
+    let dir = copy_model();
+    let path = dir.path().join("model.json");
+    let mut meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    meta["tensors"]["text"]["inputs"][3]["shape"][0] = serde_json::json!("L");
+    std::fs::write(&path, serde_json::to_string(&meta).unwrap()).unwrap();
+    let err = load(dir.path()).err().expect("a declared-dynamic fixed axis must fail");
+    let msg = err.to_string();
+    assert!(matches!(err, InferenceError::ContractMismatch { .. }), "{msg}");
+    assert!(msg.contains("input `past_keys` f32 [L, B, 2, P, 32]"), "{msg}");
+    assert!(msg.contains("axis 0 is fixed at 4 in the graph, model.json declares it `L`"), "{msg}");
+}
+
+#[test]
 fn corrupt_graph_is_reported_with_its_path() {
     let dir = copy_model();
     std::fs::write(dir.path().join("vision.onnx"), b"this is not protobuf").unwrap();

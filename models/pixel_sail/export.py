@@ -37,6 +37,9 @@ VOCABULARY = {
 MAX_COMMANDS = 16
 MAX_PROMPT_TOKENS = 32
 MAX_NEW_TOKENS = 16
+# The vision graph's batch axis N holds the crops of one frame's extra passes (one closer segmentation or one
+# closer check per found object, each kind in one call): at most one per command.
+MAX_CROPS = MAX_COMMANDS
 
 
 class VisionGraph(nn.Module):
@@ -71,12 +74,12 @@ def tensor_specs(cfg: Config):
     f32, i64 = "float32", "int64"
     return {
         "vision": {
-            "inputs": [{"name": "pixels", "dtype": f32, "shape": [1, 3, "H_in", "W_in"]},
-                       {"name": "vp_masks", "dtype": f32, "shape": [1, "K", "gh", "gw"]},
-                       {"name": "vp_ids", "dtype": i64, "shape": [1, "K"]}],
-            "outputs": [{"name": "past_keys", "dtype": f32, "shape": [L, 1, kvh, "S", hd]},
-                        {"name": "past_values", "dtype": f32, "shape": [L, 1, kvh, "S", hd]},
-                        {"name": "features", "dtype": f32, "shape": [1, e, "H4", "W4"]}]},
+            "inputs": [{"name": "pixels", "dtype": f32, "shape": ["N", 3, "H_in", "W_in"]},
+                       {"name": "vp_masks", "dtype": f32, "shape": ["N", "K", "gh", "gw"]},
+                       {"name": "vp_ids", "dtype": i64, "shape": ["N", "K"]}],
+            "outputs": [{"name": "past_keys", "dtype": f32, "shape": [L, "N", kvh, "S", hd]},
+                        {"name": "past_values", "dtype": f32, "shape": [L, "N", kvh, "S", hd]},
+                        {"name": "features", "dtype": f32, "shape": ["N", e, "H4", "W4"]}]},
         "text": {
             "inputs": [{"name": "input_ids", "dtype": i64, "shape": ["B", "T"]},
                        {"name": "position_ids", "dtype": i64, "shape": ["B", "T"]},
@@ -102,11 +105,11 @@ def shape_ranges(cfg: Config, long_side: int):
     oh, ow = -(-(long_side * 3 // 4) // p), -(-long_side // p)
     s_opt, s_max = oh * ow + 2, g_max * g_max + 2
     p_max = s_max + MAX_PROMPT_TOKENS + 8 + MAX_NEW_TOKENS
-    mx = MAX_COMMANDS
+    mx, nc = MAX_COMMANDS, MAX_CROPS
     return {
-        "vision.pixels": {"min": [1, 3, p, p], "opt": [1, 3, oh * p, ow * p], "max": [1, 3, long_side, long_side]},
-        "vision.vp_masks": {"min": [1, 1, 1, 1], "opt": [1, 1, oh, ow], "max": [1, 4, g_max, g_max]},
-        "vision.vp_ids": {"min": [1, 1], "opt": [1, 1], "max": [1, 4]},
+        "vision.pixels": {"min": [1, 3, p, p], "opt": [1, 3, oh * p, ow * p], "max": [nc, 3, long_side, long_side]},
+        "vision.vp_masks": {"min": [1, 1, 1, 1], "opt": [1, 1, oh, ow], "max": [nc, 4, g_max, g_max]},
+        "vision.vp_ids": {"min": [1, 1], "opt": [1, 1], "max": [nc, 4]},
         "text.input_ids": {"min": [1, 1], "opt": [4, 16], "max": [mx, MAX_PROMPT_TOKENS + 8]},
         "text.position_ids": {"min": [1, 1], "opt": [4, 16], "max": [mx, MAX_PROMPT_TOKENS + 8]},
         "text.attention_mask": {"min": [1, 4], "opt": [4, s_opt + 16], "max": [mx, p_max]},
@@ -135,11 +138,12 @@ def export_graphs(model, paths, only=GRAPHS):
     as one file per tensor beside its .onnx, so give such graphs a folder each)."""
     cfg = model.cfg
     model.eval()
-    gh, gw, k = 8, 10, 1
-    pixels = torch.randn(1, 3, gh * cfg.patch, gw * cfg.patch)
-    vpm, vpi = torch.zeros(1, k, gh, gw), torch.full((1, k), model.tokens["vp"][0], dtype=torch.long)
+    gh, gw, k, n = 8, 10, 1, 2
+    pixels = torch.randn(n, 3, gh * cfg.patch, gw * cfg.patch)
+    vpm, vpi = torch.zeros(n, k, gh, gw), torch.full((n, k), model.tokens["vp"][0], dtype=torch.long)
     with torch.no_grad():
         pk, pv, feats = model.vision(pixels, vpm, vpi)
+    pk, pv, feats = pk[:, :1].contiguous(), pv[:, :1].contiguous(), feats[:1].contiguous()
     s, b, t = pk.shape[3], 2, 5
     ids = torch.randint(0, cfg.vocab, (b, t))
     pos = torch.arange(t).view(1, t).expand(b, t) + 12
@@ -151,9 +155,10 @@ def export_graphs(model, paths, only=GRAPHS):
         torch.onnx.export(VisionGraph(model), (pixels, vpm, vpi), paths["vision"],
                           input_names=["pixels", "vp_masks", "vp_ids"],
                           output_names=["past_keys", "past_values", "features"],
-                          dynamic_axes={"pixels": {2: "H_in", 3: "W_in"}, "vp_masks": {1: "K", 2: "gh", 3: "gw"},
-                                        "vp_ids": {1: "K"}, "past_keys": {3: "S"}, "past_values": {3: "S"},
-                                        "features": {2: "H4", 3: "W4"}}, **common)
+                          dynamic_axes={"pixels": {0: "N", 2: "H_in", 3: "W_in"},
+                                        "vp_masks": {0: "N", 1: "K", 2: "gh", 3: "gw"}, "vp_ids": {0: "N", 1: "K"},
+                                        "past_keys": {1: "N", 3: "S"}, "past_values": {1: "N", 3: "S"},
+                                        "features": {0: "N", 2: "H4", 3: "W4"}}, **common)
     if "text" in only:
         torch.onnx.export(TextGraph(model), (ids, pos, attn, pkb, pvb), paths["text"],
                           input_names=["input_ids", "position_ids", "attention_mask", "past_keys", "past_values"],

@@ -113,7 +113,8 @@ class Reference:
             attn[i, s:s + len(q)] = 1
         start = max(st["grid"]) + 2
         pos = np.broadcast_to(np.arange(t, dtype=np.int64) + start, (b, t)).copy()
-        pk, pv = np.repeat(st["pk"], b, 1), np.repeat(st["pv"], b, 1)
+        # one image for every prompt, or (batched.stack) one image per prompt
+        pk, pv = (st["pk"], st["pv"]) if st["pk"].shape[1] == b > 1 else (np.repeat(st["pk"], b, 1), np.repeat(st["pv"], b, 1))
         return self.b.text(ids, pos, attn, pk, pv), attn, pos
 
     def segment(self, st, texts, vp=False):
@@ -188,7 +189,10 @@ class Reference:
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        text, ids, rows = self.describe_vp(cst, 4)
+        return self.weigh(rect, *self.describe_vp(cst, 4), colour, shape)
+
+    def weigh(self, rect, text, ids, rows, colour, shape):
+        """`confirm`'s verdict from the closer look's words (text, ids, logits rows) against the command's."""
         look = {"rect": rect, "text": text, "against": {}}
         if len(ids) < 4:
             return True, look

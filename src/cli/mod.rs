@@ -117,6 +117,10 @@ pub struct EngineArgs {
     /// `bench` report both unless one is given.
     #[arg(long, value_enum)]
     pub policy: Option<PolicyKind>,
+    /// Encode the crops of the closer segmentation and the closer check with this long side (pixels)
+    /// instead of model.json's `input.long_side`: fewer patches per crop, coarser masks on it.
+    #[arg(long, value_name = "PX")]
+    pub crop_long_side: Option<usize>,
 }
 
 impl EngineArgs {
@@ -144,6 +148,7 @@ impl EngineArgs {
             mask_refine: !self.no_mask_refine,
             confirm_found: !self.no_confirm_found,
             policy: self.policy.unwrap_or_default(),
+            crop_long_side: self.crop_long_side,
         };
         cfg.validate()?;
         Ok(cfg)

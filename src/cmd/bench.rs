@@ -78,19 +78,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let st = engine.encode(f, None)?;
                 let (mut segs, tm) = engine.segment_timed(&st, cmds)?;
                 let total = t.elapsed();
-                let mut n_refined = 0;
-                for s in segs.iter_mut() {
-                    n_refined += u32::from(grounder.refine_mask(f, s)?.is_some());
-                }
+                let n_refined = grounder.refine_masks(f, &mut segs)?.iter().flatten().count() as u32;
                 let with_refine = t.elapsed();
                 if n_refined > 0 {
                     refine_each.push((with_refine - total) / n_refined);
                 }
                 (if n == 1 { &mut refined1 } else { &mut refined4 }).push(with_refine);
-                let mut n_checked = 0;
-                for (s, cmd) in segs.iter_mut().zip(cmds) {
-                    n_checked += u32::from(grounder.confirm_found(f, cmd, s)?.is_some());
-                }
+                let n_checked = grounder.confirm_found(f, cmds, &mut segs)?.iter().flatten().count() as u32;
                 let published = t.elapsed();
                 if n_checked > 0 {
                     check_each.push((published - with_refine) / n_checked);
@@ -337,8 +331,9 @@ fn print_report(grounder: &Grounder, frames: &[Frame], iters: usize, rust: &Valu
     for (label, key) in rows {
         println!("{:<34} {:>12} {:>16}", label, fmt(rust.get(key)), fmt(python.and_then(|p| p.get(key))));
     }
+    // The node publishes after the extra passes: that ratio is the one with a target; the first pass apart.
     println!(
-        "{:<34} {:>12} {:>16}   (target <= 1.6)",
+        "{:<34} {:>12} {:>16}",
         "4 / 1 commands, model alone",
         fmt(rust.get("ratio_4_vs_1")),
         fmt(python.and_then(|p| p.get("ratio_4_vs_1")))

@@ -15,7 +15,7 @@
 //! what the first pass said for that object, is counted ([`Grounder::extra_pass_failures`]) and logged once.
 
 mod confirm;
-mod crop;
+pub mod crop;
 mod objects;
 mod policy;
 mod refine;
@@ -109,6 +109,15 @@ impl Grounder {
     pub fn encode(&self, frame: &Frame, prompt: Option<&VisualPrompt>) -> Result<ImageState, InferenceError> {
         self.vision_passes.fetch_add(1, Ordering::Relaxed);
         self.engine.encode(frame, prompt)
+    }
+
+    /// The extra passes' crops (each with its visual prompt) in batched vision calls, each crop counted.
+    pub(crate) fn encode_crops(
+        &self,
+        images: &[(&Frame, Option<&VisualPrompt>)],
+    ) -> Result<Vec<ImageState>, InferenceError> {
+        self.vision_passes.fetch_add(images.len() as u64, Ordering::Relaxed);
+        self.engine.encode_crops(images)
     }
 
     /// The failure rule's second half: `pass` failed after the first pass had answered; count it, log the first.

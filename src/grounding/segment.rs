@@ -1,6 +1,7 @@
 //! Segmenting a frame as the node publishes it: the first pass (one vision pass, every command in one text
-//! call), then what the policy enables for each found object — the closer segmentation (refine.rs), then the
-//! closer check against the command (confirm.rs). A failed first pass is the frame's error; a failed extra pass
+//! call), then what the policy enables for the found objects — the closer segmentation (refine.rs), then the
+//! closer check against the command (confirm.rs), each one batched pass over every crop of the frame. A failed
+//! first pass is the frame's error; a failed extra pass
 //! leaves that object as the first pass had it (counted, logged once: the module doc of `grounding`).
 
 use super::{Confirmation, Grounder};
@@ -35,21 +36,14 @@ impl Grounder {
         commands: &[String],
     ) -> Result<FrameSegments, InferenceError> {
         let (mut segments, timings) = self.engine.segment_timed(state, commands)?;
-        let mut refined = vec![None; segments.len()];
-        let mut checks = vec![None; segments.len()];
-        for (k, seg) in segments.iter_mut().enumerate() {
-            if !seg.found {
-                continue;
-            }
-            match self.refine_mask(frame, seg) {
-                Ok(rect) => refined[k] = rect,
-                Err(e) => self.extra_failed(frame.seq, "the closer segmentation", &e),
-            }
-            match self.confirm_found(frame, &commands[k], seg) {
-                Ok(check) => checks[k] = check,
-                Err(e) => self.extra_failed(frame.seq, "the closer check", &e),
-            }
-        }
+        let refined = self.refine_masks(frame, &mut segments).unwrap_or_else(|e| {
+            self.extra_failed(frame.seq, "the closer segmentation", &e);
+            vec![None; segments.len()]
+        });
+        let checks = self.confirm_found(frame, commands, &mut segments).unwrap_or_else(|e| {
+            self.extra_failed(frame.seq, "the closer check", &e);
+            vec![None; segments.len()]
+        });
         Ok(FrameSegments { segments, refined, checks, timings })
     }
 }

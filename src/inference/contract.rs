@@ -41,11 +41,15 @@ fn mismatch(spec: &TensorSpec, o: &Outlet) -> Option<String> {
         return Some(format!("rank {} instead of {}", shape.len(), spec.shape.len()));
     }
     for (axis, (want, got)) in spec.shape.iter().zip(shape.iter()).enumerate() {
-        if let Dim::Fixed(n) = want
-            && *got >= 0
-            && *got != *n
-        {
-            return Some(format!("axis {axis} is {got} instead of {n}"));
+        match want {
+            Dim::Fixed(n) if *got >= 0 && *got != *n => return Some(format!("axis {axis} is {got} instead of {n}")),
+            // The engine would feed other sizes there (e.g. a batch of crops on `N`) and the graph would refuse.
+            Dim::Symbol(sym) if *got >= 0 => {
+                return Some(format!(
+                    "axis {axis} is fixed at {got} in the graph, model.json declares it `{sym}` (any size)"
+                ));
+            }
+            _ => {}
         }
     }
     None

@@ -26,7 +26,7 @@ use super::{InferenceError, runtime};
 use crate::config::{EngineConfig, ProviderKind};
 use crate::decode::{MaskPost, bbox_of, rle_encode, upsample_threshold};
 use crate::frame::{Frame, Mask, Rle, VisualPrompt};
-use crate::preprocess::{Geometry, PreprocessParams, preprocess, rasterize_visual_prompt};
+use crate::preprocess::{Geometry, PreprocessParams};
 
 /// The result for one command on one frame.
 #[derive(Debug, Clone)]
@@ -104,11 +104,13 @@ pub struct Engine {
     pub(crate) info: ModelInfo,
     model_dir: PathBuf,
     pub(crate) tokenizer: PromptTokenizer,
-    vision: Mutex<Session>,
+    pub(crate) vision: Mutex<Session>,
     pub(crate) text: Mutex<Session>,
     mask_head: Mutex<Session>,
     providers: Vec<ProviderKind>,
-    params: PreprocessParams,
+    pub(crate) params: PreprocessParams,
+    /// `params` with the long side the extra passes' crops are encoded at (`crop_long_side`).
+    pub(crate) crop_params: PreprocessParams,
     max_commands: usize,
     mask_threshold: f32,
 }
@@ -147,6 +149,10 @@ impl Engine {
         );
         Ok(Engine {
             params: info.preprocess_params(),
+            crop_params: PreprocessParams {
+                long_side: cfg.crop_long_side.unwrap_or(info.input.long_side),
+                ..info.preprocess_params()
+            },
             mask_threshold: cfg.mask_threshold.unwrap_or(info.postprocess.mask_threshold),
             info,
             model_dir: cfg.model_dir.clone(),
@@ -224,52 +230,11 @@ impl Engine {
 
     /// One vision pass: preprocess the frame (and rasterise the visual prompt, if any) and run vision.onnx.
     pub fn encode(&self, frame: &Frame, vp: Option<&VisualPrompt>) -> Result<ImageState, InferenceError> {
-        const G: &str = "vision";
-        let t0 = Instant::now();
-        let input = preprocess(frame, &self.params)?;
-        let g = input.geometry;
-        let patch = self.info.config.patch;
-        let vp_masks = match vp {
-            Some(v) => rasterize_visual_prompt(v, &g, patch)?,
-            None => vec![0.0; g.grid_h * g.grid_w],
-        };
-        let vp_ids = [self.info.tokens.vp[0]];
-        let t_pre = t0.elapsed();
-        let t1 = Instant::now();
-        let mut session = lock(&self.vision);
-        let outputs = session
-            .run(ort::inputs![
-                "pixels" => view(G, &[1, 3, g.input_h, g.input_w], &input.pixels)?,
-                "vp_masks" => view(G, &[1, 1, g.grid_h, g.grid_w], &vp_masks)?,
-                "vp_ids" => view(G, &[1, 1], &vp_ids)?,
-            ])
-            .map_err(run_err(G))?;
-        let (ks, keys) = output_f32(&outputs, G, "past_keys")?;
-        let (vs, values) = output_f32(&outputs, G, "past_values")?;
-        let (fs, feats) = output_f32(&outputs, G, "features")?;
-        let expected_s = g.grid_h * g.grid_w + 2;
-        if ks.len() != 5 || ks != vs || ks[1] != 1 || ks[3] != expected_s || fs.len() != 4 {
-            return Err(InferenceError::Output {
-                graph: G,
-                name: "past_keys",
-                reason: format!(
-                    "shapes {ks:?} / {vs:?} / features {fs:?}, expected [L, 1, KVH, {expected_s}, hd] and [1, E, h, w]"
-                ),
-            });
-        }
-        let state = ImageState {
-            seq: frame.seq,
-            stamp: frame.stamp,
-            geometry: g,
-            visual_prompt: vp.cloned(),
-            timings: EncodeTimings { preprocess: t_pre, vision: t1.elapsed() },
-            past_keys: keys.to_vec(),
-            past_values: values.to_vec(),
-            kv_shape: [ks[0], ks[1], ks[2], ks[3], ks[4]],
-            features: feats.to_vec(),
-            feat_shape: [fs[0], fs[1], fs[2], fs[3]],
-        };
-        Ok(state)
+        self.encode_batch(&[(frame, vp)])?.pop().ok_or(InferenceError::Output {
+            graph: "vision",
+            name: "past_keys",
+            reason: "no image state returned".into(),
+        })
     }
 
     /// Segment every command on the encoded frame: one batched text.onnx call, one mask_head.onnx call.
@@ -302,56 +267,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Teacher-forced segmentation of already tokenized prompts (each ends in `<|assistant|>[SEG]`): the
-    /// found decision is read at the `<|assistant|>` slot, the mask query at `[SEG]`.
+    /// Teacher-forced segmentation of already tokenized prompts (each ends in `<|assistant|>[SEG]`) on one
+    /// image; [`Engine::segment_batch`] does the work.
     pub(crate) fn segment_prompts(
         &self,
         state: &ImageState,
         prompts: &[Vec<i64>],
     ) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
-        let mut timings = SegmentTimings::default();
-        if prompts.is_empty() {
-            return Ok((Vec::new(), timings));
-        }
-        let tk = &self.info.tokens;
-        // Where the LM decides [SEG] vs <none> (the <|assistant|> slot) and where [SEG]'s hidden state is read.
-        let mut picks = Vec::with_capacity(prompts.len());
-        for (b, ids) in prompts.iter().enumerate() {
-            let seg_pos = ids.iter().rposition(|&t| t == tk.seg).ok_or_else(|| InferenceError::Tokenize {
-                text: format!("{ids:?}"),
-                reason: "segment template has no [SEG] token".into(),
-            })?;
-            let decide_pos =
-                ids[..seg_pos].iter().rposition(|&t| t == tk.assistant).unwrap_or(seg_pos.saturating_sub(1));
-            picks.push((b, decide_pos, seg_pos));
-        }
-        let t0 = Instant::now();
-        let batch = self.prefill(
-            state,
-            prompts,
-            &picks.iter().flat_map(|&(b, d, s)| [(b, d), (b, s)]).collect::<Vec<_>>(),
-            false,
-        )?;
-        timings.text_prefill = t0.elapsed();
-        let hidden_dim = batch.hidden_dim;
-        let mut seg_hidden = Vec::with_capacity(prompts.len() * hidden_dim);
-        let mut decisions = Vec::with_capacity(prompts.len());
-        for (k, _) in picks.iter().enumerate() {
-            let logits = &batch.logits[2 * k];
-            let (seg, none) = (logit_at(logits, tk.seg)?, logit_at(logits, tk.none)?);
-            decisions.push((seg - none > self.info.postprocess.presence_margin, sigmoid(seg - none)));
-            seg_hidden.extend_from_slice(&batch.hidden[2 * k + 1]);
-        }
-        let t1 = Instant::now();
-        let (lshape, logits) = self.run_mask_head(state, &seg_hidden, prompts.len(), hidden_dim)?;
-        timings.mask_head = t1.elapsed();
-        let t2 = Instant::now();
-        let out = self.postprocess_masks(state, &lshape, &logits, &decisions)?;
-        timings.postprocess = t2.elapsed();
-        Ok((out, timings))
+        let rows: Vec<(&ImageState, &[i64])> = prompts.iter().map(|p| (state, p.as_slice())).collect();
+        self.segment_rows(&rows)
     }
 
-    fn run_mask_head(
+    pub(crate) fn run_mask_head(
         &self,
         state: &ImageState,
         seg_hidden: &[f32],
@@ -377,7 +304,7 @@ impl Engine {
         Ok((shape, data.to_vec()))
     }
 
-    fn postprocess_masks(
+    pub(crate) fn postprocess_masks(
         &self,
         state: &ImageState,
         lshape: &[usize],
@@ -422,7 +349,8 @@ impl Engine {
             let s = ids.iter().rposition(|&t| t == tk.seg).unwrap_or(ids.len().saturating_sub(1));
             picks.push((b, s));
         }
-        let batch = self.prefill(state, prompts, &picks, false)?;
+        let rows: Vec<(&ImageState, &[i64])> = prompts.iter().map(|p| (state, p.as_slice())).collect();
+        let batch = self.prefill(&rows, &picks, false)?;
         let seg_hidden: Vec<f32> = batch.hidden.concat();
         self.run_mask_head(state, &seg_hidden, prompts.len(), batch.hidden_dim)
     }
@@ -450,7 +378,7 @@ pub(crate) fn logit_at(row: &[f32], id: i64) -> Result<f32, InferenceError> {
     })
 }
 
-fn sigmoid(x: f32) -> f32 {
+pub(crate) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 

@@ -9,7 +9,7 @@ use ort::value::DynValue;
 use super::InferenceError;
 use super::described::Described;
 use super::engine::{DescribeTimings, Engine, ImageState, SegmentOutput, lock, owned};
-use super::tensors::{argmax, output_f32, run_err, take, tile_batch, view};
+use super::tensors::{argmax, output_f32, run_err, stack_batch, take, tile_batch, view};
 
 const G: &str = "text";
 
@@ -26,23 +26,35 @@ pub(crate) struct Prefill {
 }
 
 impl Engine {
-    /// Run text.onnx once over `prompts` (batched, right-padded) on the image prefix.
+    /// Run text.onnx once over `rows` (batched, right-padded), each prompt on its own image prefix; the
+    /// images must share one grid (one prefix length), as the crops of one batched vision call do.
     pub(crate) fn prefill(
         &self,
-        state: &ImageState,
-        prompts: &[Vec<i64>],
+        rows: &[(&ImageState, &[i64])],
         picks: &[(usize, usize)],
         keep_kv: bool,
     ) -> Result<Prefill, InferenceError> {
-        let b = prompts.len();
-        let t_len = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let b = rows.len();
+        let Some(&(state, _)) = rows.first() else {
+            return Err(InferenceError::Output { graph: G, name: "logits", reason: "no prompts to prefill".into() });
+        };
+        if let Some((other, _)) =
+            rows.iter().find(|(o, _)| o.kv_shape != state.kv_shape || o.text_start() != state.text_start())
+        {
+            return Err(InferenceError::Output {
+                graph: G,
+                name: "past_keys",
+                reason: format!("one batch mixes image prefixes {:?} and {:?}", state.kv_shape, other.kv_shape),
+            });
+        }
+        let t_len = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
         let s = state.prefix_len();
         let pad = self.info.tokens.pad;
         let start = state.text_start();
         let mut ids = vec![pad; b * t_len];
         let mut pos = vec![0i64; b * t_len];
         let mut mask = vec![0i64; b * (s + t_len)];
-        for (r, p) in prompts.iter().enumerate() {
+        for (r, (_, p)) in rows.iter().enumerate() {
             ids[r * t_len..r * t_len + p.len()].copy_from_slice(p);
             for k in 0..t_len {
                 pos[r * t_len + k] = start + k as i64;
@@ -52,10 +64,15 @@ impl Engine {
         }
         let [l, _, kvh, _, hd] = state.kv_shape;
         let kv_shape = [l, b, kvh, s, hd];
+        let one_image = rows.iter().all(|(o, _)| std::ptr::eq(*o, state));
         let (pk, pv) = if b == 1 {
             (None, None)
-        } else {
+        } else if one_image {
             (Some(tile_batch(&state.past_keys, l, b)), Some(tile_batch(&state.past_values, l, b)))
+        } else {
+            let keys: Vec<&[f32]> = rows.iter().map(|(o, _)| o.past_keys.as_slice()).collect();
+            let values: Vec<&[f32]> = rows.iter().map(|(o, _)| o.past_values.as_slice()).collect();
+            (Some(stack_batch(&keys, l)), Some(stack_batch(&values, l)))
         };
         let past_k = pk.as_deref().unwrap_or(&state.past_keys);
         let past_v = pv.as_deref().unwrap_or(&state.past_values);
@@ -206,11 +223,24 @@ impl Engine {
         prompts: &[Vec<i64>],
         max_tokens: usize,
     ) -> Result<DescribeJob, InferenceError> {
-        let b = prompts.len();
+        let rows: Vec<(&ImageState, &[i64])> = prompts.iter().map(|p| (state, p.as_slice())).collect();
+        self.start_generate_rows(&rows, max_tokens)
+    }
+
+    /// [`Engine::start_generate`] with each prompt on its own image (the images share one grid).
+    pub(crate) fn start_generate_rows(
+        &self,
+        rows: &[(&ImageState, &[i64])],
+        max_tokens: usize,
+    ) -> Result<DescribeJob, InferenceError> {
+        let b = rows.len();
+        let Some(&(state, _)) = rows.first() else {
+            return Ok(DescribeJob::empty(max_tokens));
+        };
         let max_tokens = max_tokens.min(self.info.config.max_new_tokens);
         let mut job = DescribeJob {
             text_start: state.text_start(),
-            prompt_lens: prompts.iter().map(Vec::len).collect(),
+            prompt_lens: rows.iter().map(|(_, p)| p.len()).collect(),
             past: None,
             masks: Vec::new(),
             next: Vec::new(),
@@ -226,9 +256,9 @@ impl Engine {
             return Ok(job);
         }
         let picks: Vec<(usize, usize)> =
-            prompts.iter().enumerate().map(|(r, p)| (r, p.len().saturating_sub(1))).collect();
+            rows.iter().enumerate().map(|(r, (_, p))| (r, p.len().saturating_sub(1))).collect();
         let t0 = Instant::now();
-        let pre = self.prefill(state, prompts, &picks, true)?;
+        let pre = self.prefill(rows, &picks, true)?;
         job.timings.prefill = t0.elapsed();
         let width = state.prefix_len() + pre.t_len;
         job.masks = (0..b).map(|r| pre.mask[r * width..(r + 1) * width].to_vec()).collect();
@@ -312,6 +342,24 @@ pub struct DescribeJob {
 }
 
 impl DescribeJob {
+    /// A job with no rows: finished from the start.
+    fn empty(max_tokens: usize) -> DescribeJob {
+        DescribeJob {
+            text_start: 0,
+            prompt_lens: Vec::new(),
+            past: None,
+            masks: Vec::new(),
+            next: Vec::new(),
+            out: Vec::new(),
+            logits: Vec::new(),
+            history: Vec::new(),
+            done: Vec::new(),
+            step: 0,
+            max_tokens,
+            timings: DescribeTimings::default(),
+        }
+    }
+
     /// Take the freshly predicted tokens: `<|eot|>` or the token limit finishes a row.
     fn absorb(&mut self, eot: i64) {
         for r in 0..self.out.len() {

@@ -2,6 +2,7 @@
 //! [`Engine`] (load, encode, segment, generate). What the node does around the model — closer passes, checks,
 //! wording — is the grounding policy's (`crate::grounding`), not the engine's.
 
+mod batch;
 mod contract;
 mod described;
 mod engine;

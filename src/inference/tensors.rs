@@ -60,6 +60,29 @@ pub fn tile_batch(src: &[f32], layers: usize, b: usize) -> Vec<f32> {
     out
 }
 
+/// Stack `[L, 1, rest…]` caches of different images along axis 1 → `[L, n, rest…]` (all the same size).
+pub fn stack_batch(srcs: &[&[f32]], layers: usize) -> Vec<f32> {
+    let per_layer = srcs.first().map_or(0, |s| s.len() / layers.max(1));
+    let mut out = Vec::with_capacity(per_layer * layers * srcs.len());
+    for l in 0..layers {
+        for src in srcs {
+            out.extend_from_slice(&src[l * per_layer..(l + 1) * per_layer]);
+        }
+    }
+    out
+}
+
+/// Row `i` of an `[L, n, rest…]` batch → `[L, 1, rest…]` (the inverse of [`stack_batch`]).
+pub fn unstack_row(src: &[f32], layers: usize, n: usize, i: usize) -> Vec<f32> {
+    let per = src.len() / (layers * n).max(1);
+    let mut out = Vec::with_capacity(per * layers);
+    for l in 0..layers {
+        let at = (l * n + i) * per;
+        out.extend_from_slice(&src[at..at + per]);
+    }
+    out
+}
+
 pub fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
     for (i, &v) in row.iter().enumerate() {
@@ -80,5 +103,15 @@ mod tests {
         let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         assert_eq!(tile_batch(&src, 2, 2), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 4.0, 5.0, 6.0]);
         assert_eq!(argmax(&[0.1, 3.0, 3.0, -1.0]), 1); // first maximum, like torch/numpy argmax
+    }
+
+    #[test]
+    fn stacking_interleaves_images_per_layer_and_unstacking_undoes_it() {
+        // L=2, per-layer block of 2, two images
+        let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
+        let both = stack_batch(&[&a, &b], 2);
+        assert_eq!(both, vec![1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 7.0, 8.0]);
+        assert_eq!(unstack_row(&both, 2, 2, 0), a.to_vec());
+        assert_eq!(unstack_row(&both, 2, 2, 1), b.to_vec());
     }
 }

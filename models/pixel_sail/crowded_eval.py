@@ -56,8 +56,8 @@ class _Recorder:
     def __getattr__(self, name):
         return getattr(self.ref, name)
 
-    def segment_frame(self, img, st, texts):
-        out = self.ref.segment_frame(img, st, texts)
+    def segment_frame(self, img, st, texts, *args, **kwargs):
+        out = self.ref.segment_frame(img, st, texts, *args, **kwargs)
         self.answers.extend((t, r["found"], r["mask"]) for t, r in zip(texts, out))
         if self.progress and len(self.answers) % self.progress == 0:
             print(f"{time.strftime('%H:%M:%S')} {len(self.answers)} commands", file=sys.stderr, flush=True)

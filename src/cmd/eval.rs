@@ -209,8 +209,15 @@ pub fn evaluate(
                 if let Some(text) = &q.text {
                     // as the node does: describe what the command's mask shows; nothing when it found nothing
                     let seg = first_segment(grounder.segment_encoded(frame, state, std::slice::from_ref(text))?)?;
+                    // a found object whose description fails gets none, as in the node (the round goes on)
                     let got = match seg.found {
-                        true => Some(grounder.describe_object(frame, &seg.mask, max_tokens)?.text),
+                        true => match grounder.describe_object(frame, &seg.mask, max_tokens) {
+                            Ok(d) => Some(d.text),
+                            Err(e) => {
+                                tracing::warn!("query {index}: no description of the found object ({e}); not described");
+                                None
+                            }
+                        },
                         false => None,
                     };
                     let grounding = match &q.mask {

@@ -38,9 +38,16 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     // model says is not there gets no description
     let mut descriptions: Vec<Option<String>> = Vec::new();
     if args.describe {
-        for seg in &segments {
+        for (seg, command) in segments.iter().zip(&args.prompts) {
+            // a found object whose description fails gets none, as in the node
             descriptions.push(match seg.found {
-                true => Some(grounder.describe_object(&frame, &seg.mask, max_tokens)?.text),
+                true => match grounder.describe_object(&frame, &seg.mask, max_tokens) {
+                    Ok(d) => Some(d.text),
+                    Err(e) => {
+                        tracing::warn!("'{command}': no description of the found object: {e}");
+                        None
+                    }
+                },
                 false => None,
             });
         }

@@ -37,16 +37,14 @@ impl Grounder {
         let (mut segments, timings) = self.engine.segment_timed(state, commands)?;
         let mut refined = vec![None; segments.len()];
         let mut checks = vec![None; segments.len()];
-        for (k, seg) in segments.iter_mut().enumerate() {
-            if !seg.found {
-                continue;
-            }
+        let each = segments.iter_mut().zip(commands).zip(refined.iter_mut().zip(checks.iter_mut()));
+        for ((seg, command), (rect, check)) in each.filter(|((seg, _), _)| seg.found) {
             match self.refine_mask(frame, seg) {
-                Ok(rect) => refined[k] = rect,
+                Ok(r) => *rect = r,
                 Err(e) => self.extra_failed(frame.seq, "the closer segmentation", &e),
             }
-            match self.confirm_found(frame, &commands[k], seg) {
-                Ok(check) => checks[k] = check,
+            match self.confirm_found(frame, command, seg) {
+                Ok(c) => *check = c,
                 Err(e) => self.extra_failed(frame.seq, "the closer check", &e),
             }
         }

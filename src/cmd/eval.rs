@@ -214,7 +214,9 @@ pub fn evaluate(
                         true => match grounder.describe_object(frame, &seg.mask, max_tokens) {
                             Ok(d) => Some(d.text),
                             Err(e) => {
-                                tracing::warn!("query {index}: no description of the found object ({e}); not described");
+                                tracing::warn!(
+                                    "query {index}: no description of the found object ({e}); not described"
+                                );
                                 None
                             }
                         },

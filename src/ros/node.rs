@@ -181,6 +181,8 @@ pub async fn run(
     if let Some(line) = super::undecodable::summary(&inputs_in_diag.undecodable_counts()) {
         warn!("{line}");
     }
+    // its match counters hold the input subscriptions: they go with the other endpoints, before the node
+    drop(inputs_in_diag);
     // Drop order matters to RustDDS/ros2-client: every task (and the endpoints they hold) first,
     // then the node (its drop tells the spinner to stop), then the spinner, then the context;
     // otherwise each endpoint logs an error about a stopped event loop.

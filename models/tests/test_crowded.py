@@ -176,8 +176,10 @@ def test_five_scenes_through_the_reference_with_both_policies(tmp_path):
         passes[policy] = counter.calls
         if policy == "model":
             expected = 5 + 5 - round(res["named_by_grounding"]["not_found"]["share"] * 5) + 5
-        assert res["counts"] == {"segment": 5, "no_target": res["commands"]["absent"]["n"], "describe": 5,
-                                 "vp_describe": 5}
+        counts = dict(res["counts"])
+        assert 0 <= counts.pop("not_described") <= 5
+        assert counts == {"segment": 5, "no_target": res["commands"]["absent"]["n"], "describe": 5,
+                          "vp_describe": 5}
         assert sum(res["commands"][k]["n"] for k in KINDS) == 5
         for k in KINDS:
             c = res["commands"][k]

@@ -1,7 +1,9 @@
 //! Configuration, resolved in one place. This file: the engine's (where the model and ONNX Runtime live, which
 //! execution providers to try, the TensorRT options). [`params`]: the run's named parameters; [`params_file`]: ROS
-//! params files; [`run`]: everything `pixel-sail run` runs with, and the one resolver of its parameters.
+//! params files; [`run`]: everything `pixel-sail run` runs with, and the one resolver of its parameters;
+//! [`cameras`]: which cameras it serves.
 
+pub mod cameras;
 pub mod params;
 pub mod params_file;
 pub mod run;

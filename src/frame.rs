@@ -105,6 +105,8 @@ impl Location {
 /// Everything the model produced for one frame.
 #[derive(Debug, Clone)]
 pub struct FrameResult {
+    /// The camera the frame came from (`camera0` with one unnamed camera).
+    pub camera: Arc<str>,
     pub seq: u64,
     pub stamp: SystemTime,
     pub frame_id: String,

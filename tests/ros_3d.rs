@@ -16,8 +16,8 @@ use std::time::Duration;
 use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::decode::{bbox_of, rle_encode};
 use pixel_sail::frame::{Frame, FrameResult, Grounding, Location, Mask};
+use pixel_sail::link::{CameraLink, PipelineLink, PipelineStats};
 use pixel_sail::link::{CommandsAck, DescribeRequest, SetCommands};
-use pixel_sail::link::{PipelineLink, PipelineStats};
 use pixel_sail::spatial::{DepthFeed, Locator};
 use tokio::sync::{broadcast, mpsc};
 
@@ -101,6 +101,7 @@ async fn fixture_worker(
                 let f = Arc::new(f);
                 locator.locate(&f, &mut groundings);
                 let r = FrameResult {
+                    camera: "camera0".into(),
                     seq: f.seq,
                     stamp: f.stamp,
                     frame_id: f.frame_id.clone(),
@@ -159,12 +160,15 @@ fn run_case(extra_ros_args: &[&str], checker_args: &[&str], domain: u16) -> Resu
         });
         tokio::spawn(fixture_worker(commands_rx, describe_rx, results_tx, frames_rx, feed.clone(), counters));
         PipelineLink {
-            commands: commands_tx,
-            describe: describe_tx,
-            results: results_rx,
-            stats,
-            frames: Some(Arc::new(Outlet(frames_tx))),
-            depth: Some(feed),
+            cameras: vec![CameraLink {
+                name: "camera0".into(),
+                commands: commands_tx,
+                describe: describe_tx,
+                results: results_rx,
+                stats,
+                frames: Some(Arc::new(Outlet(frames_tx))),
+                depth: Some(feed),
+            }],
             lifecycle: None,
         }
     })

@@ -17,8 +17,8 @@ use pixel_sail::capture::{CapturedFrame, FrameOutlet};
 use pixel_sail::frame::{
     Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription, Rle, VisualPrompt,
 };
+use pixel_sail::link::{CameraLink, PipelineLink, PipelineStats};
 use pixel_sail::link::{CommandsAck, DescribeRequest, SetCommands};
-use pixel_sail::link::{PipelineLink, PipelineStats};
 use tokio::sync::{broadcast, mpsc};
 
 const W: u32 = 640;
@@ -172,7 +172,7 @@ async fn fake_worker(
                         location: Location::NoDepthInput,
                     }
                 }).collect();
-                let r = FrameResult { seq: f.seq, stamp: f.stamp, frame_id: f.frame_id.clone(), frame: f.clone(), groundings,
+                let r = FrameResult { camera: "camera0".into(), seq: f.seq, stamp: f.stamp, frame_id: f.frame_id.clone(), frame: f.clone(), groundings,
                     latency: Duration::from_millis(5) };
                 last = Some(f);
                 counters.1.fetch_add(1, Ordering::Relaxed);
@@ -229,12 +229,15 @@ fn run_script(
         drop(frames_tx);
         tokio::spawn(fake_worker(commands_rx, describe_rx, results_tx, frames_rx, counters));
         PipelineLink {
-            commands: commands_tx,
-            describe: describe_tx,
-            results: results_rx,
-            stats,
-            frames: outlet,
-            depth: None,
+            cameras: vec![CameraLink {
+                name: "camera0".into(),
+                commands: commands_tx,
+                describe: describe_tx,
+                results: results_rx,
+                stats,
+                frames: outlet,
+                depth: None,
+            }],
             lifecycle: None,
         }
     })

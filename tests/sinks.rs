@@ -33,6 +33,7 @@ fn result(seq: u64, t0: SystemTime, w: u32, h: u32) -> FrameResult {
         location: Location::NoDepthInput,
     };
     FrameResult {
+        camera: "camera0".into(),
         seq,
         stamp,
         frame_id: "cam".into(),

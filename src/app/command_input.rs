@@ -51,6 +51,27 @@ pub async fn watch_command_file(path: PathBuf, extra: Vec<String>, tx: mpsc::Sen
     }
 }
 
+/// One sender that passes every command set on to each camera's worker lane (the first camera answers a
+/// reply); with one camera, that camera's own sender.
+pub fn fan_out(targets: &[mpsc::Sender<SetCommands>]) -> mpsc::Sender<SetCommands> {
+    if let [only] = targets {
+        return only.clone();
+    }
+    let (tx, mut rx) = mpsc::channel::<SetCommands>(16);
+    let targets = targets.to_vec();
+    tokio::spawn(async move {
+        while let Some(mut req) = rx.recv().await {
+            for target in &targets {
+                let set = SetCommands { commands: req.commands.clone(), reply: req.reply.take() };
+                if target.send(set).await.is_err() {
+                    tracing::debug!("a camera's worker lane is gone; its commands are not set");
+                }
+            }
+        }
+    });
+    tx
+}
+
 /// Each stdin line replaces the active commands; ends at EOF.
 pub async fn read_stdin_commands(tx: mpsc::Sender<SetCommands>) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

@@ -57,6 +57,15 @@ impl FrameModel for EngineModel {
         Ok(out.segments.into_iter().map(segment).collect())
     }
 
+    fn segment_frames(&mut self, items: &[(&Frame, &[String])]) -> Result<Vec<Vec<Segment>>, ModelError> {
+        let out = self.grounder.segment_frames(items)?;
+        Ok(out.into_iter().map(|f| f.segments.into_iter().map(segment).collect()).collect())
+    }
+
+    fn max_frames_per_call(&self) -> usize {
+        self.engine().vision_batch_limit()
+    }
+
     fn start_describe(
         &mut self,
         frame: &Frame,

@@ -3,6 +3,9 @@
 //! For live sources a new frame replaces one the worker has not taken yet, and the replacement is
 //! counted as a drop; the queue can never grow. For files read frame by frame the slot blocks the
 //! capture thread instead (back-pressure through GStreamer), so no frame is lost.
+//!
+//! With several cameras each has its own slot, and every slot rings one shared [`Doorbell`] so the one
+//! worker can sleep until any camera has a frame.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,18 +37,57 @@ struct State {
     closed: bool,
 }
 
+/// Rung by every slot on a push or a close; the worker waits on it when no slot holds a frame.
+#[derive(Default)]
+pub struct Doorbell {
+    rings: Mutex<u64>,
+    rung: Condvar,
+}
+
+impl Doorbell {
+    /// How many times it has rung so far (pass it to [`Doorbell::wait`]).
+    pub fn rings(&self) -> u64 {
+        self.rings.lock().map(|r| *r).unwrap_or(0)
+    }
+
+    /// Waits up to `timeout` for a ring after `seen` rings.
+    pub fn wait(&self, seen: u64, timeout: Duration) {
+        if let Ok(guard) = self.rings.lock() {
+            let _ = self.rung.wait_timeout_while(guard, timeout, |r| *r == seen);
+        }
+    }
+
+    fn ring(&self) {
+        if let Ok(mut r) = self.rings.lock() {
+            *r += 1;
+        }
+        self.rung.notify_all();
+    }
+}
+
 pub struct FrameSlot {
     mode: SlotMode,
     state: Mutex<State>,
     changed: Condvar,
     dropped: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
+    bell: Arc<Doorbell>,
 }
 
 impl FrameSlot {
     /// `received` counts every frame pushed; `dropped` every frame replaced before the worker saw it.
     pub fn new(mode: SlotMode, dropped: Arc<AtomicU64>, received: Arc<AtomicU64>) -> Self {
-        Self { mode, state: Mutex::new(State::default()), changed: Condvar::new(), dropped, received }
+        Self::with_bell(mode, dropped, received, Arc::default())
+    }
+
+    /// A slot that rings `bell` (shared with the other cameras' slots) on every push and on close.
+    pub fn with_bell(mode: SlotMode, dropped: Arc<AtomicU64>, received: Arc<AtomicU64>, bell: Arc<Doorbell>) -> Self {
+        Self { mode, state: Mutex::new(State::default()), changed: Condvar::new(), dropped, received, bell }
+    }
+
+    /// Closed by capture (or the pipeline) and emptied by the worker.
+    pub fn is_done(&self) -> bool {
+        self.state.lock().map(|s| s.closed && s.frame.is_none()).unwrap_or(true)
     }
 
     /// Waits up to `timeout` for a frame.
@@ -90,7 +132,9 @@ impl FrameOutlet for FrameSlot {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(seq = old.frame.seq, "frame dropped: a newer one arrived first");
         }
+        drop(state);
         self.changed.notify_all();
+        self.bell.ring();
     }
 
     fn close(&self) {
@@ -98,6 +142,7 @@ impl FrameOutlet for FrameSlot {
             state.closed = true;
         }
         self.changed.notify_all();
+        self.bell.ring();
     }
 }
 
@@ -154,5 +199,32 @@ mod tests {
         producer.join().unwrap();
         assert_eq!(seen, (0..20).collect::<Vec<_>>());
         assert_eq!(dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_shared_doorbell_wakes_the_worker_for_any_camera() {
+        let bell = Arc::new(Doorbell::default());
+        let slots: Vec<Arc<FrameSlot>> = (0..2)
+            .map(|_| {
+                Arc::new(FrameSlot::with_bell(
+                    SlotMode::NewestWins,
+                    Default::default(),
+                    Default::default(),
+                    bell.clone(),
+                ))
+            })
+            .collect();
+        let seen = bell.rings();
+        let pusher = {
+            let slot = slots[1].clone();
+            std::thread::spawn(move || slot.push(frame(7)))
+        };
+        bell.wait(seen, Duration::from_secs(5));
+        pusher.join().unwrap();
+        assert!(bell.rings() > seen);
+        assert!(matches!(slots[0].take(Duration::ZERO), Taken::Empty));
+        assert!(matches!(slots[1].take(Duration::ZERO), Taken::Frame(f) if f.frame.seq == 7));
+        slots[1].close();
+        assert!(slots[1].is_done() && !slots[0].is_done());
     }
 }

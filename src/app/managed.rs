@@ -22,7 +22,7 @@ use crate::config::run::RunConfig;
 use crate::frame::FrameResult;
 use crate::inference::Engine;
 use crate::link::CommandLimits;
-use crate::link::{LifecycleCall, ModelState, Outcome, PipelineLink, PipelineStats, Stats, Step};
+use crate::link::{CameraLink, LifecycleCall, ModelState, Outcome, PipelineLink, PipelineStats, Stats, Step};
 use crate::ros::RosPlan;
 use crate::ros::lifecycle;
 
@@ -33,7 +33,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// `--duration-secs` do not apply: the lifecycle decides when capture runs and when the process ends.
 pub async fn run_managed(run_cfg: RunConfig, ros: RosPlan) -> anyhow::Result<()> {
     let o = &run_cfg.options;
-    let (source, commands, engine_cfg) = start_inputs(&run_cfg)?;
+    let inputs = start_inputs(&run_cfg)?;
+    if inputs.cameras.len() > 1 {
+        return Err(AppError::Setup(format!(
+            "a managed node (--lifecycle) serves one camera; {} were given: run one node per camera group without --lifecycle",
+            inputs.cameras.len()
+        ))
+        .into());
+    }
+    let (source, commands, engine_cfg) = (inputs.cameras[0].source.clone(), inputs.commands, inputs.engine);
     let limits = CommandLimits { max_commands: run_cfg.max_commands(), max_chars: o.max_command_chars };
     // As the plain run: a ROS camera's depth comes on `depth` and `camera_info`, otherwise --depth/--camera-info.
     // One feed serves every activation.
@@ -57,7 +65,7 @@ pub async fn run_managed(run_cfg: RunConfig, ros: RosPlan) -> anyhow::Result<()>
     if let Some(path) = &o.jsonl {
         sinks.push(spawn_jsonl(path.clone(), results_tx.subscribe(), stats.clone())?);
     }
-    if let Some(path) = &o.record {
+    for (_, path) in &inputs.records {
         sinks.push(spawn_video(path.clone(), results_tx.subscribe(), stats.clone())?);
     }
     let routes = Arc::new(Routes::new(commands));
@@ -75,7 +83,10 @@ pub async fn run_managed(run_cfg: RunConfig, ros: RosPlan) -> anyhow::Result<()>
         tasks.push(tokio::spawn(read_stdin_commands(commands_tx.clone())));
     }
     if !o.no_progress {
-        tasks.push(tokio::spawn(super::progress::report_progress(stats.clone())));
+        tasks.push(tokio::spawn(super::progress::report_progress(vec![(
+            super::FIRST_CAMERA.to_owned(),
+            stats.clone(),
+        )])));
     }
     let ros_source = ros.ros_source();
     let model_name = format!("{} on {}", engine_cfg.model_dir.display(), run_cfg.providers());
@@ -83,15 +94,18 @@ pub async fn run_managed(run_cfg: RunConfig, ros: RosPlan) -> anyhow::Result<()>
     let view = ros.stats_view(stats.clone(), model_name);
     let shown = state.clone();
     let link = PipelineLink {
-        commands: commands_tx,
-        describe: describe_tx,
-        results: results_rx,
-        stats: Arc::new(move || PipelineStats {
-            lifecycle_state: shown.lock().ok().map(|s| (*s).to_owned()),
-            ..view()
-        }),
-        frames: ros_source.then(|| Arc::new(RoutedFrames(routes.clone())) as Arc<dyn FrameOutlet>),
-        depth: ros_depth,
+        cameras: vec![CameraLink {
+            name: super::FIRST_CAMERA.into(),
+            commands: commands_tx,
+            describe: describe_tx,
+            results: results_rx,
+            stats: Arc::new(move || PipelineStats {
+                lifecycle_state: shown.lock().ok().map(|s| (*s).to_owned()),
+                ..view()
+            }),
+            frames: ros_source.then(|| Arc::new(RoutedFrames(routes.clone())) as Arc<dyn FrameOutlet>),
+            depth: ros_depth,
+        }],
         lifecycle: Some(calls_tx),
     };
     let mut node = ros.spawn_link(link);

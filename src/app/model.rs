@@ -47,6 +47,18 @@ pub trait FrameModel: Send {
     /// fail; only a failed first pass is an error).
     fn segment(&mut self, frame: &Frame, commands: &[String]) -> Result<Vec<Segment>, ModelError>;
 
+    /// [`FrameModel::segment`] for several frames at once (one per camera), each with its commands: the real
+    /// model runs one vision pass over all the frames and one text pass over all their commands. An error is
+    /// the whole call's; the worker then asks frame by frame. The default asks frame by frame.
+    fn segment_frames(&mut self, items: &[(&Frame, &[String])]) -> Result<Vec<Vec<Segment>>, ModelError> {
+        items.iter().map(|(frame, commands)| self.segment(frame, commands)).collect()
+    }
+
+    /// The most frames [`FrameModel::segment_frames`] takes in one call.
+    fn max_frames_per_call(&self) -> usize {
+        1
+    }
+
     /// Begins describing the object `command` found on `frame`, whose mask is `mask`: the real model describes
     /// what the mask covers (a vision pass with it as the visual prompt), so the words and the published
     /// mask are about the same object.

@@ -75,21 +75,25 @@ pub fn format_positions(r: &FrameResult) -> Vec<String> {
     lines
 }
 
-/// Runs until the task is aborted.
-pub async fn report_progress(stats: Arc<Stats>) {
-    let tty = std::io::stderr().is_terminal();
+/// Runs until the task is aborted: one line for one camera; with several, one line per camera, named.
+pub async fn report_progress(cameras: Vec<(String, Arc<Stats>)>) {
+    let tty = std::io::stderr().is_terminal() && cameras.len() == 1;
     let period = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
-    let (mut last_out, mut last_at) = (0u64, Instant::now());
+    let mut last: Vec<(u64, Instant)> = cameras.iter().map(|_| (0, Instant::now())).collect();
     loop {
         tick.tick().await;
-        let snap = stats.snapshot();
-        let fps = (snap.frames_out - last_out) as f64 / last_at.elapsed().as_secs_f64().max(1e-6);
-        (last_out, last_at) = (snap.frames_out, Instant::now());
-        let line = format_progress(&snap, fps);
+        let mut lines = Vec::with_capacity(cameras.len());
+        for ((name, stats), (last_out, last_at)) in cameras.iter().zip(last.iter_mut()) {
+            let snap = stats.snapshot();
+            let fps = (snap.frames_out - *last_out) as f64 / last_at.elapsed().as_secs_f64().max(1e-6);
+            (*last_out, *last_at) = (snap.frames_out, Instant::now());
+            let line = format_progress(&snap, fps);
+            lines.push(if cameras.len() > 1 { format!("{name}: {line}") } else { line });
+        }
         let mut err = std::io::stderr().lock();
-        let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+        let _ = if tty { write!(err, "\r\x1b[2K{}", lines[0]) } else { writeln!(err, "{}", lines.join("\n")) };
         let _ = err.flush();
     }
 }

@@ -2,17 +2,19 @@
 //! (command file / stdin, JSONL, annotated video, progress line), and shut down in order on
 //! Ctrl-C or SIGTERM, end of file, `--max-frames` or `--duration-secs`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::command_input::{read_stdin_commands, watch_command_file};
+use super::command_input::{fan_out, read_stdin_commands, watch_command_file};
 use super::sinks::{SinkThread, spawn_jsonl, spawn_video};
 use super::start::{capture_config, depth_feed, describe_policy, start_depth_stream, start_inputs};
 use super::stop::{stop_condition, stop_signal};
-use super::{AppError, EngineModel, ModelLoader, Pipeline, PipelineConfig, WorkerConfig, progress};
+use super::{AppError, CameraPlan, EngineModel, ModelLoader, Pipeline, WorkerConfig, progress};
 use crate::capture::CaptureEnd;
 use crate::config::run::RunConfig;
 use crate::inference::Engine;
-use crate::link::CommandLimits;
+use crate::link::{CommandLimits, Stats};
+use crate::ros::CameraHandles;
 
 /// Runs the live node until the source ends or the user stops it.
 pub fn run(run_cfg: RunConfig) -> anyhow::Result<()> {
@@ -39,9 +41,17 @@ async fn run_async(run_cfg: RunConfig) -> anyhow::Result<()> {
         Some(plan) if run_cfg.params.managed => return super::managed::run_managed(run_cfg, plan).await,
         other => other,
     };
-    let ros_source = ros.as_ref().is_some_and(|r| r.ros_source());
     let o = &run_cfg.options;
-    let (source, commands, engine_cfg) = start_inputs(&run_cfg)?;
+    let inputs = start_inputs(&run_cfg)?;
+    let several = inputs.cameras.len() > 1;
+    if several && o.depth.is_some() {
+        return Err(AppError::Setup(
+            "--depth and --camera-info serve one camera; with several, give each ROS camera its NAME/depth topic"
+                .into(),
+        )
+        .into());
+    }
+    let engine_cfg = inputs.engine.clone();
     // The quick start-up faults (model.json, the ONNX Runtime library) stop us here; the sessions (a TensorRT
     // engine build can take minutes) load on the worker thread while capture and the ROS node already run.
     let prepare_cfg = engine_cfg.clone();
@@ -55,51 +65,76 @@ async fn run_async(run_cfg: RunConfig) -> anyhow::Result<()> {
     });
 
     let limits = CommandLimits { max_commands: run_cfg.max_commands(), max_chars: o.max_command_chars };
-    // A ROS camera brings its depth on the `depth` and `camera_info` topics; otherwise --depth/--camera-info.
-    let ros_depth = ros.as_ref().and_then(|r| r.depth_feed());
-    let depth = if ros_depth.is_some() { ros_depth.clone() } else { depth_feed(&run_cfg)? };
-    let config = PipelineConfig {
-        capture: capture_config(&run_cfg, &source),
-        worker: WorkerConfig {
-            describe: describe_policy(&run_cfg),
-            limits,
-            initial_commands: commands,
-            latency_from_stamp: true,
-            depth,
-        },
+    let worker = WorkerConfig {
+        describe: describe_policy(&run_cfg),
+        limits,
+        initial_commands: inputs.commands.clone(),
+        latency_from_stamp: true,
+        depth: None,
     };
-    // A GStreamer depth source pushes into the worker's feed from its own thread.
-    let depth_stream = match &config.worker.depth {
-        Some(feed) => start_depth_stream(&run_cfg, feed)?,
-        None => None,
+    // A ROS camera brings its depth on its `depth` and `camera_info` topics; otherwise --depth/--camera-info.
+    let mut plans = Vec::with_capacity(inputs.cameras.len());
+    let mut ros_depths = Vec::with_capacity(inputs.cameras.len());
+    for camera in &inputs.cameras {
+        let from_ros = camera.source == "ros";
+        let ros_depth = if from_ros { ros.as_ref().and_then(|r| r.depth_feed()) } else { None };
+        let depth = if ros_depth.is_some() { ros_depth.clone() } else { depth_feed(&run_cfg)? };
+        let mut capture = (!from_ros).then(|| capture_config(&run_cfg, &camera.source));
+        if let Some(c) = capture.as_mut().filter(|_| several && run_cfg.params.frame_id.is_empty()) {
+            c.frame_id.clone_from(&camera.name);
+        }
+        let plan = CameraPlan { name: camera.name.clone(), capture, worker: WorkerConfig { depth, ..worker.clone() } };
+        plans.push((plan, Arc::new(Stats::default())));
+        ros_depths.push(ros_depth);
+    }
+    // A GStreamer depth source pushes into the first camera's feed from its own thread.
+    let depth_stream = match &plans[0].0.worker.depth {
+        Some(feed) if ros_depths[0].is_none() => start_depth_stream(&run_cfg, feed)?,
+        _ => None,
     };
-    let pipeline = if ros_source {
-        Pipeline::start_external_loading(load, config.worker)?
-    } else {
-        Pipeline::start_loading(load, config)?
-    };
+    let pipeline = Pipeline::start_cameras(load, plans)?;
+    let cameras = pipeline.camera_handles();
     let handles = pipeline.handles();
-    let mut ros = ros.map(|r| r.spawn(&handles, ros_source.then(|| pipeline.frame_outlet()), ros_depth, model_name));
+    let mut ros = ros.map(|r| {
+        let outlets = pipeline.frame_outlets();
+        let links = cameras
+            .iter()
+            .zip(outlets)
+            .zip(ros_depths)
+            .zip(&inputs.cameras)
+            .map(|((((name, h), outlet), depth), spec)| CameraHandles {
+                name: name.clone(),
+                handles: h.clone(),
+                frames: (spec.source == "ros").then_some(outlet),
+                depth,
+            })
+            .collect();
+        r.spawn(links, model_name)
+    });
 
     let mut sinks: Vec<SinkThread> = Vec::new();
     if let Some(path) = &o.jsonl {
-        sinks.push(spawn_jsonl(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
+        sinks.push(spawn_jsonl(path.clone(), pipeline.subscribe_all_results(), handles.stats.clone())?);
     }
-    if let Some(path) = &o.record {
-        sinks.push(spawn_video(path.clone(), handles.subscribe_results(), handles.stats.clone())?);
+    for (name, path) in &inputs.records {
+        let Some((_, h)) = cameras.iter().find(|(n, _)| n == name) else { continue };
+        sinks.push(spawn_video(path.clone(), h.subscribe_results(), h.stats.clone())?);
     }
+    let all_commands: Vec<_> = cameras.iter().map(|(_, h)| h.commands_tx.clone()).collect();
     let mut tasks = Vec::new();
     if let Some(path) = o.prompts_file.clone() {
-        tasks.push(tokio::spawn(watch_command_file(path, run_cfg.params.prompts.clone(), handles.commands_tx.clone())));
+        let tx = fan_out(&all_commands);
+        tasks.push(tokio::spawn(watch_command_file(path, run_cfg.params.prompts.clone(), tx)));
     }
     if o.stdin {
-        tasks.push(tokio::spawn(read_stdin_commands(handles.commands_tx.clone())));
+        tasks.push(tokio::spawn(read_stdin_commands(fan_out(&all_commands))));
     }
+    let all_stats: Vec<(String, Arc<Stats>)> = cameras.iter().map(|(n, h)| (n.clone(), h.stats.clone())).collect();
     if !o.no_progress {
-        tasks.push(tokio::spawn(progress::report_progress(handles.stats.clone())));
+        tasks.push(tokio::spawn(progress::report_progress(all_stats.clone())));
     }
 
-    let limit = stop_condition(&handles, o.max_frames, o.duration_secs);
+    let limit = stop_condition(all_stats.iter().map(|(_, s)| s.clone()).collect(), o.max_frames, o.duration_secs);
     let ros_ended = async {
         match ros.as_mut() {
             Some(r) => Some((&mut r.task).await),
@@ -135,10 +170,10 @@ async fn run_async(run_cfg: RunConfig) -> anyhow::Result<()> {
     for task in &tasks {
         task.abort();
     }
-    let stats = handles.stats.clone();
-    let latest = handles.latest.clone();
+    let latest: Vec<_> = cameras.iter().map(|(_, h)| h.latest.clone()).collect();
     let load_error = pipeline.load_error();
     drop(handles);
+    drop(cameras);
     let end = tokio::task::spawn_blocking(move || {
         let end = pipeline.shutdown();
         if let Some(stream) = depth_stream {
@@ -149,11 +184,15 @@ async fn run_async(run_cfg: RunConfig) -> anyhow::Result<()> {
     })
     .await?;
     let (end, outcomes) = end;
-    let snap = stats.snapshot();
-    eprintln!("\n{}", progress::format_progress(&snap, 0.0).replace(" | 0.0 fps", ""));
-    if let Some(last) = latest.borrow().clone() {
-        for line in progress::format_positions(&last) {
-            eprintln!("{line}");
+    for (name, stats) in &all_stats {
+        let line = progress::format_progress(&stats.snapshot(), 0.0).replace(" | 0.0 fps", "");
+        if several { eprintln!("\n{name}: {line}") } else { eprintln!("\n{line}") }
+    }
+    for latest in &latest {
+        if let Some(last) = latest.borrow().clone() {
+            for line in progress::format_positions(&last) {
+                eprintln!("{line}");
+            }
         }
     }
     let mut first_error = None;

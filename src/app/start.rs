@@ -1,32 +1,42 @@
 //! What a run builds from its resolved [`RunConfig`] before it starts, managed or not: the source and the
 //! initial commands, the engine's, capture's and the worker's description settings, and the depth feed.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::command_input::read_command_file;
 use super::{AppError, DepthStream, DescribePolicy};
 use crate::capture::{CaptureConfig, RetryPolicy};
 use crate::config::EngineConfig;
+use crate::config::cameras::CameraSpec;
 use crate::config::run::RunConfig;
 use crate::spatial::{CameraIntrinsics, DepthFeed, DepthSequence};
 
-/// The source, the initial commands (parameters, then the command file) and the engine's configuration; a
-/// `--record` path is checked here so a bad one stops the start.
-pub fn start_inputs(config: &RunConfig) -> anyhow::Result<(String, Vec<String>, EngineConfig)> {
-    let source = config.params.source.clone();
-    if source.trim().is_empty() {
+/// What a run starts with: its cameras, the initial commands (parameters, then the command file), the
+/// engine's configuration and the `--record` files by camera (each path checked here, so a bad one stops the start).
+pub struct StartInputs {
+    pub cameras: Vec<CameraSpec>,
+    pub commands: Vec<String>,
+    pub engine: EngineConfig,
+    pub records: Vec<(String, PathBuf)>,
+}
+
+pub fn start_inputs(config: &RunConfig) -> anyhow::Result<StartInputs> {
+    if config.params.source.trim().is_empty() {
         return Err(AppError::Setup("--source is required (e.g. --source test)".into()).into());
     }
+    let cameras = config.cameras()?;
     let mut commands = config.params.prompts.clone();
     if let Some(path) = &config.options.prompts_file {
         let from_file = read_command_file(path)
             .map_err(|e| AppError::Setup(format!("cannot read the command file {}: {e}", path.display())))?;
         commands.extend(from_file);
     }
-    if let Some(path) = &config.options.record {
+    let records = config.records(&cameras)?;
+    for (_, path) in &records {
         crate::sink::VideoWriter::check_path(path)?;
     }
-    Ok((source, commands, config.engine_config()?))
+    Ok(StartInputs { cameras, commands, engine: config.engine_config()?, records })
 }
 
 fn secs(s: f64) -> Option<Duration> {

@@ -13,17 +13,18 @@ use crate::config::run::{RunConfig, RunOptions};
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Video source: /dev/videoN, rtsp:// or http:// URI, file path or file:// URI, `test`, or a GStreamer
-    /// launch description ending in an appsink.
-    #[arg(long)]
-    pub source: Option<String>,
+    /// launch description ending in an appsink. Repeatable, one per camera, as `NAME=SRC` (a bare `SRC` is
+    /// `camera0`, `camera1`, … by its place); several cameras share one model.
+    #[arg(long = "source", value_name = "[NAME=]SRC")]
+    pub sources: Vec<String>,
     /// A command such as "pick up the red cup" (repeatable).
     #[arg(long = "prompt")]
     pub prompts: Vec<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Write an annotated video here.
-    #[arg(long)]
-    pub record: Option<PathBuf>,
+    /// Write an annotated video here: `FILE` (the first camera) or `NAME=FILE` (that camera); repeatable.
+    #[arg(long, value_name = "[NAME=]FILE")]
+    pub record: Vec<String>,
     /// Write per-frame results as JSON lines here.
     #[arg(long)]
     pub jsonl: Option<PathBuf>,
@@ -132,7 +133,7 @@ impl RunArgs {
         };
         let params = NodeSettings {
             model_dir: e.model.display().to_string(),
-            source: self.source.clone().unwrap_or_default(),
+            source: self.sources.first().cloned().unwrap_or_default(),
             frame_id: if p.frame_id == "camera" { String::new() } else { p.frame_id.clone() },
             execution_providers: e.ep.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
             description_policy: policy.into(),
@@ -149,6 +150,7 @@ impl RunArgs {
             ..d
         };
         let options = RunOptions {
+            more_sources: self.sources.iter().skip(1).cloned().collect(),
             record: self.record.clone(),
             jsonl: self.jsonl.clone(),
             prompts_file: p.prompts_file.clone(),

@@ -21,8 +21,9 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
 /// `max_prompts`, `max_rate` and `publish_tf` change live.
-pub const READ_ONLY: [&str; 9] = [
+pub const READ_ONLY: [&str; 10] = [
     "managed",
+    "cameras",
     "model_dir",
     "source",
     "execution_providers",
@@ -39,6 +40,9 @@ pub struct NodeSettings {
     pub model_dir: String,
     /// `ros` subscribes to `image`; anything else is a capture source (device, file, URI, `test`).
     pub source: String,
+    /// With `source: ros`, the cameras served (each subscribes `NAME/image`, its outputs go under
+    /// `~/NAME/…`); empty: one camera on `image`, outputs directly under `~/`.
+    pub cameras: Vec<String>,
     /// Overrides the frame_id of outputs when not empty (else the source's own).
     pub frame_id: String,
     pub execution_providers: Vec<String>,
@@ -71,6 +75,7 @@ impl Default for NodeSettings {
         Self {
             model_dir: "models/tiny".into(),
             source: "test".into(),
+            cameras: Vec::new(),
             frame_id: String::new(),
             execution_providers: vec!["cpu".into()],
             mask_threshold: 0.5,
@@ -95,6 +100,7 @@ impl NodeSettings {
         let mut v = vec![
             ("model_dir".into(), P::String(self.model_dir.clone())),
             ("source".into(), P::String(self.source.clone())),
+            ("cameras".into(), P::StringArray(self.cameras.clone())),
             ("frame_id".into(), P::String(self.frame_id.clone())),
             ("execution_providers".into(), P::StringArray(self.execution_providers.clone())),
             ("mask_threshold".into(), P::Double(self.mask_threshold)),
@@ -119,6 +125,7 @@ impl NodeSettings {
         match (name, value) {
             ("model_dir", P::String(s)) => self.model_dir = s.clone(),
             ("source", P::String(s)) => self.source = s.clone(),
+            ("cameras", P::StringArray(a)) => self.cameras = a.clone(),
             ("frame_id", P::String(s)) => self.frame_id = s.clone(),
             ("execution_providers", P::StringArray(a)) => self.execution_providers = a.clone(),
             ("execution_providers", P::String(s)) => {
@@ -166,6 +173,11 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
         "model_dir" | "source" => match value {
             P::String(s) if !s.trim().is_empty() => Ok(()),
             _ => Err(format!("{name} must be a non-empty string")),
+        },
+        "cameras" => match value {
+            P::StringArray(a) if a.iter().all(|n| crate::config::cameras::valid_camera_name(n.trim())) => Ok(()),
+            P::StringArray(_) => Err("cameras are names: a letter, then letters, digits or _".into()),
+            _ => Err("cameras must be a list of names, e.g. [front, wrist]".into()),
         },
         "frame_id" => match value {
             P::String(_) => Ok(()),

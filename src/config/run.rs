@@ -14,7 +14,10 @@ use super::{ConfigError, EngineConfig, parse_provider_list};
 /// Options of `pixel-sail run` that only flags set (no node parameter carries them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
-    pub record: Option<PathBuf>,
+    /// `--source` values after the first (the first is the `source` parameter): one camera each.
+    pub more_sources: Vec<String>,
+    /// `--record` values: `NAME=FILE`, or `FILE` for the first camera ([`RunConfig::records`]).
+    pub record: Vec<String>,
     pub jsonl: Option<PathBuf>,
     pub prompts_file: Option<PathBuf>,
     pub stdin: bool,
@@ -41,7 +44,8 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            record: None,
+            more_sources: Vec::new(),
+            record: Vec::new(),
             jsonl: None,
             prompts_file: None,
             stdin: false,

@@ -4,8 +4,10 @@
 //! first pass is the frame's error; a failed extra pass
 //! leaves that object as the first pass had it (counted, logged once: the module doc of `grounding`).
 
+use std::sync::atomic::Ordering;
+
 use super::{Confirmation, Grounder};
-use crate::frame::Frame;
+use crate::frame::{Frame, VisualPrompt};
 use crate::inference::{ImageState, InferenceError, SegmentOutput, SegmentTimings};
 
 /// A frame's answer: one result per command, in order, and what the extra passes did.
@@ -35,7 +37,34 @@ impl Grounder {
         state: &ImageState,
         commands: &[String],
     ) -> Result<FrameSegments, InferenceError> {
-        let (mut segments, timings) = self.engine.segment_timed(state, commands)?;
+        let (segments, timings) = self.engine.segment_timed(state, commands)?;
+        Ok(self.extra_passes(frame, commands, segments, timings))
+    }
+
+    /// [`Grounder::segment_frame`] on several frames (one per camera) with their own commands: one vision
+    /// pass over all the frames, one text pass over all their commands, then each frame's extra passes. An
+    /// error of the shared passes is every frame's; the caller may retry frame by frame.
+    pub fn segment_frames(&self, items: &[(&Frame, &[String])]) -> Result<Vec<FrameSegments>, InferenceError> {
+        let images: Vec<(&Frame, Option<&VisualPrompt>)> = items.iter().map(|(f, _)| (*f, None)).collect();
+        self.vision_passes.fetch_add(images.len() as u64, Ordering::Relaxed);
+        let states = self.engine.encode_batch(&images)?;
+        let asked: Vec<(&ImageState, &[String])> = states.iter().zip(items).map(|(s, (_, c))| (s, *c)).collect();
+        let answers = self.engine.segment_many(&asked)?;
+        Ok(items
+            .iter()
+            .zip(answers)
+            .map(|((frame, commands), (segments, timings))| self.extra_passes(frame, commands, segments, timings))
+            .collect())
+    }
+
+    /// The policy's passes after the first: the closer segmentation, then the closer check (the failure rule).
+    fn extra_passes(
+        &self,
+        frame: &Frame,
+        commands: &[String],
+        mut segments: Vec<SegmentOutput>,
+        timings: SegmentTimings,
+    ) -> FrameSegments {
         let refined = self.refine_masks(frame, &mut segments).unwrap_or_else(|e| {
             self.extra_failed(frame.seq, "the closer segmentation", &e);
             vec![None; segments.len()]
@@ -44,6 +73,6 @@ impl Grounder {
             self.extra_failed(frame.seq, "the closer check", &e);
             vec![None; segments.len()]
         });
-        Ok(FrameSegments { segments, refined, checks, timings })
+        FrameSegments { segments, refined, checks, timings }
     }
 }

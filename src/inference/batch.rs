@@ -183,6 +183,54 @@ impl Engine {
         Ok(out.into_iter().flatten().collect())
     }
 
+    /// Each image's commands segmented (as [`Engine::segment_timed`] does for one image): the commands of
+    /// every image in text.onnx calls of up to `max_commands` rows, one per group of images sharing a grid.
+    /// The timings are the calls' totals, the same for every image.
+    pub fn segment_many(
+        &self,
+        items: &[(&ImageState, &[String])],
+    ) -> Result<Vec<(Vec<SegmentOutput>, SegmentTimings)>, InferenceError> {
+        let t0 = Instant::now();
+        let mut prompts: Vec<Vec<Vec<i64>>> = Vec::with_capacity(items.len());
+        for (_, commands) in items {
+            self.check_count(commands.len())?;
+            let ids = commands
+                .iter()
+                .map(|c| self.tokenizer.prompt(&self.info.templates.segment, c, &[self.info.tokens.seg]).map(|p| p.ids))
+                .collect::<Result<Vec<_>, _>>()?;
+            prompts.push(ids);
+        }
+        let mut timings = SegmentTimings { tokenize: t0.elapsed(), ..SegmentTimings::default() };
+        // rows in image order; `owner[r]` is row r's image
+        let mut rows: Vec<(&ImageState, &[i64])> = Vec::new();
+        let mut owner = Vec::new();
+        for (k, ((state, _), ids)) in items.iter().zip(&prompts).enumerate() {
+            for p in ids {
+                rows.push((*state, p.as_slice()));
+                owner.push(k);
+            }
+        }
+        let keys: Vec<[usize; 5]> = rows.iter().map(|(s, _)| s.kv_shape).collect();
+        let mut found: Vec<Option<SegmentOutput>> = (0..rows.len()).map(|_| None).collect();
+        for group in groups(&keys) {
+            for chunk in group.chunks(self.max_commands().max(1)) {
+                let part: Vec<(&ImageState, &[i64])> = chunk.iter().map(|&i| rows[i]).collect();
+                let (segs, t) = self.segment_rows(&part)?;
+                timings.text_prefill += t.text_prefill;
+                timings.mask_head += t.mask_head;
+                timings.postprocess += t.postprocess;
+                for (&i, seg) in chunk.iter().zip(segs) {
+                    found[i] = Some(seg);
+                }
+            }
+        }
+        let mut out: Vec<(Vec<SegmentOutput>, SegmentTimings)> = items.iter().map(|_| (Vec::new(), timings)).collect();
+        for (k, seg) in owner.into_iter().zip(found) {
+            out[k].0.extend(seg);
+        }
+        Ok(out)
+    }
+
     /// One text.onnx call over `rows` (images of one grid), then the mask head once per distinct image.
     pub(crate) fn segment_rows(
         &self,

@@ -44,24 +44,31 @@ pub struct PipelineStats {
     pub frames_without_depth: u64,
 }
 
-/// Handles into the pipeline.
-pub struct PipelineLink {
-    /// Replace the active commands (the worker answers accepted/refused with a reason).
+/// One camera of the pipeline as a front end holds it.
+pub struct CameraLink {
+    /// The camera's name (with several cameras, its topics go under `~/NAME/…` and its input is `NAME/image`).
+    pub name: String,
+    /// Replace this camera's active commands (the worker answers accepted/refused with a reason).
     pub commands: mpsc::Sender<SetCommands>,
-    /// "What is this?" on the latest processed frame.
+    /// "What is this?" on this camera's latest processed frame.
     pub describe: mpsc::Sender<DescribeRequest>,
-    /// Every finished frame.
+    /// Every finished frame of this camera.
     pub results: broadcast::Receiver<Arc<FrameResult>>,
-    /// A snapshot of the pipeline's counters.
+    /// A snapshot of this camera's counters.
     pub stats: Arc<dyn Fn() -> PipelineStats + Send + Sync>,
-    /// Set when the source is the ROS `image` topic: decoded frames are pushed here (the
-    /// pipeline's newest-frame slot).
+    /// Set when the camera is a ROS `image` topic: decoded frames are pushed here (the camera's
+    /// newest-frame slot).
     pub frames: Option<Arc<dyn FrameOutlet>>,
-    /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
-    pub lifecycle: Option<mpsc::Sender<LifecycleCall>>,
-    /// The pipeline's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
+    /// The camera's depth feed, with a ROS source: the node subscribes `depth` and `camera_info`
     /// and pushes what they deliver here.
     pub depth: Option<DepthFeed>,
+}
+
+/// Handles into the pipeline: one [`CameraLink`] per camera (at least one), in camera order.
+pub struct PipelineLink {
+    pub cameras: Vec<CameraLink>,
+    /// Set for a managed node (`--lifecycle`): where each lifecycle transition's work is asked for.
+    pub lifecycle: Option<mpsc::Sender<LifecycleCall>>,
 }
 
 /// Sends a command set and waits for the worker's answer: `Ok((note, active commands))` or `Err(reason)`.

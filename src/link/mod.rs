@@ -9,7 +9,9 @@ mod lifecycle;
 mod requests;
 mod stats;
 
-pub use front_end::{DESCRIBE_TIMEOUT, PipelineLink, PipelineStats, SET_COMMANDS_TIMEOUT, describe, set_commands};
+pub use front_end::{
+    CameraLink, DESCRIBE_TIMEOUT, PipelineLink, PipelineStats, SET_COMMANDS_TIMEOUT, describe, set_commands,
+};
 pub use handles::Handles;
 pub use lifecycle::{LifecycleCall, Outcome, Step};
 pub use requests::{CommandLimits, CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, validate_commands};

@@ -13,13 +13,23 @@ use super::startup::{RosStartup, configure};
 use crate::capture::FrameOutlet;
 use crate::config::params::{NodeSettings, ParamError};
 use crate::config::run::RunConfig;
+use crate::link::{CameraLink, PipelineLink, PipelineStats};
 use crate::link::{Handles, ModelState, Stats};
-use crate::link::{PipelineLink, PipelineStats};
 use crate::spatial::DepthFeed;
 
 /// The node, configured and waiting for the pipeline's handles.
 pub struct RosPlan {
     startup: RosStartup,
+}
+
+/// A camera of the pipeline as the node is started on it.
+pub struct CameraHandles {
+    pub name: String,
+    pub handles: Handles,
+    /// The camera's frame slot when its frames come from the ROS `image` topic.
+    pub frames: Option<Arc<dyn FrameOutlet>>,
+    /// The feed of [`RosPlan::depth_feed`] for this camera (ROS cameras only).
+    pub depth: Option<DepthFeed>,
 }
 
 /// A running node: signal `stop` and await `task` to shut it down.
@@ -59,26 +69,22 @@ impl RosPlan {
         self.ros_source().then(|| DepthFeed::new(Duration::from_secs_f64(ms / 1e3)))
     }
 
-    /// Starts the node on the pipeline (the model may still be loading: `/diagnostics` says what it is doing).
-    /// `frames`: the pipeline's frame slot when `ros_source()`; `depth`: the feed of [`Self::depth_feed`];
-    /// `model`: its name until the model is ready.
-    pub fn spawn(
-        self,
-        handles: &Handles,
-        frames: Option<Arc<dyn FrameOutlet>>,
-        depth: Option<DepthFeed>,
-        model: String,
-    ) -> RosRunning {
-        let link = PipelineLink {
-            commands: handles.commands_tx.clone(),
-            describe: handles.describe_tx.clone(),
-            results: handles.subscribe_results(),
-            stats: self.stats_view(handles.stats.clone(), model),
-            frames,
-            depth,
-            lifecycle: None,
-        };
-        self.spawn_link(link)
+    /// Starts the node on the pipeline's cameras (the model may still be loading: `/diagnostics` says what it
+    /// is doing); `model` names it until the model is ready.
+    pub fn spawn(self, cameras: Vec<CameraHandles>, model: String) -> RosRunning {
+        let cameras = cameras
+            .into_iter()
+            .map(|c| CameraLink {
+                name: c.name,
+                commands: c.handles.commands_tx.clone(),
+                describe: c.handles.describe_tx.clone(),
+                results: c.handles.subscribe_results(),
+                stats: self.stats_view(c.handles.stats.clone(), model.clone()),
+                frames: c.frames,
+                depth: c.depth,
+            })
+            .collect();
+        self.spawn_link(PipelineLink { cameras, lifecycle: None })
     }
 
     /// The pipeline's counters as `/diagnostics` reads them; `model` names it until it is ready.

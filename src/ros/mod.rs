@@ -36,7 +36,7 @@ pub mod startup;
 pub mod undecodable;
 pub mod vision_outputs;
 
-pub use app_glue::{RosPlan, RosRunning};
+pub use app_glue::{CameraHandles, RosPlan, RosRunning};
 pub use error::PublishError;
 pub use node::run;
 pub use startup::{RosStartup, configure};

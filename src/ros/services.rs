@@ -17,27 +17,36 @@ use crate::frame::{Mask, Rle, VisualPrompt};
 use crate::link::{DescribeRequest as RegionRequest, SetCommands};
 use crate::link::{describe as ask, set_commands};
 
-/// Where command sets from `~/prompt` and `~/set_prompts` go.
+/// Where command sets from `~/prompt` and `~/set_prompts` go: every camera (the node's own `~/prompt`), or one
+/// camera (`~/NAME/prompt` with several cameras). Each target is a camera's worker lane and its counters.
 #[derive(Clone)]
 pub struct Commands {
-    pub tx: mpsc::Sender<SetCommands>,
+    pub targets: Vec<(mpsc::Sender<SetCommands>, Arc<Shared>)>,
     pub settings: SettingsRx,
-    pub shared: Arc<Shared>,
     pub node: Arc<Node>,
+    /// Keep the `prompts` parameter in step (the node-wide set; a single camera's set leaves it alone).
+    pub sets_parameter: bool,
 }
 
 impl Commands {
-    /// Checks `max_prompts`, waits for the worker's answer, then keeps the `prompts` parameter in
+    /// Checks `max_prompts`, waits for each camera's answer, then keeps the `prompts` parameter in
     /// step with the active commands (its set action sees the same list and sends nothing).
     pub async fn apply(&self, commands: Vec<String>) -> Result<String, String> {
         let max = self.settings.borrow().max_prompts;
         check_count(commands.len(), max)?;
-        let (note, active) = set_commands(&self.tx, commands).await?;
-        self.shared.active_commands.store(active.len() as u64, Ordering::Relaxed);
-        if let Ok(mut c) = self.shared.commands.lock() {
-            c.clone_from(&active);
+        let mut answer = None;
+        for (tx, shared) in &self.targets {
+            let (note, active) = set_commands(tx, commands.clone()).await?;
+            shared.active_commands.store(active.len() as u64, Ordering::Relaxed);
+            if let Ok(mut c) = shared.commands.lock() {
+                c.clone_from(&active);
+            }
+            answer.get_or_insert((note, active));
         }
-        if let Err(e) = self.node.set_parameter("prompts", ParameterValue::StringArray(active)) {
+        let (note, active) = answer.unwrap_or_default();
+        if self.sets_parameter
+            && let Err(e) = self.node.set_parameter("prompts", ParameterValue::StringArray(active))
+        {
             tracing::debug!("prompts parameter not updated: {e}");
         }
         Ok(note)

@@ -194,6 +194,7 @@ mod tests {
         let frame =
             Frame { seq: 3, stamp: SystemTime::now(), frame_id: "cam".into(), width: 4, height: 4, data: vec![] };
         FrameResult {
+            camera: "camera0".into(),
             seq: 3,
             stamp: frame.stamp,
             frame_id: "cam".into(),

@@ -98,6 +98,7 @@ mod tests {
             location: Location::NoDepthInput,
         };
         let r = FrameResult {
+            camera: "camera0".into(),
             seq: 7,
             stamp: frame.stamp,
             frame_id: "cam".into(),

@@ -14,6 +14,8 @@ use crate::frame::{FrameResult, Location, Rle};
 /// The line format (documented in the README).
 #[derive(Debug, Serialize)]
 pub struct ResultLine<'a> {
+    /// The camera the frame came from (`camera0` with one unnamed camera).
+    pub camera: &'a str,
     pub seq: u64,
     /// Capture time, seconds since the Unix epoch.
     pub stamp: f64,
@@ -74,6 +76,7 @@ impl<'a> ResultLine<'a> {
         Self {
             seq: r.seq,
             stamp: unix_secs(r.stamp),
+            camera: &r.camera,
             frame_id: &r.frame_id,
             width: r.frame.width,
             height: r.frame.height,

@@ -5,7 +5,8 @@
 # rclpy depth camera (colour, 16UC1 depth and camera_info of a rendered fixture): the objects the model
 # finds are placed within 1 cm of the renderer's truth, on every 3-D output, with
 # publish_tf:=true; (4) a managed node (`--lifecycle`) through every lifecycle transition
-# (tests/ros/check_lifecycle.py). Exit status 1 on any failed check.
+# (tests/ros/check_lifecycle.py); (5) two ROS cameras on one model (tests/ros/check_cameras.py). Exit status 1
+# on any failed check.
 # Content checks run when models/<model>/model.json says trained: a mask the model gives for the
 # command must cover the object (IoU >= 0.5 with the rendered truth), descriptions must not be empty.
 # PIXEL_SAIL_ROS_DISTRO=kilted runs the same against the Kilted wheels (rclpy 9, Fast DDS 3); the
@@ -59,6 +60,9 @@ run_case sample_clip "$D" \
 PIXEL_SAIL_SIMULATE_SLOW_LOAD_MS=2000 run_case ros_camera "$((D + 100))" "--ros-args -r image:=/itest_camera/image_raw --params-file launch/pixel_sail.yaml" \
   --node pixel_sail --camera /itest_camera/image_raw --frame-id itest_optical "${CONTENT[@]}" \
   --steps loading,graph,commands,outputs,descriptions,parameters,diagnostics,qos_mismatch,services,undecodable
+# Two ROS cameras on one model: each camera's outputs under ~/NAME/, one command set for all, one per camera.
+CHECKER=check_cameras.py run_case two_cameras "$((D + 130))" "--ros-args -p source:=ros -p cameras:=[front,wrist]" \
+  --node pixel_sail "${CONTENT[@]}"
 if [ "${#CONTENT[@]}" -gt 0 ]; then
   CHECKER=check_3d.py run_case depth_camera "$((D + 60))" \
     "--ros-args -r image:=/itest3d/color/image_raw -r depth:=/itest3d/depth/image_raw -r camera_info:=/itest3d/color/camera_info -p publish_tf:=true" \

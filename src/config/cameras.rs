@@ -51,6 +51,11 @@ impl RunConfig {
                     .map(|n| CameraSpec { name: n.trim().to_owned(), source: "ros".into() })
                     .collect()
             }
+        } else if !self.params.cameras.is_empty() {
+            return Err(bad(
+                &self.params.cameras.join(","),
+                "the `cameras` parameter names ROS cameras: set `source:=ros` (capture sources are named with --source NAME=SRC)",
+            ));
         } else {
             std::iter::once(&self.params.source)
                 .chain(&self.options.more_sources)
@@ -144,5 +149,8 @@ mod tests {
         assert_eq!(names, ["front", "wrist"]);
         c.params.cameras = vec!["front/left".into()];
         assert!(c.cameras().is_err());
+        c.params.source = "test".into();
+        c.params.cameras = vec!["front".into()];
+        assert!(c.cameras().unwrap_err().to_string().contains("source:=ros"));
     }
 }

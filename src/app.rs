@@ -96,7 +96,8 @@ struct CameraRun {
 /// A running pipeline: each camera's capture, and the one worker that serves them all.
 pub struct Pipeline {
     cameras: Vec<CameraRun>,
-    all_results: Arc<broadcast::Receiver<Arc<FrameResult>>>,
+    /// Every camera's results; a sender, not a receiver, so that a result nobody subscribed to is not kept.
+    all_results: broadcast::Sender<Arc<FrameResult>>,
     worker: Option<JoinHandle<()>>,
     finished: watch::Receiver<bool>,
 }
@@ -166,7 +167,7 @@ impl Pipeline {
         }
         let several = plans.len() > 1;
         let bell = Arc::new(Doorbell::default());
-        let (all_tx, all_rx) = broadcast::channel(RESULTS_CAPACITY * plans.len());
+        let (all_tx, _) = broadcast::channel(RESULTS_CAPACITY * plans.len());
         let mut cameras = Vec::with_capacity(plans.len());
         let mut lanes = Vec::with_capacity(plans.len());
         for (mut plan, stats) in plans {
@@ -211,7 +212,6 @@ impl Pipeline {
             let handles = Handles::new(commands_tx, describe_tx, latest, stats, depth, results_rx, descriptions_rx);
             cameras.push(CameraRun { name: plan.name, handles, slot, capture });
         }
-        drop(all_tx);
         let all_stats: Vec<Arc<Stats>> = cameras.iter().map(|c| c.handles.stats.clone()).collect();
         let (finished_tx, finished) = watch::channel(false);
         let worker = std::thread::Builder::new()
@@ -229,7 +229,7 @@ impl Pipeline {
                 let _ = finished_tx.send(true);
             })
             .map_err(|e| AppError::Setup(format!("cannot spawn the inference thread: {e}")))?;
-        Ok(Self { cameras, all_results: Arc::new(all_rx), worker: Some(worker), finished })
+        Ok(Self { cameras, all_results: all_tx, worker: Some(worker), finished })
     }
 
     /// The first camera's handles (the only camera's, with one source).
@@ -242,9 +242,10 @@ impl Pipeline {
         self.cameras.iter().map(|c| (c.name.clone(), c.handles.clone())).collect()
     }
 
-    /// Every camera's results, as they are published (a sink that writes them all to one file).
+    /// Every camera's results from now on, as they are published (a sink that writes them all to one file);
+    /// the receiver ends (`Closed`) once the pipeline is shut down.
     pub fn subscribe_all_results(&self) -> broadcast::Receiver<Arc<FrameResult>> {
-        self.all_results.resubscribe()
+        self.all_results.subscribe()
     }
 
     /// Where the first camera's frames enter the worker. With GStreamer capture running, capture already

@@ -75,8 +75,11 @@ fn camera(name: &str) -> (CameraPlan, Arc<Stats>) {
     (CameraPlan { name: name.to_owned(), capture: Some(capture), worker }, Arc::new(Stats::default()))
 }
 
-/// Runs `names` at 60 fps for `dur` on a model of `limit` frames a call; the batches and each camera's results.
-fn run(names: &[&str], limit: usize, dur: Duration) -> (Vec<Vec<String>>, Vec<(String, Vec<String>)>) {
+/// Each model call's frames (by frame_id), and each camera's results ("camera:frame_id").
+type Seen = (Vec<Vec<String>>, Vec<(String, Vec<String>)>);
+
+/// Runs `names` at 60 fps for `dur` on a model of `limit` frames a call.
+fn run(names: &[&str], limit: usize, dur: Duration) -> Seen {
     let batches = Arc::new(Mutex::new(Vec::new()));
     let fast = Duration::ZERO;
     let model = Batching {

@@ -50,11 +50,22 @@ impl Grounder {
         let states = self.engine.encode_batch(&images)?;
         let asked: Vec<(&ImageState, &[String])> = states.iter().zip(items).map(|(s, (_, c))| (s, *c)).collect();
         let answers = self.engine.segment_many(&asked)?;
-        Ok(items
-            .iter()
-            .zip(answers)
-            .map(|((frame, commands), (segments, timings))| self.extra_passes(frame, commands, segments, timings))
-            .collect())
+        if items.len() == 1 {
+            let ((frame, commands), (segments, timings)) = (items[0], answers.into_iter().next().unwrap_or_default());
+            return Ok(vec![self.extra_passes(frame, commands, segments, timings)]);
+        }
+        // Each frame's extra passes on its own thread: their model calls take turns on the sessions, and each
+        // frame's crops and masks are prepared while another frame's call runs, so neither core waits.
+        Ok(std::thread::scope(|scope| {
+            let running: Vec<_> = items
+                .iter()
+                .zip(answers)
+                .map(|((frame, commands), (segments, timings))| {
+                    scope.spawn(move || self.extra_passes(frame, commands, segments, timings))
+                })
+                .collect();
+            running.into_iter().filter_map(|t| t.join().ok()).collect()
+        }))
     }
 
     /// The policy's passes after the first: the closer segmentation, then the closer check (the failure rule).

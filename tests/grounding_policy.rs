@@ -97,3 +97,24 @@ fn a_model_json_without_vocabulary_runs_the_model_alone_and_says_so_once() {
     assert!(found > 0);
     assert_eq!(v["vision_passes"], 1 + found, "one pass for the frame, one per described object: {v}");
 }
+
+#[test]
+fn the_node_runs_the_policy_its_parameter_names() {
+    let run = |policy: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pixel-sail"))
+            .current_dir(root())
+            .env("RUST_LOG", "info,ros2_client=error,rustdds=error")
+            .env("ROS_DOMAIN_ID", (200 + std::process::id() % 30).to_string())
+            .args(["run", "--no-progress", "--source", "test:64x48@10", "--max-frames", "2", "--prompt", "red star"])
+            .args(["--ros-args", "-p", &format!("policy:={policy}")])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    let alone = run("model");
+    assert!(alone.contains("policy model (one pass)"), "-p policy:=model runs the model alone: {alone}");
+    let published = run("published");
+    assert!(published.contains("policy published (mask_refine"), "the shipped policy's parts: {published}");
+}

@@ -116,3 +116,19 @@ fn a_bad_value_in_any_layer_stops_the_start_with_its_name() {
     let err = RosPlan::prepare(config).err().expect("no source").to_string();
     assert!(err.contains("no source"), "{err}");
 }
+
+#[test]
+fn the_policy_is_a_flag_and_a_parameter_and_dash_p_wins() {
+    use pixel_sail::config::PolicyKind;
+    let flag = run_config(&["pixel-sail", "run", "--source", "test", "--policy", "model"]);
+    assert_eq!(flag.engine_config().unwrap().policy, PolicyKind::Model, "--policy model");
+    let (resolved, _) = RosPlan::prepare(flag).unwrap();
+    assert_eq!(resolved.engine_config().unwrap().policy, PolicyKind::Model, "the flag survives resolution");
+    let param = run_config(&["pixel-sail", "run", "--source", "test", "--ros-args", "-p", "policy:=model"]);
+    let (resolved, _) = RosPlan::prepare(param).unwrap();
+    assert_eq!(resolved.params.policy, "model");
+    assert_eq!(resolved.engine_config().unwrap().policy, PolicyKind::Model, "-p policy:=model reaches the engine");
+    let bad = run_config(&["pixel-sail", "run", "--source", "test", "--ros-args", "-p", "policy:=clever"]);
+    let err = RosPlan::prepare(bad).err().expect("an unknown policy is refused").to_string();
+    assert!(err.contains("`published` or `model`"), "{err}");
+}

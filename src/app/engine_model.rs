@@ -42,10 +42,15 @@ impl EngineModel {
         self.grounder.engine()
     }
 
-    /// "model dir on provider", for logs and diagnostics.
+    /// "model dir on provider, policy …", for logs and diagnostics.
     pub fn describe(&self) -> String {
         let engine = self.engine();
-        format!("{} on {}", engine.model_dir().display(), engine.provider())
+        format!(
+            "{} on {}, policy {}",
+            engine.model_dir().display(),
+            engine.provider(),
+            self.grounder.policy().summary()
+        )
     }
 }
 

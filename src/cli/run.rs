@@ -135,6 +135,7 @@ impl RunArgs {
             model_dir: e.model.display().to_string(),
             source: self.sources.first().cloned().unwrap_or_default(),
             frame_id: if p.frame_id == "camera" { String::new() } else { p.frame_id.clone() },
+            policy: e.policy.unwrap_or_default().as_str().to_owned(),
             execution_providers: e.ep.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
             description_policy: policy.into(),
             description_period: period,

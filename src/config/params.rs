@@ -21,9 +21,10 @@ pub const DESCRIPTION_POLICIES: [&str; 3] = ["off", "on_new_command", "periodic"
 pub const READ_ONLY_REASON: &str = "read-only at run time: set it in the params file or with -p and restart";
 /// Applied when the pipeline starts (model, source, decoding); `frame_id`, `overlay`, `prompts`,
 /// `max_prompts`, `max_rate` and `publish_tf` change live.
-pub const READ_ONLY: [&str; 10] = [
+pub const READ_ONLY: [&str; 11] = [
     "managed",
     "cameras",
+    "policy",
     "model_dir",
     "source",
     "execution_providers",
@@ -46,6 +47,9 @@ pub struct NodeSettings {
     /// Overrides the frame_id of outputs when not empty (else the source's own).
     pub frame_id: String,
     pub execution_providers: Vec<String>,
+    /// The grounding policy: `published` (model.json's closer passes, checks and wording) or `model` (one pass
+    /// per frame, nothing around the model).
+    pub policy: String,
     /// Mask probability threshold, 0 < t < 1.
     pub mask_threshold: f64,
     /// Most frames per second taken from the ROS `image` input (0 = every frame; the model still
@@ -78,6 +82,7 @@ impl Default for NodeSettings {
             cameras: Vec::new(),
             frame_id: String::new(),
             execution_providers: vec!["cpu".into()],
+            policy: "published".into(),
             mask_threshold: 0.5,
             max_rate: 0.0,
             description_policy: "on_new_command".into(),
@@ -103,6 +108,7 @@ impl NodeSettings {
             ("cameras".into(), P::StringArray(self.cameras.clone())),
             ("frame_id".into(), P::String(self.frame_id.clone())),
             ("execution_providers".into(), P::StringArray(self.execution_providers.clone())),
+            ("policy".into(), P::String(self.policy.clone())),
             ("mask_threshold".into(), P::Double(self.mask_threshold)),
             ("max_rate".into(), P::Double(self.max_rate)),
             ("description_policy".into(), P::String(self.description_policy.clone())),
@@ -131,6 +137,7 @@ impl NodeSettings {
             ("execution_providers", P::String(s)) => {
                 self.execution_providers = s.split(',').map(|p| p.trim().to_owned()).collect()
             }
+            ("policy", P::String(s)) => self.policy = s.clone(),
             ("mask_threshold", v) => self.mask_threshold = as_f64(v).unwrap_or(self.mask_threshold),
             ("max_rate", v) => self.max_rate = as_f64(v).unwrap_or(self.max_rate),
             ("description_policy", P::String(s)) => self.description_policy = s.clone(),
@@ -192,6 +199,10 @@ pub fn validate(name: &str, value: &P) -> Result<(), String> {
             let joined = list.join(",");
             crate::config::parse_provider_list(&joined).map(|_| ()).map_err(|e| e.to_string())
         }
+        "policy" => match value {
+            P::String(s) if matches!(s.as_str(), "published" | "model") => Ok(()),
+            _ => Err(format!("policy must be `published` or `model`, got {value:?}")),
+        },
         "mask_threshold" => match as_f64(value) {
             Some(x) if x > 0.0 && x < 1.0 => Ok(()),
             _ => Err(format!("mask_threshold must be a probability strictly between 0 and 1, got {value:?}")),
@@ -279,5 +290,7 @@ mod tests {
         assert!(v("publish_tf", &P::String("yes".into())).unwrap_err().contains("true or false"));
         assert!(v("depth_tolerance_ms", &P::Double(-1.0)).unwrap_err().contains("out of range"));
         assert!(v("depth_tolerance_ms", &P::Double(30.0)).unwrap_err().contains("read-only"));
+        assert!(v("policy", &P::String("clever".into())).unwrap_err().contains("`published` or `model`"));
+        assert!(v("policy", &P::String("model".into())).unwrap_err().contains("read-only"));
     }
 }

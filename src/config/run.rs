@@ -37,7 +37,7 @@ pub struct RunOptions {
     pub depth: Option<String>,
     pub camera_info: Option<PathBuf>,
     /// The engine options the flags set; its `model_dir`, `providers`, `max_commands` and `mask_threshold` are
-    /// not read: those come from [`RunConfig::params`].
+    /// not read, nor its `policy`: those come from [`RunConfig::params`].
     pub engine: EngineConfig,
 }
 
@@ -95,6 +95,7 @@ impl RunConfig {
             providers: parse_provider_list(&self.providers())?,
             max_commands: self.max_commands(),
             mask_threshold,
+            policy: if p.policy == "model" { super::PolicyKind::Model } else { super::PolicyKind::Published },
             ..self.options.engine.clone()
         };
         cfg.validate()?;

@@ -85,11 +85,6 @@ impl FrameSlot {
         Self { mode, state: Mutex::new(State::default()), changed: Condvar::new(), dropped, received, bell }
     }
 
-    /// Closed by capture (or the pipeline) and emptied by the worker.
-    pub fn is_done(&self) -> bool {
-        self.state.lock().map(|s| s.closed && s.frame.is_none()).unwrap_or(true)
-    }
-
     /// Waits up to `timeout` for a frame.
     pub fn take(&self, timeout: Duration) -> Taken {
         let Ok(guard) = self.state.lock() else { return Taken::Closed };
@@ -225,6 +220,9 @@ mod tests {
         assert!(matches!(slots[0].take(Duration::ZERO), Taken::Empty));
         assert!(matches!(slots[1].take(Duration::ZERO), Taken::Frame(f) if f.frame.seq == 7));
         slots[1].close();
-        assert!(slots[1].is_done() && !slots[0].is_done());
+        assert!(
+            matches!(slots[1].take(Duration::ZERO), Taken::Closed)
+                && matches!(slots[0].take(Duration::ZERO), Taken::Empty)
+        );
     }
 }

@@ -13,7 +13,6 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::frame_slot::FrameSlot;
 use super::model::{FrameModel, ModelError, Segment};
 use super::worker::WorkerConfig;
-use crate::capture::CapturedFrame;
 use crate::frame::{Description, Frame, FrameResult, Grounding, Location, Mask, RegionDescription};
 use crate::link::{CommandsAck, DescribeRequest, DescriptionEvent, SetCommands, Stats, validate_commands};
 use crate::spatial::{DepthFeed, Locator};
@@ -157,12 +156,12 @@ impl<M: FrameModel> Lane<M> {
         self.last_frame = Some(frame.clone());
     }
 
-    /// Publishes a frame's masks (`segments`: the model's answer for this lane's commands, or its fault).
-    /// `model_time` is the time of the call that answered it (shared by every frame of a batch).
+    /// Publishes a frame's masks. `pulled_at`: when capture took it; `segments`: the model's answer for this
+    /// lane's commands, or its fault; `model_time`: the call that answered it (shared by a batch's frames).
     pub fn publish(
         &mut self,
-        captured: &CapturedFrame,
         frame: Arc<Frame>,
+        pulled_at: Instant,
         segments: Result<Vec<Segment>, ModelError>,
         model_time: Duration,
     ) {
@@ -179,7 +178,7 @@ impl<M: FrameModel> Lane<M> {
         let latency = if self.cfg.latency_from_stamp {
             SystemTime::now().duration_since(frame.stamp).unwrap_or_default()
         } else {
-            captured.pulled_at.elapsed()
+            pulled_at.elapsed()
         };
         let result = Arc::new(FrameResult {
             camera: self.ch.camera.clone(),

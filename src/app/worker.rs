@@ -130,21 +130,22 @@ impl<M: FrameModel> Worker<M> {
     /// costs only that frame.
     fn process(&mut self, taken: Vec<(usize, CapturedFrame)>) {
         let started = Instant::now();
-        let frames: Vec<Arc<Frame>> = taken.iter().map(|(_, c)| Arc::new(c.frame.clone())).collect();
-        for ((i, _), frame) in taken.iter().zip(&frames) {
+        // The frames move into their `Arc`s: no pixel is copied.
+        let taken: Vec<(usize, Arc<Frame>, Instant)> =
+            taken.into_iter().map(|(i, c)| (i, Arc::new(c.frame), c.pulled_at)).collect();
+        for (i, frame, _) in &taken {
             self.lanes[*i].arrived(frame);
         }
         let asked: Vec<usize> = (0..taken.len()).filter(|&k| !self.lanes[taken[k].0].commands.is_empty()).collect();
         let mut answers: Vec<Option<_>> = (0..taken.len()).map(|_| None).collect();
         if !asked.is_empty() {
             let items: Vec<(&Frame, &[String])> =
-                asked.iter().map(|&k| (frames[k].as_ref(), self.lanes[taken[k].0].commands.as_slice())).collect();
+                asked.iter().map(|&k| (taken[k].1.as_ref(), self.lanes[taken[k].0].commands.as_slice())).collect();
             let results = match self.model.segment_frames(&items) {
                 Ok(all) if all.len() == items.len() => all.into_iter().map(Ok).collect(),
+                Err(e) if items.len() == 1 => vec![Err(e)],
                 batch => {
-                    if items.len() > 1 {
-                        tracing::debug!("a batch of {} frames failed, retrying each: {:?}", items.len(), batch.err());
-                    }
+                    tracing::debug!("a batch of {} frames failed, retrying each: {:?}", items.len(), batch.err());
                     items.iter().map(|(f, c)| self.model.segment(f, c)).collect::<Vec<_>>()
                 }
             };
@@ -154,10 +155,10 @@ impl<M: FrameModel> Worker<M> {
         }
         let model_time = started.elapsed();
         self.last_model_time = model_time;
-        for (((i, captured), frame), answer) in taken.iter().zip(frames).zip(answers) {
+        for ((i, frame, pulled_at), answer) in taken.into_iter().zip(answers) {
             let answer = answer.unwrap_or_else(|| Ok(Vec::new()));
-            let time = if self.lanes[*i].commands.is_empty() { Duration::ZERO } else { model_time };
-            self.lanes[*i].publish(captured, frame, answer, time);
+            let time = if self.lanes[i].commands.is_empty() { Duration::ZERO } else { model_time };
+            self.lanes[i].publish(frame, pulled_at, answer, time);
         }
     }
 

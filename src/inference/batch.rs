@@ -191,15 +191,8 @@ impl Engine {
         items: &[(&ImageState, &[String])],
     ) -> Result<Vec<(Vec<SegmentOutput>, SegmentTimings)>, InferenceError> {
         let t0 = Instant::now();
-        let mut prompts: Vec<Vec<Vec<i64>>> = Vec::with_capacity(items.len());
-        for (_, commands) in items {
-            self.check_count(commands.len())?;
-            let ids = commands
-                .iter()
-                .map(|c| self.tokenizer.prompt(&self.info.templates.segment, c, &[self.info.tokens.seg]).map(|p| p.ids))
-                .collect::<Result<Vec<_>, _>>()?;
-            prompts.push(ids);
-        }
+        let prompts: Vec<Vec<Vec<i64>>> =
+            items.iter().map(|(_, commands)| self.segment_prompt_ids(commands)).collect::<Result<_, _>>()?;
         let mut timings = SegmentTimings { tokenize: t0.elapsed(), ..SegmentTimings::default() };
         // rows in image order; `owner[r]` is row r's image
         let mut rows: Vec<(&ImageState, &[i64])> = Vec::new();

@@ -248,16 +248,21 @@ impl Engine {
         state: &ImageState,
         commands: &[String],
     ) -> Result<(Vec<SegmentOutput>, SegmentTimings), InferenceError> {
-        self.check_count(commands.len())?;
         let t0 = Instant::now();
-        let prompts = commands
-            .iter()
-            .map(|c| self.tokenizer.prompt(&self.info.templates.segment, c, &[self.info.tokens.seg]).map(|p| p.ids))
-            .collect::<Result<Vec<_>, _>>()?;
+        let prompts = self.segment_prompt_ids(commands)?;
         let tokenize = t0.elapsed();
         let (out, mut timings) = self.segment_prompts(state, &prompts)?;
         timings.tokenize = tokenize;
         Ok((out, timings))
+    }
+
+    /// Each command in the segment template, tokenized (at most `max_commands` of them).
+    pub(crate) fn segment_prompt_ids(&self, commands: &[String]) -> Result<Vec<Vec<i64>>, InferenceError> {
+        self.check_count(commands.len())?;
+        commands
+            .iter()
+            .map(|c| self.tokenizer.prompt(&self.info.templates.segment, c, &[self.info.tokens.seg]).map(|p| p.ids))
+            .collect()
     }
 
     pub(crate) fn check_count(&self, n: usize) -> Result<(), InferenceError> {

@@ -28,7 +28,7 @@ from pixel_sail_msgs.msg import GroundingArray
 from pixel_sail_msgs.srv import Describe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_node import check, RESULTS, stamp_ns, tabletop  # noqa: E402
+from check_node import check, RESULTS, spin_until, stamp_ns, tabletop  # noqa: E402
 
 CAMERAS = {"front": ("front_optical", 640, 480), "wrist": ("wrist_optical", 320, 240)}
 BOTH = ["pick up the red circle", "find the blue square"]
@@ -69,12 +69,7 @@ class TwoCameras:
             pub.publish(self.msgs[name])
 
     def spin_until(self, cond, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
+        return spin_until(self.node, cond, timeout)
 
     def publish_until(self, pub, text, cond, timeout):
         """Publishes `text` once a second until `cond` (the node may not have subscribed yet)."""

@@ -103,6 +103,16 @@ def rle_encode(mask):
     return [int(c) for c in counts]
 
 
+def spin_until(node, cond, timeout):
+    """Spins `node` until `cond()` holds (True) or `timeout` seconds pass (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if cond():
+            return True
+    return False
+
+
 def stamp_ns(stamp):
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
@@ -150,12 +160,7 @@ class Checker:
         self.cam_pub.publish(self.cam_msg)
 
     def spin_until(self, cond, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
+        return spin_until(self.node, cond, timeout)
 
     def call(self, client, request, timeout=20.0):
         if not client.wait_for_service(timeout_sec=timeout):

@@ -4,7 +4,8 @@
 #   a Rust toolchain check (>= 1.95), and the project venv .venv with the pinned ONNX Runtime wheel
 #   (onnxruntime==1.31.1, which the binary loads from .venv by itself).
 #   --all also installs models/requirements.txt (torch, onnx, pytest, ...) for the test path, and GStreamer's
-#   RTSP server for the system python3 (gir1.2-gst-rtsp-server-1.0, python3-gi: tests/rtsp_reconnect.rs).
+#   RTSP server for the system python3 (gir1.2-gst-rtsp-server-1.0, python3-gi: tests/rtsp_reconnect.rs), and
+#   libssl-dev and openssl for the DDS Security test (tests/ros_security.rs).
 # Runs as root, or with sudo for apt. Sources: Debian, crates.io, PyPI only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,8 +27,9 @@ say() { echo "setup: $*" >&2; }
 PACKAGES=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools pkg-config gcc)
 command -v python3 >/dev/null 2>&1 || PACKAGES+=(python3)
-# A local RTSP camera for the fault tests (tests/rtsp/rtsp_server.py runs under /usr/bin/python3).
-[ "$WITH_TEST_DEPS" -eq 1 ] && PACKAGES+=(gir1.2-gst-rtsp-server-1.0 python3-gi)
+# A local RTSP camera for the fault tests (tests/rtsp/rtsp_server.py runs under /usr/bin/python3); the DDS
+# Security build the tests run (`--features security`: libssl-dev) and their keystores (openssl).
+[ "$WITH_TEST_DEPS" -eq 1 ] && PACKAGES+=(gir1.2-gst-rtsp-server-1.0 python3-gi libssl-dev openssl)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c "import ensurepip" >/dev/null 2>&1 || PACKAGES+=(python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -38,6 +38,12 @@ PIXEL_SAIL_BIN="$ROOT/target/debug/pixel-sail" tests/ros/soak.sh 2 30 60
 echo "== python model tests" >&2
 .venv/bin/python -m pytest -q models/tests
 
+# DDS Security (`--features security`): only ros2-client/RustDDS and this crate rebuild with the feature. It
+# relinks target/debug/pixel-sail with security, so it runs after every test of the default binary.
+echo "== ROS 2 security: the node under Enforce with test keystores, RustDDS peers with and without the keys" >&2
+cargo build --quiet --features security --example secure_listener
+cargo test --quiet --features security --test ros_security
+
 # Last: its plain `cargo build` (no dev-dependencies) relinks target/debug/pixel-sail.
 echo "== colcon workspace: pixel_sail and pixel_sail_msgs built and installed as a ROS user does" >&2
 tests/ros/colcon_workspace.sh

@@ -55,8 +55,14 @@ mod dds_security {
     use std::time::Duration;
 
     fn keystore(dir: &Path, enclaves: &[&str]) {
+        keystore_protected(dir, enclaves, "NONE");
+    }
+
+    /// A keystore whose governance asks for `protection` (NONE, SIGN, ENCRYPT) everywhere.
+    fn keystore_protected(dir: &Path, enclaves: &[&str], protection: &str) {
         let status = Command::new("tests/ros/make_keystore.sh")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PROTECTION", protection)
             .arg(dir)
             .args(enclaves)
             .status()
@@ -123,5 +129,30 @@ mod dds_security {
         assert!(member > 0, "the keystore's own peer got nothing: {member_log}\nnode: {log}");
         assert_eq!(outsider, 0, "a peer of another keystore got detections: {outsider_log}");
         assert_eq!(unsecured, 0, "an unsecured peer got detections: {unsecured_log}");
+    }
+
+    /// sros2's default governance encrypts; RustDDS 0.15.1 cannot carry encrypted or signed submessages, so the
+    /// node would join and exchange nothing. Under Enforce it refuses with one line naming what was asked.
+    #[test]
+    fn enforce_refuses_a_governance_that_encrypts_with_one_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ks = tmp.path().join("keystore");
+        keystore_protected(&ks, &["pixel_sail"], "ENCRYPT");
+        let ks = ks.display().to_string();
+        let out = super::pixel_sail(&[
+            ("ROS_SECURITY_ENABLE", "true"),
+            ("ROS_SECURITY_STRATEGY", "Enforce"),
+            ("ROS_SECURITY_KEYSTORE", &ks),
+            ("ROS_SECURITY_ENCLAVE_OVERRIDE", "/pixel_sail"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains("governance.p7s asks for") && errors[0].contains("data_protection_kind=ENCRYPT"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("DDS Security on") && !stderr.contains("capture started"), "{stderr}");
     }
 }

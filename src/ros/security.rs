@@ -64,22 +64,34 @@ pub enum Security {
     Enclave(PathBuf),
 }
 
-/// Decides from the request, whether the build has DDS Security, and which enclave files exist.
-/// Err: enforce, and security cannot be had; refuse to start.
+/// Decides from the request, whether the build has DDS Security, and the enclave's files (`read` gives a
+/// file's text, None when it cannot be read). Err: enforce, and security cannot be had; refuse to start.
 pub fn decide(
     request: Option<&SecurityRequest>,
     built_with: bool,
-    exists: impl Fn(&Path) -> bool,
+    read: impl Fn(&Path) -> Option<String>,
 ) -> Result<Security, PublishError> {
     let Some(req) = request else { return Ok(Security::Off) };
     let why = if !built_with {
         "this build's DDS stack (ros2-client without its `security` feature) has no DDS Security".to_owned()
     } else if let Some(dir) = req.enclave_path() {
-        let missing: Vec<&str> = ENCLAVE_FILES.iter().copied().filter(|f| !exists(&dir.join(f))).collect();
-        if missing.is_empty() {
+        let files: Vec<(&str, Option<String>)> = ENCLAVE_FILES.iter().map(|f| (*f, read(&dir.join(f)))).collect();
+        let missing: Vec<&str> = files.iter().filter(|(_, text)| text.is_none()).map(|(f, _)| *f).collect();
+        let governance = files.iter().find(|(f, _)| *f == "governance.p7s").and_then(|(_, t)| t.as_deref());
+        let asks = governance.map(unsupported_protection).unwrap_or_default();
+        if !missing.is_empty() {
+            format!("the enclave lacks {}", missing.join(", "))
+        } else if !asks.is_empty() {
+            format!(
+                "its governance.p7s asks for {}, and this build's DDS Security (RustDDS 0.15.1) cannot carry signed \
+                 or encrypted submessages (nothing arrives, not even at a peer of the same keystore; README, \
+                 \"ROS 2 security\"); a governance with every protection kind NONE is authenticated and \
+                 access-controlled, in the clear",
+                asks.join(", ")
+            )
+        } else {
             return Ok(Security::Enclave(dir));
         }
-        format!("the enclave lacks {}", missing.join(", "))
     } else {
         "ROS_SECURITY_KEYSTORE is not set".to_owned()
     };
@@ -98,10 +110,31 @@ pub fn decide(
     )))
 }
 
+/// The protection a governance document (S/MIME text, its XML in clear) asks for beyond NONE: each
+/// `<…_protection_kind>` element whose value is not `NONE`, as `name=VALUE`, once each. Empty when it asks for
+/// none, or when no such element is readable (an opaquely signed document: RustDDS's own checks apply).
+pub fn unsupported_protection(governance: &str) -> Vec<String> {
+    let mut asks: Vec<String> = Vec::new();
+    for part in governance.split('<').skip(1) {
+        let Some((name, rest)) = part.split_once('>') else { continue };
+        if name.starts_with('/') || !name.ends_with("_protection_kind") {
+            continue;
+        }
+        let value = rest.trim();
+        let ask = format!("{name}={value}");
+        if value != "NONE" && !asks.contains(&ask) {
+            asks.push(ask);
+        }
+    }
+    asks
+}
+
 /// [`decide`] for this build and the real file system.
 pub fn from_env() -> Result<Security, PublishError> {
     let request = SecurityRequest::from_env(|k| std::env::var(k).ok());
-    decide(request.as_ref(), BUILT_WITH_DDS_SECURITY, Path::is_file)
+    decide(request.as_ref(), BUILT_WITH_DDS_SECURITY, |p| {
+        std::fs::read(p).ok().map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    })
 }
 
 #[cfg(test)]
@@ -119,35 +152,72 @@ mod tests {
         ("ROS_SECURITY_ENCLAVE_OVERRIDE", "/robot/seg"),
     ];
 
+    /// Every enclave file, with a governance whose protection kinds are `kind`.
+    fn files(kind: &'static str) -> impl Fn(&Path) -> Option<String> {
+        move |p: &Path| {
+            Some(if p.ends_with("governance.p7s") { governance(kind) } else { "-----BEGIN-----".to_owned() })
+        }
+    }
+
+    fn governance(kind: &str) -> String {
+        format!(
+            "MIME-Version: 1.0\nContent-Type: multipart/signed\n\n<domain_rule><rtps_protection_kind>{kind}\
+             </rtps_protection_kind><topic_rule><data_protection_kind> {kind} </data_protection_kind>\
+             <metadata_protection_kind>NONE</metadata_protection_kind></topic_rule><topic_rule>\
+             <data_protection_kind>{kind}</data_protection_kind></topic_rule></domain_rule>"
+        )
+    }
+
     #[test]
     fn read_as_rcl_reads_it() {
         assert_eq!(SecurityRequest::from_env(env(&[])), None);
         assert_eq!(SecurityRequest::from_env(env(&[("ROS_SECURITY_ENABLE", "True")])), None, "case-sensitive");
         let req = SecurityRequest::from_env(env(&ENFORCE)).unwrap();
         assert!(req.enforce);
-        let err = decide(Some(&req), false, |_| true).unwrap_err().to_string();
+        let err = decide(Some(&req), false, files("NONE")).unwrap_err().to_string();
         assert!(err.contains("/keys/enclaves/robot/seg") && err.contains("refusing to start"), "{err}");
         let permissive = SecurityRequest::from_env(env(&[("ROS_SECURITY_ENABLE", "true")])).unwrap();
         assert!(!permissive.enforce && permissive.enclave == "/");
-        let Security::Unsecured(w) = decide(Some(&permissive), false, |_| true).unwrap() else { panic!() };
+        let Security::Unsecured(w) = decide(Some(&permissive), false, files("NONE")).unwrap() else { panic!() };
         assert!(w.contains("UNSECURED"), "{w}");
-        assert_eq!(decide(None, true, |_| true).unwrap(), Security::Off);
+        assert_eq!(decide(None, true, files("NONE")).unwrap(), Security::Off);
     }
 
     #[test]
     fn with_dds_security_the_enclave_must_hold_every_file() {
         let req = SecurityRequest::from_env(env(&ENFORCE)).unwrap();
         let dir = PathBuf::from("/keys/enclaves/robot/seg");
-        assert_eq!(decide(Some(&req), true, |_| true).unwrap(), Security::Enclave(dir.clone()));
-        let err = decide(Some(&req), true, |p| !p.ends_with("permissions.p7s")).unwrap_err().to_string();
+        assert_eq!(decide(Some(&req), true, files("NONE")).unwrap(), Security::Enclave(dir.clone()));
+        let err = decide(Some(&req), true, |p| (!p.ends_with("permissions.p7s")).then(|| files("NONE")(p)).flatten())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("the enclave lacks permissions.p7s") && err.contains("refusing"), "{err}");
         let permissive = SecurityRequest { enforce: false, ..req };
-        let Security::Unsecured(w) = decide(Some(&permissive), true, |p| p != dir.join("key.pem")).unwrap() else {
+        let Security::Unsecured(w) =
+            decide(Some(&permissive), true, |p| (p != dir.join("key.pem")).then(|| files("NONE")(p)).flatten())
+                .unwrap()
+        else {
             panic!()
         };
         assert!(w.contains("lacks key.pem") && w.contains("UNSECURED"), "{w}");
         let no_keystore = SecurityRequest { keystore: None, enforce: true, enclave: "/".into() };
-        let err = decide(Some(&no_keystore), true, |_| true).unwrap_err().to_string();
+        let err = decide(Some(&no_keystore), true, files("NONE")).unwrap_err().to_string();
         assert!(err.contains("ROS_SECURITY_KEYSTORE is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_governance_asking_for_signing_or_encryption_is_refused_under_enforce() {
+        assert!(unsupported_protection(&governance("NONE")).is_empty());
+        assert_eq!(
+            unsupported_protection(&governance("ENCRYPT")),
+            ["rtps_protection_kind=ENCRYPT", "data_protection_kind=ENCRYPT"]
+        );
+        assert!(unsupported_protection("an opaque signature, no XML in clear").is_empty());
+        let req = SecurityRequest::from_env(env(&ENFORCE)).unwrap();
+        let err = decide(Some(&req), true, files("SIGN")).unwrap_err().to_string();
+        assert!(err.contains("rtps_protection_kind=SIGN") && err.contains("refusing to start"), "{err}");
+        let permissive = SecurityRequest { enforce: false, ..req };
+        let Security::Unsecured(w) = decide(Some(&permissive), true, files("ENCRYPT")).unwrap() else { panic!() };
+        assert!(w.contains("data_protection_kind=ENCRYPT") && w.contains("UNSECURED"), "{w}");
     }
 }

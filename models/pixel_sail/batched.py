@@ -98,18 +98,19 @@ def refine_batch(ref, img, masks, crop_long_side=None):
 def confirm_batch(ref, img, masks, commands, crop_long_side=None):
     """`ref.confirm(img, mask, command)` for each pair, every crop in one batch."""
     out = [(True, None)] * len(masks)
-    if ref.confirm_found is None:
+    if ref.confirm_found is None or ref.vocabulary is None:
         return out
     due = []
     for i, (mask, command) in enumerate(zip(masks, commands)):
-        colour, shape = zoom.stated(command)
+        colour, shape = ref.vocabulary.stated(command)
         crop = zoom.crop_around(mask, ref.region_zoom) if colour or shape else None
         if crop is not None:
             due.append((i, crop[0], crop[1], colour, shape))
     if not due:
         return out
     states = encode_batch(ref, [_crop(img, rect, piece) for _, rect, piece, _, _ in due], crop_long_side)
-    for (i, rect, _, colour, shape), look in zip(due, describe_vp_batch(ref, states, 4)):
+    looks = describe_vp_batch(ref, states, ref.vocabulary.attribute_words())
+    for (i, rect, _, colour, shape), look in zip(due, looks):
         out[i] = ref.weigh(rect, *look, colour, shape)
     return out
 

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer
 
 from . import zoom
 from .preprocess import preprocess, vp_grid
+from .vocabulary import Vocabulary
 
 
 class TorchBackend:
@@ -68,12 +69,15 @@ class OrtBackend:
 class Reference:
     def __init__(self, backend, tokenizer_path, templates, long_side=320, patch=32, max_new_tokens=16,
                  max_prompt_tokens=32, region_zoom=None, presence_margin=0.0, mask_refine=None, confirm_found=None,
-                 wording=None, policy="published"):
+                 wording=None, policy="published", vocabulary: Vocabulary | None = None):
         self.b, self.tok = backend, Tokenizer.from_file(tokenizer_path)
         # Rust's `--policy`: "published" runs what the node publishes around the model (the three operations
         # below: segment_frame, describe_object, describe_region); "model" is one pass and nothing around it
         assert policy in ("published", "model"), policy
+        # the words the policy's passes read and write (model.json's "vocabulary"); the published policy needs them
+        assert policy == "model" or vocabulary is not None, "the published policy needs a vocabulary"
         self.policy = policy
+        self.vocabulary = vocabulary
         self.region_zoom = region_zoom  # model.json's "region_zoom"; None: one pass only
         # found when logit([SEG]) − logit(<none>) exceeds this (model.json postprocess.presence_margin)
         self.presence_margin = presence_margin
@@ -176,12 +180,15 @@ class Reference:
     def confirm(self, img, mask, command):
         """Does the closer look at a found object agree with the colour and shape the command names? The region
         zoom's crop around the mask is encoded with the mask as the visual prompt and `describe <vp_1>` decoded
-        greedily for four words, "a {size} {colour} {shape}"; at the colour and the shape word, the command's
-        word is contradicted when the model's choice beats it by more than model.json's
-        `confirm_found.min_log_odds` (logits differ as log-probabilities do). Returns (agrees, the look: None
-        when none ran, else its crop rect, words and the two log-odds against the command's words)."""
-        colour, shape = zoom.stated(command)
-        if self.confirm_found is None or (colour is None and shape is None):
+        greedily up to the vocabulary's colour and shape words ("a {size} {colour} {shape}" on the tabletop);
+        at the colour and the shape word, the command's word is contradicted when the model's choice beats it by
+        more than model.json's `confirm_found.min_log_odds` (logits differ as log-probabilities do). The command's
+        colour and shape are the vocabulary's words it names. Returns (agrees, the look: None when none ran, else
+        its crop rect, words and the two log-odds against the command's words)."""
+        if self.confirm_found is None or self.vocabulary is None:
+            return True, None
+        colour, shape = self.vocabulary.stated(command)
+        if colour is None and shape is None:
             return True, None
         crop = zoom.crop_around(mask, self.region_zoom)
         if crop is None:
@@ -189,14 +196,16 @@ class Reference:
         rect, piece = crop
         x0, y0, x1, y1 = rect
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
-        return self.weigh(rect, *self.describe_vp(cst, 4), colour, shape)
+        return self.weigh(rect, *self.describe_vp(cst, self.vocabulary.attribute_words()), colour, shape)
 
     def weigh(self, rect, text, ids, rows, colour, shape):
-        """`confirm`'s verdict from the closer look's words (text, ids, logits rows) against the command's."""
+        """`confirm`'s verdict from the closer look's words (text, ids, logits rows) against the command's: the
+        log-odds at the vocabulary's colour and shape steps; agrees when the look ended before them."""
         look = {"rect": rect, "text": text, "against": {}}
-        if len(ids) < 4:
+        vocab = self.vocabulary
+        if len(ids) < vocab.attribute_words():
             return True, look
-        for step, word in ((2, colour), (3, shape)):
+        for step, word in ((vocab.colour_step(), colour), (vocab.shape_step(), shape)):
             wid = self.tok.token_to_id(word) if word else None
             if wid is not None:
                 look["against"][word] = float(rows[step].max() - rows[step][wid])
@@ -290,19 +299,23 @@ class Reference:
         """The words the node publishes for an object first described as `first` (token ids `ids`, logits rows
         `rows`) whose frame-size mask is `mask`: `look_closer`'s colour and shape — with model.json
         `wording.joint_shape`, the shape both looks are surer of together (zoom.shape_scores) — and with
-        `wording.place_from_mask` the place of the mask itself (zoom.place_of_mask: the place is defined by
-        where the object is, and the mask is where the node says it is). Returns (text, zoom or None)."""
+        `wording.place_from_mask` the vocabulary's place of the mask itself (zoom.place_of_mask: the place is
+        defined by where the object is, and the mask is where the node says it is). Returns (text, zoom or None)."""
         text, look = self.look_closer(img, mask, first, (ids, rows))
-        if self.wording.get("place_from_mask"):
-            text = zoom.with_place(text, zoom.place_of_mask(mask))
+        if self.wording.get("place_from_mask") and self.vocabulary is not None:
+            place = zoom.place_of_mask(mask, self.vocabulary)
+            if place is not None:
+                text = self.vocabulary.with_place(text, place)
         return text, look
 
     def look_closer(self, img, mask, first, first_pass=None):
         """The region zoom's second pass for an object described as `first` with this frame-size mask: when
         the mask's largest piece is small, encode a crop around it with the piece as the visual prompt and take
         that pass's colour and shape (models/pixel_sail/zoom.py; the shape jointly with the first pass's, given
-        as `first_pass` = (ids, logits rows), when model.json `wording.joint_shape`). Returns (text, zoom or None)."""
-        crop = zoom.crop_around(mask, self.region_zoom) if self.region_zoom else None
+        as `first_pass` = (ids, logits rows), when model.json `wording.joint_shape`), the words parsed and written
+        with the vocabulary. Returns (text, zoom or None)."""
+        vocab = self.vocabulary
+        crop = zoom.crop_around(mask, self.region_zoom) if self.region_zoom and vocab is not None else None
         if crop is None:
             return first, None
         rect, piece = crop
@@ -310,22 +323,25 @@ class Reference:
         cst = self.encode(np.ascontiguousarray(img[y0:y1, x0:x1]), {}, np.ascontiguousarray(piece[y0:y1, x0:x1]))
         ztext, zids, zrows = self.describe_vp(cst)
         scores = None
-        if self.wording.get("joint_shape") and first_pass is not None:
-            scores = zoom.shape_scores(first_pass, (zids, zrows), [self.tok.token_to_id(s) for s in zoom.SHAPES])
-        shape = None if scores is None else zoom.SHAPES[int(np.argmax(scores))]
+        shape_ids = [self.tok.token_to_id(s) for s in vocab.shapes]
+        if self.wording.get("joint_shape") and first_pass is not None and None not in shape_ids:
+            scores = zoom.shape_scores(first_pass, (zids, zrows), shape_ids, vocab.shape_step())
+        shape = None if scores is None else vocab.shapes[int(np.argmax(scores))]
         look = {"rect": rect, "text": ztext, "ids": zids,
                 "shape_scores": None if scores is None else [round(float(v), 5) for v in scores]}
-        return zoom.merge(first, ztext, shape) or first, look
+        return vocab.merge_close_look(first, ztext, shape) or first, look
 
 
 def from_model_dir(model_dir, backend=None, policy="published"):
-    """The reference for a model folder. A model.json without a `vocabulary` section runs the model alone
-    (policy "model"), as the Rust node does: the policy's passes read and write those words."""
+    """The reference for a model folder. The policy's passes read and write the words of model.json's
+    `vocabulary` section (ValueError when it is malformed); a model.json without one runs the model alone
+    (policy "model"), as the Rust node does."""
     meta = json.load(open(f"{model_dir}/model.json"))
+    vocabulary = Vocabulary.from_spec(meta["vocabulary"]) if "vocabulary" in meta else None
     backend = backend or OrtBackend(model_dir)
-    if "vocabulary" not in meta:
+    if vocabulary is None:
         policy = "model"
     return Reference(backend, f"{model_dir}/tokenizer.json", meta["templates"], meta["input"]["long_side"],
                      meta["config"]["patch"], meta["config"]["max_new_tokens"], meta["config"]["max_prompt_tokens"],
                      meta.get("region_zoom"), meta["postprocess"].get("presence_margin", 0.0), meta.get("mask_refine"),
-                     meta.get("confirm_found"), meta.get("wording"), policy)
+                     meta.get("confirm_found"), meta.get("wording"), policy, vocabulary)

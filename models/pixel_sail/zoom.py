@@ -1,21 +1,21 @@
-"""A second, closer look at small described objects, clicked or named (mirrored in Rust `src/inference/zoom.rs`).
+"""A second, closer look at small described objects, clicked or named (mirrored in Rust `src/grounding/zoom.rs`).
 
 The model sees a 640×480 frame at 320×240, so a small object (6–10 % of the width) covers one or two 16-px
 patches and its shape is half-guessed: on the 1,000-scene test split, 22 % of small-object shapes came out
 wrong against 7 % of large ones. The region's mask tells us where to look: crop the frame around it so the
 object fills about the share of the view a large object does, encode the crop with the mask as the visual
 prompt, and read the object's colour and shape from that pass. Size and place are relative to the whole
-frame, so they stay the first pass's words. Every number here is in model.json ("region_zoom").
+frame, so they stay the first pass's words. Every number here is in model.json ("region_zoom"); the words are
+the model's vocabulary (vocabulary.py, model.json "vocabulary").
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
-from .vocab import COLOURS, PLACES, SHAPES, parse_description
+from .vocabulary import Vocabulary
 
 DEFAULT = {"object_fraction": 0.18, "min_crop_fraction": 0.25, "max_crop_fraction": 0.8}
 # the second, closer segmentation of found objects (Reference.refine; model.json "mask_refine"): the object at a
@@ -33,7 +33,6 @@ CONFIRM_DEFAULT = {"min_log_odds": 2.0, "max_score": 0.98}
 # surer of together, the place where the mask's main piece is. On 1,000 validation scenes, named descriptions
 # 0.849 → 0.878 (place) → 0.891 (and shape); visual prompts 0.882 → 0.902 → 0.911 (models/README.md)
 WORDING_DEFAULT = {"joint_shape": True, "place_from_mask": True}
-SHAPE_STEP = 3  # "a {size} {colour} {shape} …": the shape is the fourth generated token
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -90,58 +89,34 @@ def crop_around(mask: np.ndarray, params: dict):
     return None if rect is None else (rect, piece)
 
 
-def merge(whole: str, close: str, shape: str | None = None):
-    """Size and place from the whole-frame description, colour and shape from the close look (the shape
-    `shape` when given); None when either does not parse as a description (then the whole-frame text stands)."""
-    a, b = parse_description(whole), parse_description(close)
-    if a is None or b is None:
-        return None
-    return f"a {a[0]} {b[1]} {shape or b[2]} {a[3]}"
-
-
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64) - x.max()
     return x - np.log(np.exp(x).sum())
 
 
-def shape_scores(first, close, shape_ids):
-    """How sure the two looks at an object are together of each shape word (SHAPES order): each look's logits
-    at its shape step, as log-probabilities over the six shape words, summed. `first` and `close` are (token
-    ids, logits rows) of the two descriptions. None when either did not put a shape word at the shape step.
-    The closer look sees a small object's outline better, the whole frame sees it less cut off; where one is
-    unsure the other decides (the closer look alone named the clip's small star a triangle whenever its
-    crop's scale moved). The joint shape is SHAPES[argmax]."""
+def shape_scores(first, close, shape_ids, step):
+    """How sure the two looks at an object are together of each shape word (`shape_ids[i]` is the token of the
+    vocabulary's i-th shape; the shape is the `step`-th generated word, Vocabulary.shape_step): each look's logits
+    at that step, as log-probabilities over the shape words, summed. `first` and `close` are (token ids, logits
+    rows) of the two descriptions. None when either did not put a shape word at the shape step. The closer look
+    sees a small object's outline better, the whole frame sees it less cut off; where one is unsure the other
+    decides (the closer look alone named the clip's small star a triangle whenever its crop's scale moved). The
+    joint shape is the vocabulary's shapes[argmax]."""
     scores = np.zeros(len(shape_ids))
     for ids, rows in (first, close):
-        if len(ids) <= SHAPE_STEP or ids[SHAPE_STEP] not in shape_ids:
+        if len(ids) <= step or len(rows) <= step or ids[step] not in shape_ids:
             return None
-        scores += _log_softmax(np.asarray(rows[SHAPE_STEP])[shape_ids])
+        scores += _log_softmax(np.asarray(rows[step])[shape_ids])
     return scores
 
 
-def place_of_mask(mask: np.ndarray):
-    """The description's place for this mask: the 3×3 cell (DESIGN.md §4) of its largest piece's centroid, pixel
-    centres in frame fractions; None for an empty mask. The largest piece, because a refined mask can keep a
-    stray bit of the first pass's far away."""
+def place_of_mask(mask: np.ndarray, vocabulary: Vocabulary):
+    """The vocabulary's place phrase for this mask: the 3×3 cell (DESIGN.md §4) of its largest piece's centroid,
+    pixel centres in frame fractions; None for an empty mask. The largest piece, because a refined mask can keep
+    a stray bit of the first pass's far away."""
     ys, xs = np.nonzero(largest_component(mask))
     if len(xs) == 0:
         return None
     h, w = mask.shape
     cx, cy = (xs.mean() + 0.5) / w, (ys.mean() + 0.5) / h
-    return PLACES[min(2, int(cy * 3))][min(2, int(cx * 3))]
-
-
-def with_place(text: str, place: str | None) -> str:
-    """`text` with its place replaced by `place` (unchanged when it is not a description or place is None)."""
-    d = parse_description(text)
-    if d is None or place is None:
-        return text
-    return f"a {d[0]} {d[1]} {d[2]} {place}"
-
-
-def stated(command: str):
-    """(colour, shape) a command names, each None when it names none: "pick up the red one" → ("red", None)."""
-    words = re.findall(r"[a-z]+", command.lower())
-    colour = next((w for w in words if w in COLOURS), None)
-    shape = next((w for w in words if w in SHAPES), None)
-    return colour, shape
+    return vocabulary.place(min(2, int(cy * 3)) * 3 + min(2, int(cx * 3)))

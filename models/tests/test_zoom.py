@@ -1,4 +1,4 @@
-"""The region zoom's geometry and merge (the Rust side's unit tests in src/inference/zoom.rs assert the same
+"""The region zoom's geometry and merge (the Rust side's unit tests in src/grounding/zoom.rs assert the same
 crops, so the two stay step-for-step alike)."""
 
 import json
@@ -9,8 +9,11 @@ from PIL import Image
 
 from conftest import ROOT
 from models.pixel_sail.reference import from_model_dir
-from models.pixel_sail.vocab import SHAPES
-from models.pixel_sail.zoom import DEFAULT, crop_rect, merge, place_of_mask, shape_scores, stated, with_place
+from models.pixel_sail.vocabulary import Vocabulary
+from models.pixel_sail.zoom import DEFAULT, crop_rect, place_of_mask, shape_scores
+
+TABLETOP = Vocabulary.of_model(Path(ROOT) / "models/tiny")
+SHAPES = TABLETOP.shapes
 
 
 def test_small_objects_get_a_crop_with_the_frame_aspect_inside_the_frame():
@@ -32,6 +35,7 @@ def test_large_objects_get_no_second_look():
 
 
 def test_merge_takes_colour_and_shape_from_the_close_look():
+    merge = TABLETOP.merge_close_look
     assert merge("a small red star on the left", "a large orange cross in the center") == "a small orange cross on the left"
     assert merge("a small red star on the left", "a red") is None
     assert merge("a small red star on the left", "a large orange cross in the center", "star") == "a small orange star on the left"
@@ -46,27 +50,29 @@ def _look(shape_token, shape_row, shape_ids):
 def test_the_shape_both_looks_are_surer_of_wins():
     """The same cases as wording.rs's unit test."""
     ids = [4, 5, 6, 7, 8, 9]  # circle square triangle star ring cross
-    joint = lambda a, b: None if shape_scores(a, b, ids) is None else SHAPES[int(np.argmax(shape_scores(a, b, ids)))]
+    step = TABLETOP.shape_step()
+    scores = lambda a, b: shape_scores(a, b, ids, step)
+    joint = lambda a, b: None if scores(a, b) is None else SHAPES[int(np.argmax(scores(a, b)))]
     first = _look(7, [0, 0, 0, 5, 0, 2], ids)  # star, firmly
     assert joint(first, _look(9, [0, 0, 0, 3, 0, 3.2], ids)) == "star"  # the closer look's cross by a hair loses
     assert joint(first, _look(9, [0, 0, 0, 0, 0, 9], ids)) == "cross"  # a sure closer look wins
     even = _look(4, [0] * 6, ids)
-    assert np.allclose(shape_scores(even, even, ids), 2 * np.log(1 / 6))  # each look's are log-probabilities
-    assert shape_scores(_look(3, [0] * 6, ids), first, ids) is None  # no shape word at the shape step
+    assert np.allclose(scores(even, even), 2 * np.log(1 / 6))  # each look's are log-probabilities
+    assert scores(_look(3, [0] * 6, ids), first) is None  # no shape word at the shape step
 
 
 def test_the_place_is_the_cell_of_the_masks_largest_piece():
     m = np.zeros((6, 9), bool)
     m[4:6, 7:9] = True
-    assert place_of_mask(m) == "in the bottom right"
+    assert place_of_mask(m, TABLETOP) == "in the bottom right"
     m[0, 0] = True  # a stray pixel does not move it
-    assert place_of_mask(m) == "in the bottom right"
+    assert place_of_mask(m, TABLETOP) == "in the bottom right"
     c = np.zeros((6, 9), bool)
     c[2, 4] = True
-    assert place_of_mask(c) == "in the center"
-    assert place_of_mask(np.zeros((3, 3), bool)) is None
-    assert with_place("a small red star on the left", "at the top") == "a small red star at the top"
-    assert with_place("not a description", "at the top") == "not a description"
+    assert place_of_mask(c, TABLETOP) == "in the center"
+    assert place_of_mask(np.zeros((3, 3), bool), TABLETOP) is None
+    assert TABLETOP.with_place("a small red star on the left", "at the top") == "a small red star at the top"
+    assert TABLETOP.with_place("not a description", "at the top") == "not a description"
 
 
 def test_the_crop_follows_the_largest_piece_of_the_mask():
@@ -84,6 +90,7 @@ def test_the_crop_follows_the_largest_piece_of_the_mask():
 
 
 def test_commands_state_at_most_one_colour_and_one_shape():
+    stated = TABLETOP.stated
     assert stated("Pick up the RED star!") == ("red", "star")
     assert stated("where is the large object?") == (None, None)
     assert stated("the leftmost green one") == ("green", None)

@@ -80,6 +80,9 @@ pub(crate) fn load_session(
         builder = builder.with_intra_threads(n).map_err(opt)?;
     }
     builder = builder.with_intra_op_spinning(cfg.spin_wait).map_err(opt)?;
+    // Every graph has dynamic axes (commands, prompt length, crops per frame): a memory pattern is planned and
+    // kept per input-shape combination, so with it on a long run's memory creeps as new combinations appear.
+    builder = builder.with_memory_pattern(false).map_err(opt)?;
     let ranges = info.shape_ranges(graph);
     let registered =
         providers::register(&mut builder, cfg, &GraphProviders { graph, onnx_path: &path, shape_ranges: &ranges })?;

@@ -130,11 +130,6 @@ class Vocabulary:
         shape = next((w for w in words if w in self.shapes), None)
         return colour, shape
 
-    def matches(self, predicted: str, expected: str) -> bool:
-        """Both parse and all four attributes agree."""
-        a, b = self.parse(predicted), self.parse(expected)
-        return a is not None and a == b
-
     def merge_close_look(self, whole: str, close: str, shape: str | None = None) -> str | None:
         """Size and place from the whole-frame description (they are relative to the frame), colour and shape
         from the close look (the shape `shape` when given: the joint shape); None when either text is not a

@@ -75,10 +75,8 @@ pub fn decide(
     let why = if !built_with {
         "this build's DDS stack (ros2-client without its `security` feature) has no DDS Security".to_owned()
     } else if let Some(dir) = req.enclave_path() {
-        let files: Vec<(&str, Option<String>)> = ENCLAVE_FILES.iter().map(|f| (*f, read(&dir.join(f)))).collect();
-        let missing: Vec<&str> = files.iter().filter(|(_, text)| text.is_none()).map(|(f, _)| *f).collect();
-        let governance = files.iter().find(|(f, _)| *f == "governance.p7s").and_then(|(_, t)| t.as_deref());
-        let asks = governance.map(unsupported_protection).unwrap_or_default();
+        let missing: Vec<&str> = ENCLAVE_FILES.iter().copied().filter(|f| read(&dir.join(f)).is_none()).collect();
+        let asks = read(&dir.join("governance.p7s")).map(|g| unsupported_protection(&g)).unwrap_or_default();
         if !missing.is_empty() {
             format!("the enclave lacks {}", missing.join(", "))
         } else if !asks.is_empty() {
@@ -159,6 +157,11 @@ mod tests {
         }
     }
 
+    /// [`files`] with a NONE governance, but without `absent`.
+    fn files_but(absent: &'static str) -> impl Fn(&Path) -> Option<String> {
+        move |p: &Path| if p.ends_with(absent) { None } else { files("NONE")(p) }
+    }
+
     fn governance(kind: &str) -> String {
         format!(
             "MIME-Version: 1.0\nContent-Type: multipart/signed\n\n<domain_rule><rtps_protection_kind>{kind}\
@@ -188,17 +191,10 @@ mod tests {
         let req = SecurityRequest::from_env(env(&ENFORCE)).unwrap();
         let dir = PathBuf::from("/keys/enclaves/robot/seg");
         assert_eq!(decide(Some(&req), true, files("NONE")).unwrap(), Security::Enclave(dir.clone()));
-        let err = decide(Some(&req), true, |p| (!p.ends_with("permissions.p7s")).then(|| files("NONE")(p)).flatten())
-            .unwrap_err()
-            .to_string();
+        let err = decide(Some(&req), true, files_but("permissions.p7s")).unwrap_err().to_string();
         assert!(err.contains("the enclave lacks permissions.p7s") && err.contains("refusing"), "{err}");
         let permissive = SecurityRequest { enforce: false, ..req };
-        let Security::Unsecured(w) =
-            decide(Some(&permissive), true, |p| (p != dir.join("key.pem")).then(|| files("NONE")(p)).flatten())
-                .unwrap()
-        else {
-            panic!()
-        };
+        let Security::Unsecured(w) = decide(Some(&permissive), true, files_but("key.pem")).unwrap() else { panic!() };
         assert!(w.contains("lacks key.pem") && w.contains("UNSECURED"), "{w}");
         let no_keystore = SecurityRequest { keystore: None, enforce: true, enclave: "/".into() };
         let err = decide(Some(&no_keystore), true, files("NONE")).unwrap_err().to_string();

@@ -91,25 +91,26 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--spin", action="store_true")
+    ap.add_argument("--describe-only", action="store_true", help="only the description timing (bench --decode-rounds)")
     a = ap.parse_args()
-    # Spin-waiting as on the Rust side, which turns it off unless --spin.
-    be = TimedBackend(OrtBackend(a.model, a.threads, a.spin))
+    # Session options as on the Rust side: spin-waiting off unless --spin, no memory pattern.
+    be = TimedBackend(OrtBackend(a.model, a.threads, a.spin, mem_pattern=False))
     ref = from_model_dir(a.model, be)
     ref.max_new = min(a.max_tokens, ref.max_new)
     frames = [np.asarray(Image.open(p).convert("RGB")) for p in (a.image or ["tests/fixtures/tabletop_640x480.jpg"])]
     one, four = COMMANDS[:1], COMMANDS
     for f in frames:  # warm-up
-        frame(ref, be, f, four)
+        if not a.describe_only:
+            frame(ref, be, f, four)
         describe(ref, be, f, one)
     rec = {}
-    for i in range(a.iters):
+    for i in range(0 if a.describe_only else a.iters):
         for f in frames:
             for cmds in ((one, four) if i % 2 == 0 else (four, one)):
                 n = len(cmds)
                 for k, v in frame(ref, be, f, cmds).items():
                     key = k if k in ("pre", "vis", "post") else f"{k}{n}"
                     rec.setdefault(key, []).append(v)
-    med = {k: float(np.median(v)) for k, v in rec.items()}
     desc = []
     for cmds in (one, four):
         tok = secs = steps = step_secs = 0
@@ -120,6 +121,10 @@ def main():
         desc.append({"batch": len(cmds), "tokens_per_s": tok / max(secs, 1e-9),
                      "ms_per_step": step_secs * 1e3 / steps if steps else float("nan"),
                      "tokens_per_description": tok / (runs * len(cmds))})
+    if a.describe_only:
+        print(json.dumps({"onnxruntime": ort.__version__, "describe": desc}))
+        return
+    med = {k: float(np.median(v)) for k, v in rec.items()}
     print(json.dumps({
         "onnxruntime": ort.__version__,
         "preprocess_ms": med["pre"], "vision_ms": med["vis"],

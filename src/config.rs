@@ -150,7 +150,8 @@ pub struct EngineConfig {
     pub tensorrt: TensorRtOptions,
     /// Explicit `libonnxruntime.so.*`; otherwise `ORT_DYLIB_PATH`, then the project venv is searched.
     pub ort_library: Option<PathBuf>,
-    /// Threads per ONNX Runtime session (None = ONNX Runtime's default: one per physical core).
+    /// Threads per ONNX Runtime session (None: the physical cores this process may run on, see
+    /// [`crate::inference::threads`]).
     pub intra_threads: Option<usize>,
     /// Let idle intra-op threads spin-wait for work (lower latency on dedicated cores; burns CPU that
     /// capture, ROS and other processes on a shared robot computer need). Off by default.

@@ -41,9 +41,9 @@ class TorchBackend:
 
 
 class OrtBackend:
-    def __init__(self, model_dir, threads=0, spin=None):
-        """threads/spin: ONNX Runtime intra-op threads (0 = its default) and spin-waiting (None = its default);
-        the benchmark sets them as the Rust engine does."""
+    def __init__(self, model_dir, threads=0, spin=None, mem_pattern=None):
+        """threads/spin/mem_pattern: ONNX Runtime intra-op threads (0 = its default), spin-waiting and memory
+        pattern (None = its default); the benchmark sets them as the Rust engine does."""
         import onnxruntime as ort
         meta = json.load(open(f"{model_dir}/model.json"))
         self.tokens = meta["tokens"]
@@ -52,6 +52,8 @@ class OrtBackend:
             opts.intra_op_num_threads = threads
         if spin is not None:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        if mem_pattern is not None:
+            opts.enable_mem_pattern = mem_pattern
         self.s = {g: ort.InferenceSession(f"{model_dir}/{meta['files'][g]}", opts, providers=["CPUExecutionProvider"])
                   for g in ("vision", "text", "mask_head")}
 

@@ -89,7 +89,7 @@ pub struct EngineArgs {
     /// libonnxruntime.so.* to load (else ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
-    /// Threads per ONNX Runtime session (default: ONNX Runtime's choice).
+    /// Threads per ONNX Runtime session (default: the physical cores this process may run on).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Let ONNX Runtime's idle threads spin-wait (faster on dedicated cores, wasteful on shared ones).
@@ -224,6 +224,10 @@ pub struct BenchArgs {
     /// Python interpreter for the comparison (default: the project's .venv).
     #[arg(long)]
     pub python: Option<PathBuf>,
+    /// Then time description decoding in Rust and in Python alternately this many rounds (the order swapped
+    /// each round) and print each round and the medians: a comparison the machine's drifting speed cannot tilt.
+    #[arg(long, default_value_t = 0)]
+    pub decode_rounds: usize,
     /// The live-pipeline benchmarks (`--pipeline`): see `cmd::pipeline_bench`.
     #[command(flatten)]
     pub pipeline: PipelineBenchArgs,

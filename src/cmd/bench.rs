@@ -111,24 +111,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     let desc_iters = (iters / 2).max(3);
-    let mut desc = Vec::new();
-    for cmds in [&one, &four] {
-        let (mut tokens, mut secs, mut steps, mut step_secs) = (0usize, 0f64, 0usize, 0f64);
-        for _ in 0..desc_iters {
-            let st = engine.encode(&frames[0], None)?;
-            let (_, tm) = engine.describe_tokens(&st, cmds, args.max_tokens)?;
-            tokens += tm.tokens;
-            steps += tm.steps;
-            secs += (tm.prefill + tm.decode).as_secs_f64();
-            step_secs += tm.decode.as_secs_f64();
-        }
-        desc.push(json!({
-            "batch": cmds.len(),
-            "tokens_per_s": tokens as f64 / secs.max(1e-9),
-            "ms_per_step": if steps > 0 { step_secs * 1e3 / steps as f64 } else { f64::NAN },
-            "tokens_per_description": tokens as f64 / (desc_iters * cmds.len()) as f64,
-        }));
-    }
+    let desc = super::bench_decode::describe_speed(engine, &frames[0], &[&one, &four], args.max_tokens, desc_iters)?;
     let mut region = Vec::new();
     for (x, y) in REGION_CLICKS {
         let vp = VisualPrompt::Point { x, y };
@@ -169,10 +152,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let python = if args.no_python { None } else { run_python(args, &images, iters) };
+    let python = if args.no_python { None } else { run_python(args, &images, iters, false) };
     print_report(&grounder, &frames, iters, &rust, python.as_ref());
     if let Some(s) = spatial {
         print_spatial(&s);
+    }
+    if args.decode_rounds > 0 {
+        super::bench_decode::paired_rounds(args, engine, &frames[0], &[&one, &four], desc_iters)?;
     }
     Ok(())
 }
@@ -242,21 +228,26 @@ fn bench_locator(engine: &Engine, iters: usize) -> anyhow::Result<Value> {
     }))
 }
 
-fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize) -> Option<Value> {
+/// `scripts/bench_python.py`'s JSON on these images (`describe_only`: its description timing alone), or None
+/// with the reason on stderr.
+pub(super) fn run_python(args: &BenchArgs, images: &[PathBuf], iters: usize, describe_only: bool) -> Option<Value> {
     let python = args.python.clone().unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
     let script = Path::new("scripts/bench_python.py");
     let mut cmd = Command::new(&python);
     cmd.arg(script).arg("--model").arg(&args.engine.model).arg("--iters").arg(iters.to_string());
     cmd.arg("--max-tokens").arg(args.max_tokens.to_string());
+    if describe_only {
+        cmd.arg("--describe-only");
+    }
     if args.engine.spin {
         cmd.arg("--spin");
     }
-    if let Some(n) = args.engine.threads {
-        // Same thread budget on both sides: ORT's pool and numpy's BLAS pool.
-        cmd.arg("--threads").arg(n.to_string());
-        for var in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
-            cmd.env(var, n.to_string());
-        }
+    // Same session options on both sides: the thread count the engine resolved (ORT's pool), and as
+    // many for numpy's BLAS pool.
+    let n = args.engine.threads.unwrap_or_else(crate::inference::threads::default_intra_threads);
+    cmd.arg("--threads").arg(n.to_string());
+    for var in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+        cmd.env(var, n.to_string());
     }
     for img in images {
         cmd.arg("--image").arg(img);

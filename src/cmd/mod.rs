@@ -3,6 +3,7 @@
 //! `app`.
 
 pub mod bench;
+pub mod bench_decode;
 pub mod engines;
 pub mod eval;
 pub mod infer;

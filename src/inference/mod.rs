@@ -12,6 +12,7 @@ pub mod providers;
 pub mod runtime;
 pub mod sessions;
 mod tensors;
+pub mod threads;
 pub mod tokenizer;
 
 pub use described::Described;

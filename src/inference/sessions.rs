@@ -10,7 +10,7 @@ use ort::session::builder::GraphOptimizationLevel;
 
 use super::model_info::ModelInfo;
 use super::providers::{self, GraphProviders};
-use super::{InferenceError, contract};
+use super::{InferenceError, contract, threads};
 use crate::config::{EngineConfig, ProviderKind};
 
 /// The graphs in load order.
@@ -76,9 +76,8 @@ pub(crate) fn load_session(
         .map_err(|e| InferenceError::SessionOptions(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(opt)?;
-    if let Some(n) = cfg.intra_threads {
-        builder = builder.with_intra_threads(n).map_err(opt)?;
-    }
+    let threads = cfg.intra_threads.unwrap_or_else(threads::default_intra_threads);
+    builder = builder.with_intra_threads(threads).map_err(opt)?;
     builder = builder.with_intra_op_spinning(cfg.spin_wait).map_err(opt)?;
     // Every graph has dynamic axes (commands, prompt length, crops per frame): a memory pattern is planned and
     // kept per input-shape combination, so with it on a long run's memory creeps as new combinations appear.
@@ -93,10 +92,10 @@ pub(crate) fn load_session(
     };
     let step = LoadStep { index, total: GRAPHS.len(), graph, action };
     match &registered.engine {
-        Some(e) if action == LoadAction::BuildEngine => tracing::info!(cache = %e.dir.display(),
+        Some(e) if action == LoadAction::BuildEngine => tracing::info!(cache = %e.dir.display(), threads,
             "{step} … (no cached engine for this model, TensorRT version, precision and shapes; minutes on a Jetson)"),
-        Some(e) => tracing::info!(cache = %e.dir.display(), "{step} …"),
-        None => tracing::info!("{step} …"),
+        Some(e) => tracing::info!(cache = %e.dir.display(), threads, "{step} …"),
+        None => tracing::info!(threads, "{step} …"),
     }
     progress(&step);
     let started = Instant::now();

@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--max-growth-mib", type=float, default=5.0)
     ap.add_argument("--strict-latency", action="store_true")
     ap.add_argument("--report", default="out/soak.json")
+    ap.add_argument("--churn-s", type=float, default=10.0, help="seconds between subscriber joins and leaves")
     a = ap.parse_args()
     base = (a.ns.rstrip("/") + "/" + a.node).replace("//", "/")
 
@@ -117,7 +118,7 @@ def main():
     rng = random.Random(7)
     start = time.time()
     end = start + a.minutes * 60
-    next_cmd, next_click, next_churn, next_rss = start, start + 5, start + 10, start
+    next_cmd, next_click, next_churn, next_rss = start, start + 5, start + a.churn_s, start
     cmd_i = 0
     rss = []  # (t, MiB)
     node_died = False
@@ -136,7 +137,7 @@ def main():
             next_click += 5
         if now >= next_churn:
             leave() if churn else join()
-            next_churn += 10
+            next_churn += a.churn_s
         if now >= next_rss:
             m = rss_mib(a.pid)
             if m is None:

@@ -3,7 +3,8 @@
 # over Fast DDS): commands every 2 s, a click every 5 s, subscribers joining and leaving every 10 s. Reports
 # resident memory after the warm-up and at the end, latency p50/p99 per window, errors and restarts; exit 1
 # when memory grows past 5 MiB after the warm-up, on any error or panic, or when the node dies.
-#   tests/ros/soak.sh [MINUTES (30)] [WINDOW_S (300)] [WARMUP_S (60)]   (PIXEL_SAIL_BIN: the binary, default release)
+#   tests/ros/soak.sh [MINUTES (30)] [WINDOW_S (300)] [WARMUP_S (60)]   (PIXEL_SAIL_BIN: the binary, default release;
+#   SOAK_ARGS: more soak.py flags, e.g. "--churn-s 1")
 # scripts/test.sh runs a 2-minute version (30 s windows and warm-up) on the debug build.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -27,7 +28,7 @@ RUST_LOG="${RUST_LOG:-warn,pixel_sail=info,ros2_client=error,rustdds=error}" \
 PID=$!
 status=0
 "$PIXEL_SAIL_ROS_PYTHON" tests/ros/soak.py --pid "$PID" --node soak_node --minutes "$MINUTES" --window-s "$WINDOW" \
-  --warmup-s "$WARMUP" --report "out/soak.json" || status=1
+  --warmup-s "$WARMUP" --report "out/soak.json" ${SOAK_ARGS:-} || status=1
 kill -INT "$PID" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
 if kill -0 "$PID" 2>/dev/null; then echo "soak: the node did not stop within 20 s of SIGINT" >&2; kill -KILL "$PID"; status=1; fi

@@ -73,29 +73,16 @@ fn sessions_get_the_cores_the_process_may_run_on() {
         .current_dir(root())
         .env_remove("ORT_DYLIB_PATH")
         .env("RUST_LOG", "pixel_sail=info")
+        .env("NO_COLOR", "1")
         .args(["infer", "--image", FRAME, "--prompt", "find the red square"])
         .output()
         .expect("taskset (util-linux) runs");
-    let err = strip_colours(&stderr(&o));
+    let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     let loads: Vec<&str> =
         err.lines().filter(|l| l.contains("loading model graph") && !l.contains("done in")).collect();
     assert_eq!(loads.len(), 3, "one line per graph: {err}");
     assert!(loads.iter().all(|l| l.ends_with("threads=1")), "{loads:#?}");
-}
-
-/// The text without terminal colour sequences (`ESC [ … m`).
-fn strip_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|&c| c == 'm');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[test]
